@@ -1,0 +1,40 @@
+"""Files a run writes into its directory."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+
+METRICS_FILE = "metrics.json"
+HISTORY_FILE = "history.csv"
+MODEL_FILE = "model.keras"
+TENSORBOARD_DIR = "tensorboard"
+
+
+def _json_safe(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return value
+
+
+def write_json_atomically(path: Path, payload: dict) -> None:
+    """Writes JSON through a temporary file and a rename: readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(handle, "w") as stream:
+        json.dump({key: _json_safe(value) for key, value in payload.items()}, stream, indent=2)
+        stream.write("\n")
+    os.chmod(temporary, 0o644)
+    os.replace(temporary, path)
+
+
+def read_metrics(run_dir: Path) -> dict | None:
+    """The run's metrics.json, or None if it has none yet."""
+    path = Path(run_dir) / METRICS_FILE
+    if not path.is_file():
+        return None
+    with open(path) as stream:
+        return json.load(stream)

@@ -1,0 +1,93 @@
+"""Keras callbacks of a training run. None of them does work per batch."""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import time
+from pathlib import Path
+
+import keras
+
+log = logging.getLogger(__name__)
+
+
+def monitor_mode(monitor: str) -> str:
+    """'min' for losses and errors, 'max' for everything else (accuracies)."""
+    return "min" if "loss" in monitor or "error" in monitor else "max"
+
+
+class LearningRateLogger(keras.callbacks.Callback):
+    """Adds the learning rate in use at the end of each epoch to the logs as `learning_rate`.
+
+    Placed before CSVLogger and TensorBoard so both record it.
+    """
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            rate = self.model.optimizer.learning_rate
+            logs["learning_rate"] = float(keras.ops.convert_to_numpy(rate))
+
+
+class EpochLogger(keras.callbacks.Callback):
+    """One log line per epoch (metrics, learning rate, duration); also times the training
+    part of each epoch, validation excluded, in `train_seconds`."""
+
+    def __init__(self, epochs: int):
+        super().__init__()
+        self.epochs = epochs
+        self.train_seconds: list[float] = []
+        self._started = 0.0
+        self._training = False
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._started = time.perf_counter()
+        self._training = True
+
+    def _end_training_part(self):
+        if self._training:
+            self.train_seconds.append(time.perf_counter() - self._started)
+            self._training = False
+
+    def on_test_begin(self, logs=None):
+        self._end_training_part()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._end_training_part()
+        logs = logs or {}
+        shown = " ".join(
+            f"{key}={value:.4g}" for key, value in logs.items() if isinstance(value, (int, float))
+        )
+        seconds = time.perf_counter() - self._started
+        log.info("epoch %d/%d %s (%.1fs)", epoch + 1, self.epochs, shown, seconds)
+
+
+class BestModelSaver(keras.callbacks.Callback):
+    """Saves the model whenever `monitor` improves, through a temporary file and a rename,
+    so a run killed mid-save never leaves a truncated model behind."""
+
+    def __init__(self, path: Path, monitor: str):
+        super().__init__()
+        self.path = Path(path)
+        self.monitor = monitor
+        self.mode = monitor_mode(monitor)
+        self.best_value = math.inf if self.mode == "min" else -math.inf
+        self.best_epoch = None
+
+    def _improved(self, value: float) -> bool:
+        return value < self.best_value if self.mode == "min" else value > self.best_value
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get(self.monitor)
+        if value is None:
+            raise KeyError(
+                f"Cannot checkpoint on '{self.monitor}': the epoch logs only have "
+                f"{sorted(logs or {})}. Set trainer.checkpoint_monitor to one of them."
+            )
+        if math.isnan(value) or not self._improved(value):
+            return
+        self.best_value, self.best_epoch = float(value), epoch + 1
+        temporary = self.path.with_name(f".{self.path.stem}.tmp.keras")
+        self.model.save(temporary)
+        os.replace(temporary, self.path)

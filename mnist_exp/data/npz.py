@@ -1,0 +1,53 @@
+"""Reading and writing datasets in the Keras `.npz` layout (x_train, y_train, x_test, y_test)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from mnist_exp.errors import DataError
+
+ARRAY_KEYS = ("x_train", "y_train", "x_test", "y_test")
+
+
+def read_npz(path: Path) -> dict[str, np.ndarray]:
+    """Reads the four arrays of a Keras-layout `.npz`, never unpickling anything.
+
+    Raises:
+        DataError: if the file is missing, truncated, corrupt or lacks an array.
+    """
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            missing = [key for key in ARRAY_KEYS if key not in archive.files]
+            if missing:
+                raise DataError(
+                    f"{path} lacks the array(s) {missing}; a Keras-layout .npz holds "
+                    f"{list(ARRAY_KEYS)}."
+                )
+            # Reading every member checks each one's CRC, so corruption surfaces here.
+            return {key: archive[key] for key in ARRAY_KEYS}
+    except DataError:
+        raise
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as error:
+        raise DataError(
+            f"{path} is corrupt or truncated ({type(error).__name__}: {error}). "
+            "Delete it and provide an intact copy."
+        ) from error
+
+
+def write_npz_atomically(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Writes `arrays` to `path` through a temporary file, so no reader sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp.npz")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            np.savez_compressed(stream, **arrays)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

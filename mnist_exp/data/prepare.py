@@ -1,0 +1,62 @@
+"""From a dataset name to the train/validation/test arrays a run uses."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from mnist_exp.data.sources import load_dataset
+from mnist_exp.data.splits import stratified_split, stratified_subsample
+from mnist_exp.settings import DatasetSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Splits:
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    class_names: tuple[str, ...]
+    source: str
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return (*self.x_train.shape[1:3], 1)
+
+
+def prepare_splits(settings: DatasetSettings, seed: int) -> Splits:
+    """Loads the dataset, subsamples it if asked, and carves a stratified validation split
+    from the training set. The test set is left for the final evaluation only."""
+    data = load_dataset(
+        settings.name,
+        path=settings.path,
+        cache_dir=settings.cache_dir,
+        download=settings.download,
+        synthetic_size=(settings.max_train_examples or 600, settings.max_test_examples or 200),
+        seed=seed,
+    )
+    train_indices = stratified_subsample(data.y_train, settings.max_train_examples, seed)
+    test_indices = stratified_subsample(data.y_test, settings.max_test_examples, seed)
+    x_all, y_all = data.x_train[train_indices], data.y_train[train_indices]
+    fit_indices, val_indices = stratified_split(y_all, settings.validation_size, seed)
+    splits = Splits(
+        x_train=x_all[fit_indices],
+        y_train=y_all[fit_indices],
+        x_val=x_all[val_indices],
+        y_val=y_all[val_indices],
+        x_test=data.x_test[test_indices],
+        y_test=data.y_test[test_indices],
+        class_names=data.class_names,
+        source=data.source,
+    )
+    log.info(
+        "%s from %s: %d train, %d validation, %d test images",
+        settings.name, data.source, len(splits.y_train), len(splits.y_val), len(splits.y_test),
+    )
+    return splits

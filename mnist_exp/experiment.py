@@ -1,0 +1,81 @@
+"""The runner: composed config in, metrics out, every artifact in the run's directory."""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from datetime import datetime, timezone
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+from mnist_exp import artifacts
+from mnist_exp.errors import MnistExpError
+from mnist_exp.settings import parse_settings
+
+log = logging.getLogger(__name__)
+
+OBJECTIVE = "best_val_accuracy"
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _summary(metrics: dict, output_dir: Path) -> str:
+    return (
+        f"{metrics['status']}: test_accuracy={metrics['test_accuracy']:.4f} "
+        f"test_loss={metrics['test_loss']:.4f} best_val_accuracy={metrics['best_val_accuracy']:.4f} "
+        f"epochs={metrics['epochs_run']} train={metrics['train_seconds']:.1f}s "
+        f"({metrics['images_per_second']:.0f} img/s) -> {output_dir}"
+    )
+
+
+def run_experiment(cfg: DictConfig, output_dir: Path) -> dict:
+    """Validates `cfg`, trains and evaluates, and writes metrics.json into `output_dir`.
+
+    A failure is recorded in metrics.json (status "failed", with the error) and re-raised.
+
+    Returns:
+        The metrics, including "objective" (the validation accuracy sweepers maximize).
+    """
+    output_dir = Path(output_dir)
+    existing = artifacts.read_metrics(output_dir)
+    if existing is not None:
+        raise MnistExpError(
+            f"{output_dir} already holds a run (status {existing.get('status')}); refusing to "
+            "overwrite it. Choose another hydra.run.dir."
+        )
+    record = {"status": "running", "started_at": _now()}
+    started = time.perf_counter()
+    try:
+        settings = parse_settings(cfg)
+        record.update(model=settings.model.name, dataset=settings.dataset.name, seed=settings.seed)
+        artifacts.write_json_atomically(output_dir / artifacts.METRICS_FILE, record)
+        # Imported here so that config errors surface before TensorFlow starts.
+        from mnist_exp.training import train_and_evaluate
+
+        record.update(train_and_evaluate(settings, output_dir))
+    except BaseException as error:
+        record.update(
+            status="interrupted" if isinstance(error, KeyboardInterrupt) else "failed",
+            error=f"{type(error).__name__}: {error}",
+            finished_at=_now(),
+            wall_seconds=round(time.perf_counter() - started, 3),
+        )
+        artifacts.write_json_atomically(output_dir / artifacts.METRICS_FILE, record)
+        if isinstance(error, MnistExpError):
+            log.error("%s", error)
+        elif isinstance(error, Exception):
+            log.error("Run failed:\n%s", traceback.format_exc())
+        raise
+    record.update(
+        objective_name=OBJECTIVE,
+        objective=record[OBJECTIVE],
+        finished_at=_now(),
+        wall_seconds=round(time.perf_counter() - started, 3),
+    )
+    artifacts.write_json_atomically(output_dir / artifacts.METRICS_FILE, record)
+    log.info("%s", _summary(record, output_dir))
+    return record

@@ -1,0 +1,45 @@
+"""A CNN of conv-BatchNorm-ReLU blocks with max-pooling between them: the strong default."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import keras
+from keras import layers
+
+from mnist_exp.models.layers import classifier_head, conv_bn_relu, image_input
+
+
+def build_model(
+    input_shape: Sequence[int],
+    num_classes: int,
+    *,
+    filters: Sequence[int] = (32, 64, 128),
+    convs_per_block: int = 1,
+    dropout_rate: float = 0.25,
+    l2_regularization: float = 0.0,
+) -> keras.Model:
+    """Builds blocks of `convs_per_block` conv-BN-ReLU layers; all but the last end in a 2x2
+    max-pool, the last in global average pooling.
+
+    Args:
+        input_shape: (height, width, channels) of the images.
+        num_classes: number of output classes.
+        filters: filters of each block (28x28 -> 14x14 -> 7x7 for three blocks).
+        convs_per_block: conv-BN-ReLU layers in each block.
+        dropout_rate: dropout before the output layer.
+        l2_regularization: L2 penalty on every kernel.
+    """
+    inputs, features = image_input(input_shape)
+    for block, num_filters in enumerate(filters):
+        for layer in range(convs_per_block):
+            features = conv_bn_relu(
+                features, num_filters, l2_regularization, name=f"block{block}_{layer}"
+            )
+        if block < len(filters) - 1:
+            features = layers.MaxPooling2D(name=f"block{block}_pool")(features)
+    features = layers.GlobalAveragePooling2D()(features)
+    if dropout_rate > 0:
+        features = layers.Dropout(dropout_rate)(features)
+    outputs = classifier_head(features, num_classes, l2_regularization)
+    return keras.Model(inputs, outputs, name="cnn_bn")

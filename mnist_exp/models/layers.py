@@ -1,0 +1,42 @@
+"""Building blocks shared by the model builders."""
+
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+
+def image_input(input_shape) -> tuple[keras.KerasTensor, keras.KerasTensor]:
+    """An input of raw 0..255 pixels and its rescaling to 0..1.
+
+    Keeping the rescaling inside the model means a saved model takes raw images.
+    """
+    inputs = keras.Input(shape=tuple(input_shape), name="image")
+    return inputs, layers.Rescaling(1.0 / 255.0, name="rescale")(inputs)
+
+
+def l2_regularizer(l2_regularization: float):
+    return keras.regularizers.L2(l2_regularization) if l2_regularization > 0 else None
+
+
+def classifier_head(features, num_classes: int, l2_regularization: float = 0.0):
+    """The final Dense layer; softmax kept in float32 so mixed precision stays stable."""
+    logits = layers.Dense(
+        num_classes, kernel_regularizer=l2_regularizer(l2_regularization), name="logits"
+    )(features)
+    return layers.Activation("softmax", dtype="float32", name="probabilities")(logits)
+
+
+def conv_bn_relu(features, filters: int, l2_regularization: float, *, strides: int = 1, name: str):
+    """3x3 convolution without bias, BatchNorm, ReLU."""
+    features = layers.Conv2D(
+        filters,
+        3,
+        strides=strides,
+        padding="same",
+        use_bias=False,
+        kernel_regularizer=l2_regularizer(l2_regularization),
+        name=f"{name}_conv",
+    )(features)
+    features = layers.BatchNormalization(name=f"{name}_bn")(features)
+    return layers.ReLU(name=f"{name}_relu")(features)

@@ -1,0 +1,318 @@
+"""Typed settings: the composed Hydra config, checked and turned into dataclasses.
+
+Everything here runs before TensorFlow is imported, so a wrong type, an unknown key or an
+impossible value costs the user a second, not a TensorFlow start-up.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from mnist_exp.errors import ConfigError
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise ConfigError(message)
+
+
+def _check_rate(section: str, name: str, value: float) -> None:
+    _require(0.0 <= value < 1.0, f"{section}.{name}={value} must be in [0, 1).")
+
+
+# --------------------------------------------------------------------------- data
+@dataclass
+class DatasetSettings:
+    name: str = "mnist"
+    path: str | None = None
+    cache_dir: str | None = None
+    download: bool = True
+    validation_size: float = 5000
+    max_train_examples: int | None = None
+    max_test_examples: int | None = None
+
+    def __post_init__(self):
+        _require(
+            self.name in ("mnist", "fashion_mnist", "synthetic"),
+            f"dataset.name={self.name!r}: expected mnist, fashion_mnist or synthetic.",
+        )
+        _require(
+            self.validation_size > 0,
+            f"dataset.validation_size={self.validation_size} must be a fraction in (0, 1) "
+            "or a number of images >= 1.",
+        )
+        for key in ("max_train_examples", "max_test_examples"):
+            value = getattr(self, key)
+            _require(value is None or value > 0, f"dataset.{key}={value} must be positive.")
+
+
+@dataclass
+class AugmentSettings:
+    name: str = "none"
+    rotation_degrees: float = 0.0
+    shift_fraction: float = 0.0
+    zoom_fraction: float = 0.0
+    erasing_probability: float = 0.0
+    erasing_size: float = 0.0
+
+    def __post_init__(self):
+        _require(self.rotation_degrees >= 0, "augment.rotation_degrees must be >= 0.")
+        for key in ("shift_fraction", "zoom_fraction", "erasing_probability", "erasing_size"):
+            value = getattr(self, key)
+            _require(0.0 <= value <= 1.0, f"augment.{key}={value} must be in [0, 1].")
+
+    @property
+    def enabled(self) -> bool:
+        return any(
+            (self.rotation_degrees, self.shift_fraction, self.zoom_fraction,
+             self.erasing_probability and self.erasing_size)
+        )
+
+
+# --------------------------------------------------------------------------- models
+@dataclass
+class MlpSettings:
+    name: str = "mlp"
+    hidden_units: list[int] = field(default_factory=lambda: [128, 64])
+    dropout_rate: float = 0.0
+    l2_regularization: float = 0.0
+
+
+@dataclass
+class CnnSmallSettings:
+    name: str = "cnn_small"
+    filters: list[int] = field(default_factory=lambda: [32, 64])
+    dense_units: int = 0
+    dropout_rate: float = 0.5
+    l2_regularization: float = 0.0
+
+
+@dataclass
+class CnnSettings:
+    name: str = "cnn"
+    filters: list[int] = field(default_factory=lambda: [32, 64])
+    dense_units: int = 128
+    conv_dropout_rate: float = 0.25
+    dense_dropout_rate: float = 0.5
+    l2_regularization: float = 0.0
+
+
+@dataclass
+class CnnBnSettings:
+    name: str = "cnn_bn"
+    filters: list[int] = field(default_factory=lambda: [32, 64, 128])
+    convs_per_block: int = 1
+    dropout_rate: float = 0.25
+    l2_regularization: float = 0.0
+
+
+@dataclass
+class ResnetSettings:
+    name: str = "resnet"
+    filters: list[int] = field(default_factory=lambda: [32, 64, 128])
+    blocks_per_stage: int = 2
+    dropout_rate: float = 0.0
+    l2_regularization: float = 0.0
+
+
+MODEL_SETTINGS = {
+    "mlp": MlpSettings,
+    "cnn_small": CnnSmallSettings,
+    "cnn": CnnSettings,
+    "cnn_bn": CnnBnSettings,
+    "resnet": ResnetSettings,
+}
+
+
+def _check_model(model) -> None:
+    for key, value in dataclasses.asdict(model).items():
+        if key.endswith("dropout_rate"):
+            _check_rate("model", key, value)
+        elif key == "l2_regularization":
+            _require(value >= 0, f"model.l2_regularization={value} must be >= 0.")
+        elif isinstance(value, list):
+            _require(
+                len(value) > 0 and all(v > 0 for v in value),
+                f"model.{key}={value} must be a non-empty list of positive integers.",
+            )
+        elif isinstance(value, int) and key != "dense_units":
+            _require(value > 0, f"model.{key}={value} must be positive.")
+        elif key == "dense_units":
+            _require(value >= 0, f"model.dense_units={value} must be >= 0 (0: none).")
+
+
+# --------------------------------------------------------------------------- optimization
+@dataclass
+class ScheduleSettings:
+    """Learning-rate schedule; each name reads the keys it needs."""
+
+    name: str = "constant"
+    warmup_epochs: float = 0.0
+    decay_rate: float = 0.5
+    decay_epochs: float = 1.0
+    boundaries: list[float] = field(default_factory=list)
+    factors: list[float] = field(default_factory=list)
+    final_fraction: float = 0.0
+    peak_fraction: float = 0.3
+    monitor: str = "val_loss"
+    factor: float = 0.5
+    patience: int = 2
+    min_learning_rate: float = 1e-6
+
+    NAMES = ("constant", "exponential", "step", "cosine", "one_cycle", "reduce_on_plateau")
+
+    def __post_init__(self):
+        _require(self.name in self.NAMES, f"schedule.name={self.name!r}: expected one of {self.NAMES}.")
+        _require(self.warmup_epochs >= 0, "schedule.warmup_epochs must be >= 0.")
+        _require(0 < self.decay_rate <= 1, "schedule.decay_rate must be in (0, 1].")
+        _require(self.decay_epochs > 0, "schedule.decay_epochs must be > 0.")
+        _require(0 <= self.final_fraction <= 1, "schedule.final_fraction must be in [0, 1].")
+        _require(0 < self.peak_fraction < 1, "schedule.peak_fraction must be in (0, 1).")
+        _require(0 < self.factor < 1, "schedule.factor must be in (0, 1).")
+        if self.name == "step":
+            _require(
+                len(self.factors) == len(self.boundaries) + 1,
+                f"schedule=step needs one more factor than boundaries; got "
+                f"boundaries={self.boundaries}, factors={self.factors}.",
+            )
+            _require(
+                list(self.boundaries) == sorted(self.boundaries),
+                "schedule.boundaries must be increasing.",
+            )
+
+
+# --------------------------------------------------------------------------- trainer
+@dataclass
+class EarlyStoppingSettings:
+    enabled: bool = True
+    monitor: str = "val_accuracy"
+    patience: int = 3
+    min_delta: float = 0.0
+
+
+@dataclass
+class TrainerSettings:
+    epochs: int = 10
+    batch_size: int = 128
+    deterministic: bool = False
+    steps_per_execution: int = 1
+    checkpoint_monitor: str = "val_accuracy"
+    terminate_on_nan: bool = True
+    verbose: int = 0
+    early_stopping: EarlyStoppingSettings = field(default_factory=EarlyStoppingSettings)
+
+    def __post_init__(self):
+        _require(self.epochs >= 1, f"trainer.epochs={self.epochs} must be >= 1.")
+        _require(self.batch_size >= 1, f"trainer.batch_size={self.batch_size} must be >= 1.")
+        _require(self.steps_per_execution >= 1, "trainer.steps_per_execution must be >= 1.")
+        _require(self.verbose in (0, 1, 2), "trainer.verbose must be 0, 1 or 2.")
+        _require(self.early_stopping.patience >= 0, "trainer.early_stopping.patience must be >= 0.")
+
+
+# --------------------------------------------------------------------------- hardware
+@dataclass
+class StrategySettings:
+    name: str = "default"
+    device: str = "/cpu:0"
+    devices: list[str] | None = None
+
+    NAMES = ("default", "one_device", "mirrored")
+
+    def __post_init__(self):
+        _require(self.name in self.NAMES, f"strategy.name={self.name!r}: expected one of {self.NAMES}.")
+
+
+@dataclass
+class PrecisionSettings:
+    policy: str = "float32"
+
+    POLICIES = ("float32", "mixed_bfloat16", "mixed_float16")
+
+    def __post_init__(self):
+        _require(
+            self.policy in self.POLICIES,
+            f"precision.policy={self.policy!r}: expected one of {self.POLICIES}.",
+        )
+
+
+# --------------------------------------------------------------------------- experiment
+@dataclass
+class ExperimentSettings:
+    seed: int
+    dataset: DatasetSettings
+    model: Any
+    optimizer: dict
+    schedule: ScheduleSettings
+    augment: AugmentSettings
+    trainer: TrainerSettings
+    strategy: StrategySettings
+    precision: PrecisionSettings
+
+    @property
+    def learning_rate(self) -> float:
+        return float(self.optimizer["learning_rate"])
+
+
+def _section(cfg: DictConfig, key: str, schema: type):
+    if key not in cfg:
+        raise ConfigError(f"The config has no '{key}' section; add it or a '{key}=' choice.")
+    try:
+        merged = OmegaConf.merge(OmegaConf.structured(schema), cfg[key])
+        return OmegaConf.to_object(merged)
+    except OmegaConfBaseException as error:
+        message = str(error).split("\n")[0]
+        where = f"{key}.{error.full_key}" if getattr(error, "full_key", None) else key
+        raise ConfigError(f"{where}: {message}") from None
+    except ValueError as error:
+        raise ConfigError(f"{key}: {error}") from None
+
+
+def _optimizer_section(cfg: DictConfig) -> dict:
+    optimizer = OmegaConf.to_container(cfg.optimizer, resolve=True)
+    _require("_target_" in optimizer, "optimizer needs a _target_ (e.g. keras.optimizers.Adam).")
+    rate = optimizer.get("learning_rate")
+    _require(
+        isinstance(rate, (int, float)) and not isinstance(rate, bool) and rate > 0,
+        f"optimizer.learning_rate={rate!r} must be a positive number.",
+    )
+    return optimizer
+
+
+def parse_settings(cfg: DictConfig) -> ExperimentSettings:
+    """Checks the composed config and returns typed settings.
+
+    Raises:
+        ConfigError: one message naming the key, the value received and what is expected.
+    """
+    seed = cfg.get("seed", 0)
+    _require(isinstance(seed, int) and not isinstance(seed, bool), f"seed={seed!r} must be an integer.")
+    model_name = cfg.get("model", {}).get("name")
+    _require(
+        model_name in MODEL_SETTINGS,
+        f"model.name={model_name!r}: expected one of {sorted(MODEL_SETTINGS)}.",
+    )
+    model = _section(cfg, "model", MODEL_SETTINGS[model_name])
+    _check_model(model)
+    return ExperimentSettings(
+        seed=seed,
+        dataset=_section(cfg, "dataset", DatasetSettings),
+        model=model,
+        optimizer=_optimizer_section(cfg),
+        schedule=_section(cfg, "schedule", ScheduleSettings),
+        augment=_section(cfg, "augment", AugmentSettings),
+        trainer=_section(cfg, "trainer", TrainerSettings),
+        strategy=_section(cfg, "strategy", StrategySettings),
+        precision=_section(cfg, "precision", PrecisionSettings),
+    )
+
+
+def model_arguments(model) -> dict:
+    """The model builder's keyword arguments: the settings minus the name."""
+    arguments = dataclasses.asdict(model)
+    arguments.pop("name")
+    return arguments

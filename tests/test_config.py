@@ -1,0 +1,164 @@
+"""Every option of every config group composes, validates and builds; bad input is refused."""
+
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+import pytest
+from hydra.errors import MissingConfigException
+
+from conftest import CONFIG_DIR, compose_config, smoke_config
+from mnist_exp.errors import ConfigError
+from mnist_exp.settings import MODEL_SETTINGS, model_arguments, parse_settings
+
+
+def options(group: str) -> list[str]:
+    return sorted(path.stem for path in (CONFIG_DIR / group).glob("*.yaml"))
+
+
+def test_groups_have_the_documented_options():
+    assert options("model") == ["cnn", "cnn_bn", "cnn_small", "mlp", "resnet"]
+    assert options("optimizer") == ["adam", "adamw", "rmsprop", "sgd"]
+    assert options("schedule") == [
+        "constant", "cosine", "exponential", "one_cycle", "reduce_on_plateau", "step"
+    ]
+    assert options("augment") == ["light", "none", "strong"]
+
+
+@pytest.mark.parametrize("model", options("model"))
+def test_every_model_builds_with_its_config(model):
+    from mnist_exp.models import build_model
+
+    settings = parse_settings(smoke_config(f"model={model}"))
+    network = build_model(
+        model, input_shape=(28, 28, 1), num_classes=10, **model_arguments(settings.model)
+    )
+    assert network.output_shape == (None, 10)
+    probabilities = network.predict(np.zeros((2, 28, 28, 1), np.float32), verbose=0)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+
+
+@pytest.mark.parametrize("model", sorted(MODEL_SETTINGS))
+def test_model_yaml_keys_are_the_builder_arguments(model):
+    import importlib
+
+    builder = importlib.import_module(f"mnist_exp.models.{model}").build_model
+    parameters = set(inspect.signature(builder).parameters) - {"input_shape", "num_classes"}
+    settings = parse_settings(smoke_config(f"model={model}")).model
+    assert set(model_arguments(settings)) == parameters
+    assert set(compose_config(f"model={model}").model) - {"name"} == parameters
+
+
+@pytest.mark.parametrize("optimizer", options("optimizer"))
+@pytest.mark.parametrize("schedule", options("schedule"))
+def test_every_optimizer_and_schedule_instantiates(optimizer, schedule):
+    from mnist_exp.optimization import build_learning_rate, build_optimizer
+
+    settings = parse_settings(smoke_config(f"optimizer={optimizer}", f"schedule={schedule}"))
+    rate = build_learning_rate(
+        settings.schedule, learning_rate=settings.learning_rate, steps_per_epoch=10, epochs=5
+    )
+    built = build_optimizer(settings.optimizer, rate)
+    values = [float(rate(step)) if callable(rate) else rate for step in (0, 10, 25, 49)]
+    assert all(np.isfinite(values)) and max(values) <= settings.learning_rate * (1 + 1e-6)
+    assert float(built.learning_rate) > 0
+
+
+def test_one_cycle_rises_then_falls():
+    from mnist_exp.optimization import OneCycle
+
+    schedule = OneCycle(0.01, total_steps=100, peak_fraction=0.3, final_fraction=0.0)
+    values = [float(schedule(step)) for step in range(101)]
+    assert values[0] == pytest.approx(0.01 / 25)
+    assert max(values) == pytest.approx(0.01) and int(np.argmax(values)) == 30
+    assert values[-1] == pytest.approx(0.0, abs=1e-9)
+
+
+@pytest.mark.parametrize("augment", options("augment"))
+def test_every_augmentation_keeps_shape_and_range(augment):
+    import tensorflow as tf
+
+    from mnist_exp.augmentation import make_augmenter
+
+    settings = parse_settings(smoke_config(f"augment={augment}"))
+    augmenter = make_augmenter(settings.augment)
+    if augment == "none":
+        assert augmenter is None
+        return
+    images = tf.fill((8, 28, 28, 1), 200.0)
+    seed = tf.constant([1, 2], tf.int64)
+    out = augmenter(images, seed)
+    assert out.shape == images.shape
+    assert float(tf.reduce_min(out)) >= 0 and float(tf.reduce_max(out)) <= 200.0 + 1e-3
+    assert not np.allclose(out.numpy(), images.numpy())
+    np.testing.assert_array_equal(out.numpy(), augmenter(images, seed).numpy())
+
+
+@pytest.mark.parametrize("strategy", options("strategy"))
+def test_every_strategy_builds(strategy):
+    from mnist_exp.hardware import build_strategy
+
+    settings = parse_settings(smoke_config(f"strategy={strategy}"))
+    assert build_strategy(settings.strategy).num_replicas_in_sync >= 1
+
+
+def test_missing_gpu_device_is_a_clear_error():
+    from mnist_exp.hardware import build_strategy
+
+    settings = parse_settings(smoke_config("strategy=one_device", "strategy.device=/gpu:7"))
+    with pytest.raises(ConfigError, match="does not exist on this machine"):
+        build_strategy(settings.strategy)
+
+
+@pytest.mark.parametrize("precision", options("precision"))
+def test_every_precision_parses(precision):
+    assert parse_settings(smoke_config(f"precision={precision}")).precision.policy == precision
+
+
+def test_mixed_float16_without_gpu_is_refused():
+    import tensorflow as tf
+
+    from mnist_exp.hardware import set_precision
+
+    if tf.config.list_physical_devices("GPU"):
+        pytest.skip("this machine has a GPU")
+    settings = parse_settings(smoke_config("precision=mixed_float16"))
+    with pytest.raises(ConfigError, match="needs a GPU"):
+        set_precision(settings.precision)
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("trainer.epochs=-1", "trainer.epochs=-1 must be >= 1"),
+        ("trainer.batch_size=0", "trainer.batch_size=0 must be >= 1"),
+        ("model.dropout_rate=1.0", r"model.dropout_rate=1.0 must be in \[0, 1\)"),
+        ("trainer.epochs=abc", "trainer.*epochs"),
+        ("+model.depth=3", "depth"),
+        ("optimizer.learning_rate=-0.1", "learning_rate=-0.1 must be a positive"),
+        ("dataset.validation_size=0", "validation_size"),
+        ("seed=1.5", "seed=1.5 must be an integer"),
+        ("augment.zoom_fraction=2", "zoom_fraction=2.0 must be in"),
+        ("schedule=step", None),
+    ],
+)
+def test_bad_values_get_one_clear_message(override, message):
+    cfg = smoke_config(override)
+    if message is None:
+        parse_settings(cfg)
+        return
+    with pytest.raises(ConfigError, match=message):
+        parse_settings(cfg)
+
+
+def test_unknown_option_lists_the_available_ones():
+    with pytest.raises(MissingConfigException, match="cnn_bn"):
+        compose_config("model=transformer")
+
+
+def test_every_experiment_preset_composes():
+    presets = options("experiment")
+    assert presets, "experiments/ has no presets"
+    for preset in presets:
+        parse_settings(compose_config(f"+experiment={preset}"))
