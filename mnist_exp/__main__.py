@@ -17,7 +17,9 @@ def main(cfg: DictConfig) -> float:
     """Runs one job and returns its validation objective for sweepers."""
     hydra_config = HydraConfig.get()
     try:
-        metrics = run_experiment(cfg, Path(hydra_config.runtime.output_dir))
+        metrics = run_experiment(
+            cfg, Path(hydra_config.runtime.output_dir), choices=dict(hydra_config.runtime.choices)
+        )
     except MnistExpError:
         if hydra_config.mode == RunMode.RUN:
             sys.exit(2)  # Already logged as one clear message; no traceback for bad input.

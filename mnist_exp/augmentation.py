@@ -39,7 +39,9 @@ def _random_erasing(images, seed, settings: AugmentSettings):
     side = max(1, round(settings.erasing_size * height))
     top = tf.random.stateless_uniform([batch_size, 1, 1], seeds[0], 0, height - side + 1, tf.int32)
     left = tf.random.stateless_uniform([batch_size, 1, 1], seeds[1], 0, width - side + 1, tf.int32)
-    chosen = tf.random.stateless_uniform([batch_size, 1, 1], seeds[2]) < settings.erasing_probability
+    chosen = (
+        tf.random.stateless_uniform([batch_size, 1, 1], seeds[2]) < settings.erasing_probability
+    )
     rows = tf.range(height)[None, :, None]
     cols = tf.range(width)[None, None, :]
     inside = (rows >= top) & (rows < top + side) & (cols >= left) & (cols < left + side)
@@ -61,9 +63,7 @@ def make_augmenter(settings: AugmentSettings):
         warp_seed, erase_seed = tf.unstack(tf.random.experimental.stateless_split(seed, num=2))
         if warp:
             height, width = images.shape[1], images.shape[2]
-            transforms = _affine_transforms(
-                warp_seed, tf.shape(images)[0], height, width, settings
-            )
+            transforms = _affine_transforms(warp_seed, tf.shape(images)[0], height, width, settings)
             images = tf.raw_ops.ImageProjectiveTransformV3(
                 images=images,
                 transforms=transforms,

@@ -85,8 +85,9 @@ class BestModelSaver(keras.callbacks.Callback):
                 f"Cannot checkpoint on '{self.monitor}': the epoch logs only have "
                 f"{sorted(logs or {})}. Set trainer.checkpoint_monitor to one of them."
             )
-        if math.isnan(value) or not self._improved(value):
-            return
+        losses = [logs.get(key, 0.0) for key in ("loss", "val_loss")]
+        if not all(map(math.isfinite, [value, *losses])) or not self._improved(value):
+            return  # never save a diverged epoch, whatever its accuracy says
         self.best_value, self.best_epoch = float(value), epoch + 1
         temporary = self.path.with_name(f".{self.path.stem}.tmp.keras")
         self.model.save(temporary)

@@ -12,6 +12,7 @@ from omegaconf import DictConfig
 
 from mnist_exp import artifacts
 from mnist_exp.errors import MnistExpError
+from mnist_exp.flatten import flatten_config, with_group_choices
 from mnist_exp.settings import parse_settings
 
 log = logging.getLogger(__name__)
@@ -26,16 +27,22 @@ def _now() -> str:
 def _summary(metrics: dict, output_dir: Path) -> str:
     return (
         f"{metrics['status']}: test_accuracy={metrics['test_accuracy']:.4f} "
-        f"test_loss={metrics['test_loss']:.4f} best_val_accuracy={metrics['best_val_accuracy']:.4f} "
+        f"test_loss={metrics['test_loss']:.4f} "
+        f"best_val_accuracy={metrics['best_val_accuracy']:.4f} "
         f"epochs={metrics['epochs_run']} train={metrics['train_seconds']:.1f}s "
         f"({metrics['images_per_second']:.0f} img/s) -> {output_dir}"
     )
 
 
-def run_experiment(cfg: DictConfig, output_dir: Path) -> dict:
+def run_experiment(cfg: DictConfig, output_dir: Path, choices: dict | None = None) -> dict:
     """Validates `cfg`, trains and evaluates, and writes metrics.json into `output_dir`.
 
     A failure is recorded in metrics.json (status "failed", with the error) and re-raised.
+
+    Args:
+        cfg: the composed config.
+        output_dir: the run's own directory.
+        choices: Hydra's config-group choices, recorded with the config for TensorBoard.
 
     Returns:
         The metrics, including "objective" (the validation accuracy sweepers maximize).
@@ -56,7 +63,8 @@ def run_experiment(cfg: DictConfig, output_dir: Path) -> dict:
         # Imported here so that config errors surface before TensorFlow starts.
         from mnist_exp.training import train_and_evaluate
 
-        record.update(train_and_evaluate(settings, output_dir))
+        hparams = with_group_choices(flatten_config(cfg), choices)
+        record.update(train_and_evaluate(settings, output_dir, hparams=hparams))
     except BaseException as error:
         record.update(
             status="interrupted" if isinstance(error, KeyboardInterrupt) else "failed",

@@ -69,8 +69,12 @@ class AugmentSettings:
     @property
     def enabled(self) -> bool:
         return any(
-            (self.rotation_degrees, self.shift_fraction, self.zoom_fraction,
-             self.erasing_probability and self.erasing_size)
+            (
+                self.rotation_degrees,
+                self.shift_fraction,
+                self.zoom_fraction,
+                self.erasing_probability and self.erasing_size,
+            )
         )
 
 
@@ -167,7 +171,9 @@ class ScheduleSettings:
     NAMES = ("constant", "exponential", "step", "cosine", "one_cycle", "reduce_on_plateau")
 
     def __post_init__(self):
-        _require(self.name in self.NAMES, f"schedule.name={self.name!r}: expected one of {self.NAMES}.")
+        _require(
+            self.name in self.NAMES, f"schedule.name={self.name!r}: expected one of {self.NAMES}."
+        )
         _require(self.warmup_epochs >= 0, "schedule.warmup_epochs must be >= 0.")
         _require(0 < self.decay_rate <= 1, "schedule.decay_rate must be in (0, 1].")
         _require(self.decay_epochs > 0, "schedule.decay_epochs must be > 0.")
@@ -224,7 +230,9 @@ class StrategySettings:
     NAMES = ("default", "one_device", "mirrored")
 
     def __post_init__(self):
-        _require(self.name in self.NAMES, f"strategy.name={self.name!r}: expected one of {self.NAMES}.")
+        _require(
+            self.name in self.NAMES, f"strategy.name={self.name!r}: expected one of {self.NAMES}."
+        )
 
 
 @dataclass
@@ -290,7 +298,10 @@ def parse_settings(cfg: DictConfig) -> ExperimentSettings:
         ConfigError: one message naming the key, the value received and what is expected.
     """
     seed = cfg.get("seed", 0)
-    _require(isinstance(seed, int) and not isinstance(seed, bool), f"seed={seed!r} must be an integer.")
+    _require(
+        isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0,
+        f"seed={seed!r} must be a non-negative integer.",
+    )
     model_name = cfg.get("model", {}).get("name")
     _require(
         model_name in MODEL_SETTINGS,

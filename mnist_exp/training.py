@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import keras
+import pandas as pd
 import tensorflow as tf
 
 from mnist_exp import artifacts
@@ -18,6 +19,8 @@ from mnist_exp.data.prepare import Splits, prepare_splits
 from mnist_exp.hardware import build_strategy, set_precision
 from mnist_exp.models import build_model
 from mnist_exp.optimization import build_learning_rate, build_optimizer, schedule_callbacks
+from mnist_exp.reporting.report import build_report, write_report
+from mnist_exp.reporting.tensorboard import write_run_record
 from mnist_exp.settings import ExperimentSettings, model_arguments
 
 log = logging.getLogger(__name__)
@@ -62,13 +65,19 @@ def _callbacks(settings: ExperimentSettings, output_dir: Path, epoch_logger, sav
 def _datasets(settings: ExperimentSettings, splits: Splits):
     batch_size, seed = settings.trainer.batch_size, settings.seed
     train = make_dataset(
-        splits.x_train, splits.y_train, batch_size=batch_size, training=True, seed=seed,
+        splits.x_train,
+        splits.y_train,
+        batch_size=batch_size,
+        training=True,
+        seed=seed,
         augment=make_augmenter(settings.augment),
     )
     validation = make_dataset(
         splits.x_val, splits.y_val, batch_size=batch_size, training=False, seed=seed
     )
-    test = make_dataset(splits.x_test, splits.y_test, batch_size=batch_size, training=False, seed=seed)
+    test = make_dataset(
+        splits.x_test, splits.y_test, batch_size=batch_size, training=False, seed=seed
+    )
     return train, validation, test
 
 
@@ -95,8 +104,24 @@ def compile_model(settings: ExperimentSettings, splits: Splits, steps_per_epoch:
     return model
 
 
-def train_and_evaluate(settings: ExperimentSettings, output_dir: Path) -> dict:
-    """Trains, restores the best checkpoint, evaluates on the test set.
+def _report(model, splits: Splits, test_data, output_dir: Path, title: str):
+    probabilities = model.predict(test_data, verbose=0)
+    history_path = output_dir / artifacts.HISTORY_FILE
+    history = pd.read_csv(history_path) if history_path.is_file() else None
+    report = build_report(
+        splits=splits, test_probabilities=probabilities, history=history, title=title
+    )
+    write_report(report, output_dir)
+    return report
+
+
+def train_and_evaluate(settings: ExperimentSettings, output_dir: Path, hparams: dict) -> dict:
+    """Trains, restores the best checkpoint, evaluates on the test set, writes the report.
+
+    Args:
+        settings: the checked experiment settings.
+        output_dir: the run's directory; every artifact goes here.
+        hparams: the flattened config, recorded for TensorBoard's HParams dashboard.
 
     Returns:
         The run's metrics (see README: "What a run leaves").
@@ -130,8 +155,12 @@ def train_and_evaluate(settings: ExperimentSettings, output_dir: Path) -> dict:
         model.load_weights(output_dir / artifacts.MODEL_FILE)
     test_loss, test_accuracy = model.evaluate(test_data, verbose=0)
     epochs_run = len(losses)
-    val_accuracies = [v for v in history.history.get("val_accuracy", []) if math.isfinite(v)]
-    return {
+    val_accuracies = [
+        accuracy
+        for accuracy, loss in zip(history.history.get("val_accuracy", []), losses, strict=False)
+        if math.isfinite(accuracy) and math.isfinite(loss)
+    ]
+    metrics = {
         "status": "diverged" if diverged else "completed",
         "test_accuracy": float(test_accuracy),
         "test_loss": float(test_loss),
@@ -149,3 +178,14 @@ def train_and_evaluate(settings: ExperimentSettings, output_dir: Path) -> dict:
         "data_source": splits.source,
         "num_replicas": strategy.num_replicas_in_sync,
     }
+    report = _report(
+        model, splits, test_data, output_dir, f"{settings.model.name} on {settings.dataset.name}"
+    )
+    write_run_record(
+        output_dir / artifacts.TENSORBOARD_DIR,
+        hparams=hparams,
+        metrics=metrics,
+        figures=report.figures,
+        run_name=str(output_dir),
+    )
+    return metrics

@@ -6,9 +6,9 @@ import inspect
 
 import numpy as np
 import pytest
+from conftest import CONFIG_DIR, compose_config, smoke_config
 from hydra.errors import MissingConfigException
 
-from conftest import CONFIG_DIR, compose_config, smoke_config
 from mnist_exp.errors import ConfigError
 from mnist_exp.settings import MODEL_SETTINGS, model_arguments, parse_settings
 
@@ -21,7 +21,12 @@ def test_groups_have_the_documented_options():
     assert options("model") == ["cnn", "cnn_bn", "cnn_small", "mlp", "resnet"]
     assert options("optimizer") == ["adam", "adamw", "rmsprop", "sgd"]
     assert options("schedule") == [
-        "constant", "cosine", "exponential", "one_cycle", "reduce_on_plateau", "step"
+        "constant",
+        "cosine",
+        "exponential",
+        "one_cycle",
+        "reduce_on_plateau",
+        "step",
     ]
     assert options("augment") == ["light", "none", "strong"]
 
@@ -138,7 +143,7 @@ def test_mixed_float16_without_gpu_is_refused():
         ("+model.depth=3", "depth"),
         ("optimizer.learning_rate=-0.1", "learning_rate=-0.1 must be a positive"),
         ("dataset.validation_size=0", "validation_size"),
-        ("seed=1.5", "seed=1.5 must be an integer"),
+        ("seed=1.5", "seed=1.5 must be a non-negative integer"),
         ("augment.zoom_fraction=2", "zoom_fraction=2.0 must be in"),
         ("schedule=step", None),
     ],

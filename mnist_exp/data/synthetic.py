@@ -35,9 +35,16 @@ def make_synthetic(num_train: int, num_test: int, seed: int = 0) -> ImageData:
         labels = np.arange(count) % len(DIGIT_NAMES)
         rng.shuffle(labels)
         shifts = rng.integers(-2, 3, size=(count, 2))
-        images = np.stack(
-            [np.roll(templates[label], tuple(shift), axis=(0, 1)) for label, shift in zip(labels, shifts)]
-        ) if count else np.zeros((0, IMAGE_SIDE, IMAGE_SIDE))
+        images = (
+            np.stack(
+                [
+                    np.roll(templates[label], tuple(shift), axis=(0, 1))
+                    for label, shift in zip(labels, shifts, strict=True)
+                ]
+            )
+            if count
+            else np.zeros((0, IMAGE_SIDE, IMAGE_SIDE))
+        )
         images = images + rng.normal(0.0, 40.0, size=images.shape)
         return np.clip(images, 0, 255).astype(np.uint8), labels.astype(np.uint8)
 

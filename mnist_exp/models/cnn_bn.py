@@ -1,4 +1,4 @@
-"""A CNN of conv-BatchNorm-ReLU blocks with max-pooling between them: the strong default."""
+"""A CNN of conv-BatchNorm-ReLU blocks, each ending in max-pooling: the strong default."""
 
 from __future__ import annotations
 
@@ -19,13 +19,13 @@ def build_model(
     dropout_rate: float = 0.25,
     l2_regularization: float = 0.0,
 ) -> keras.Model:
-    """Builds blocks of `convs_per_block` conv-BN-ReLU layers; all but the last end in a 2x2
-    max-pool, the last in global average pooling.
+    """Builds blocks of `convs_per_block` conv-BN-ReLU layers, each block ending in a 2x2
+    max-pool, then flattens the last (3x3 for three blocks) feature map into the classifier.
 
     Args:
         input_shape: (height, width, channels) of the images.
         num_classes: number of output classes.
-        filters: filters of each block (28x28 -> 14x14 -> 7x7 for three blocks).
+        filters: filters of each block (28x28 -> 14x14 -> 7x7 -> 3x3 for three blocks).
         convs_per_block: conv-BN-ReLU layers in each block.
         dropout_rate: dropout before the output layer.
         l2_regularization: L2 penalty on every kernel.
@@ -36,9 +36,8 @@ def build_model(
             features = conv_bn_relu(
                 features, num_filters, l2_regularization, name=f"block{block}_{layer}"
             )
-        if block < len(filters) - 1:
-            features = layers.MaxPooling2D(name=f"block{block}_pool")(features)
-    features = layers.GlobalAveragePooling2D()(features)
+        features = layers.MaxPooling2D(name=f"block{block}_pool")(features)
+    features = layers.Flatten()(features)
     if dropout_rate > 0:
         features = layers.Dropout(dropout_rate)(features)
     outputs = classifier_head(features, num_classes, l2_regularization)

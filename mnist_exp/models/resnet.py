@@ -12,7 +12,9 @@ from mnist_exp.models.layers import classifier_head, conv_bn_relu, image_input, 
 
 def _residual_block(features, num_filters: int, strides: int, l2_regularization: float, name: str):
     shortcut = features
-    features = conv_bn_relu(features, num_filters, l2_regularization, strides=strides, name=f"{name}_a")
+    features = conv_bn_relu(
+        features, num_filters, l2_regularization, strides=strides, name=f"{name}_a"
+    )
     features = layers.Conv2D(
         num_filters,
         3,

@@ -1,0 +1,39 @@
+# The README's commands. Each target sets up .venv first if pyproject.toml changed.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+ARGS ?=
+
+.PHONY: setup train test test-fast lint format tensorboard clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+train: $(STAMP)  ## train the default experiment on real MNIST (extra overrides: ARGS="model=mlp")
+	$(BIN)/python -m mnist_exp $(ARGS)
+
+test: $(STAMP)  ## the whole suite, slow tests included (what CI runs)
+	$(BIN)/python -m pytest
+
+test-fast: $(STAMP)  ## skip the subprocess tests
+	$(BIN)/python -m pytest -m "not slow"
+
+lint: $(STAMP)
+	$(BIN)/ruff check mnist_exp tests
+	$(BIN)/ruff format --check mnist_exp tests
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix mnist_exp tests
+	$(BIN)/ruff format mnist_exp tests
+
+tensorboard: $(STAMP)  ## all runs under outputs/, on http://127.0.0.1:6006 only
+	$(BIN)/tensorboard --logdir outputs --host 127.0.0.1 --port 6006
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

@@ -1,0 +1,1 @@
+"""Per-run evaluation report: pictures and tables a person reads, plus TensorBoard records."""

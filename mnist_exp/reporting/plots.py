@@ -1,0 +1,94 @@
+"""Figures of a run. Matplotlib's object API only: no pyplot, no global backend state."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+
+def confusion_matrix_figure(matrix: np.ndarray, class_names, title: str) -> Figure:
+    """Counts with row-normalized colours, so rare classes' errors stay visible."""
+    size = len(class_names)
+    figure = Figure(figsize=(1.0 + 0.6 * size, 0.8 + 0.6 * size), layout="constrained")
+    axes = figure.add_subplot()
+    rates = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
+    image = axes.imshow(rates, cmap="Blues", vmin=0, vmax=1)
+    figure.colorbar(image, ax=axes, fraction=0.046, label="share of true class")
+    for row in range(size):
+        for col in range(size):
+            if matrix[row, col]:
+                axes.text(
+                    col,
+                    row,
+                    str(matrix[row, col]),
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="white" if rates[row, col] > 0.5 else "black",
+                )
+    axes.set_xticks(range(size), class_names, rotation=45, ha="right")
+    axes.set_yticks(range(size), class_names)
+    axes.set_xlabel("predicted class")
+    axes.set_ylabel("true class")
+    axes.set_title(title)
+    return figure
+
+
+def image_grid_figure(images, captions, title: str, columns: int = 8, colors=None) -> Figure:
+    """A grid of grayscale images, each with a caption underneath."""
+    rows = max(1, math.ceil(len(images) / columns))
+    figure = Figure(figsize=(1.3 * columns, 1.55 * rows + 0.5), layout="constrained")
+    figure.suptitle(title)
+    for index in range(rows * columns):
+        axes = figure.add_subplot(rows, columns, index + 1)
+        axes.axis("off")
+        if index < len(images):
+            axes.imshow(np.squeeze(images[index]), cmap="gray_r", vmin=0, vmax=255)
+            axes.set_title(captions[index], fontsize=7, color=colors[index] if colors else "black")
+    return figure
+
+
+def training_curves_figure(history: pd.DataFrame, title: str) -> Figure:
+    """Loss, accuracy and learning rate per epoch, train against validation."""
+    figure = Figure(figsize=(13, 3.6), layout="constrained")
+    figure.suptitle(title)
+    epochs = history["epoch"] + 1
+    for index, metric in enumerate(("loss", "accuracy")):
+        axes = figure.add_subplot(1, 3, index + 1)
+        axes.plot(epochs, history[metric], marker="o", label="train")
+        if f"val_{metric}" in history:
+            axes.plot(epochs, history[f"val_{metric}"], marker="o", label="validation")
+        axes.set_xlabel("epoch")
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+        axes.set_ylabel(metric)
+        axes.set_title(metric)
+        axes.grid(alpha=0.3)
+        axes.legend()
+    axes = figure.add_subplot(1, 3, 3)
+    if "learning_rate" in history:
+        axes.plot(epochs, history["learning_rate"], marker="o", color="tab:green")
+    axes.set_xlabel("epoch")
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.set_ylabel("learning rate (end of epoch)")
+    axes.set_title("learning rate")
+    axes.grid(alpha=0.3)
+    return figure
+
+
+def class_balance_figure(counts: dict[str, np.ndarray], class_names, title: str) -> Figure:
+    """Images per class in each split, as grouped bars."""
+    figure = Figure(figsize=(9, 3.6), layout="constrained")
+    axes = figure.add_subplot()
+    width = 0.8 / len(counts)
+    positions = np.arange(len(class_names))
+    for index, (split, split_counts) in enumerate(counts.items()):
+        axes.bar(positions + index * width, split_counts, width, label=split)
+    axes.set_xticks(positions + width * (len(counts) - 1) / 2, class_names, rotation=30, ha="right")
+    axes.set_ylabel("images")
+    axes.set_title(title)
+    axes.legend()
+    return figure

@@ -1,0 +1,112 @@
+"""The evaluation report a run leaves: pictures, per-class scores, misclassified digits."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from mnist_exp.reporting.plots import (
+    class_balance_figure,
+    confusion_matrix_figure,
+    image_grid_figure,
+    training_curves_figure,
+)
+from mnist_exp.reporting.scores import confusion_matrix, per_class_scores
+
+log = logging.getLogger(__name__)
+
+REPORT_FILES = {
+    "confusion_matrix": "confusion_matrix.png",
+    "misclassified": "misclassified.png",
+    "training_curves": "training_curves.png",
+    "samples": "samples.png",
+    "class_balance": "class_balance.png",
+}
+PER_CLASS_FILE = "per_class_scores.csv"
+
+
+@dataclass
+class Report:
+    figures: dict[str, Figure]
+    per_class: pd.DataFrame
+
+
+def _worst_misclassified(images, y_true, probabilities, class_names, count: int):
+    predicted = probabilities.argmax(axis=1)
+    wrong = np.flatnonzero(predicted != y_true)
+    confidence = probabilities[wrong, predicted[wrong]]
+    worst = wrong[np.argsort(-confidence)][:count]
+    captions = [
+        f"true {class_names[y_true[i]]}\npred {class_names[predicted[i]]} "
+        f"{probabilities[i, predicted[i]]:.0%}"
+        for i in worst
+    ]
+    return images[worst], captions
+
+
+def _sample_grid(images, labels, class_names, per_class: int = 4):
+    chosen = [
+        index
+        for label in range(len(class_names))
+        for index in np.flatnonzero(labels == label)[:per_class]
+    ]
+    return images[chosen], [class_names[labels[i]] for i in chosen]
+
+
+def build_report(
+    *,
+    splits,
+    test_probabilities: np.ndarray,
+    history: pd.DataFrame | None,
+    title: str,
+    misclassified_count: int = 32,
+) -> Report:
+    """Computes scores and draws the report's figures (nothing is written yet)."""
+    class_names = splits.class_names
+    predicted = test_probabilities.argmax(axis=1)
+    matrix = confusion_matrix(splits.y_test, predicted, len(class_names))
+    accuracy = np.trace(matrix) / max(matrix.sum(), 1)
+    figures = {
+        "confusion_matrix": confusion_matrix_figure(
+            matrix, class_names, f"{title}: test confusion matrix (accuracy {accuracy:.2%})"
+        )
+    }
+    wrong_images, captions = _worst_misclassified(
+        splits.x_test, splits.y_test, test_probabilities, class_names, misclassified_count
+    )
+    figures["misclassified"] = image_grid_figure(
+        wrong_images,
+        captions,
+        f"{title}: the {len(captions)} most confident test errors "
+        f"(of {int((predicted != splits.y_test).sum())})",
+        colors=["tab:red"] * len(captions),
+    )
+    sample_images, sample_captions = _sample_grid(splits.x_train, splits.y_train, class_names)
+    figures["samples"] = image_grid_figure(
+        sample_images, sample_captions, f"Training images ({splits.source})"
+    )
+    counts = {
+        name: np.bincount(labels, minlength=len(class_names))
+        for name, labels in (
+            ("train", splits.y_train),
+            ("validation", splits.y_val),
+            ("test", splits.y_test),
+        )
+    }
+    figures["class_balance"] = class_balance_figure(counts, class_names, "Images per class")
+    if history is not None and len(history):
+        figures["training_curves"] = training_curves_figure(history, f"{title}: training curves")
+    return Report(figures=figures, per_class=per_class_scores(matrix, class_names))
+
+
+def write_report(report: Report, run_dir: Path) -> None:
+    """Saves each figure as PNG and the per-class scores as CSV; logs the scores table."""
+    for name, figure in report.figures.items():
+        figure.savefig(run_dir / REPORT_FILES[name], dpi=110)
+    report.per_class.to_csv(run_dir / PER_CLASS_FILE, float_format="%.4f")
+    log.info("Per-class test scores:\n%s", report.per_class.to_string(float_format="%.4f"))

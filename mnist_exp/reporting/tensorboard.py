@@ -1,0 +1,62 @@
+"""TensorBoard records beyond Keras' scalars: HParams, final metrics and report images."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+from matplotlib.figure import Figure
+from tensorboard.plugins.hparams import api as hparams_api
+
+FINAL_METRICS = ("test_accuracy", "test_loss", "best_val_accuracy", "train_seconds")
+
+
+def _figure_to_image(figure: Figure) -> np.ndarray:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=90)
+    return tf.image.decode_png(buffer.getvalue(), channels=4).numpy()[None]
+
+
+def _hparam_value(value):
+    if isinstance(value, (bool, int, float, str)):
+        return value
+    return "null" if value is None else str(value)
+
+
+def write_run_record(
+    log_dir: Path, *, hparams: dict, metrics: dict, figures: dict[str, Figure], run_name: str
+) -> None:
+    """Writes the run's HParams (flattened config), final metrics and figures into `log_dir`,
+    so `tensorboard --logdir outputs` lists it in the HParams dashboard."""
+    writer = tf.summary.create_file_writer(str(log_dir))
+    with writer.as_default():
+        hparams_api.hparams(
+            {key: _hparam_value(value) for key, value in hparams.items()}, trial_id=run_name
+        )
+        for name in FINAL_METRICS:
+            value = metrics.get(name)
+            if isinstance(value, (int, float)) and np.isfinite(value):
+                tf.summary.scalar(name, value, step=0)
+        for name, figure in figures.items():
+            tf.summary.image(name, _figure_to_image(figure), step=0)
+    writer.flush()
+    writer.close()
+
+
+def write_sweep_domains(sweep_dir: Path, domains: dict[str, list]) -> None:
+    """Declares the swept parameters and their values at a multirun's root."""
+    hparams = []
+    for name, values in domains.items():
+        values = [_hparam_value(value) for value in values]
+        kinds = {type(value) for value in values}
+        hparams.append(
+            hparams_api.HParam(name, hparams_api.Discrete(values) if len(kinds) == 1 else None)
+        )
+    metrics = [hparams_api.Metric(name, display_name=name) for name in FINAL_METRICS]
+    writer = tf.summary.create_file_writer(str(sweep_dir))
+    with writer.as_default():
+        hparams_api.hparams_config(hparams=hparams, metrics=metrics)
+    writer.flush()
+    writer.close()

@@ -1,0 +1,39 @@
+"""A Hydra callback that declares a multirun's swept values to TensorBoard's HParams plugin."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
+
+log = logging.getLogger(__name__)
+
+
+def swept_values(overrides: list[str]) -> dict[str, list]:
+    """{key: [values]} for each sweep override, e.g. model=mlp,cnn -> {"model": ["mlp", "cnn"]}."""
+    parsed = OverridesParser.create().parse_overrides(overrides)
+    return {
+        override.get_key_element(): list(override.sweep_iterator())
+        for override in parsed
+        if override.is_sweep_override() and not override.is_hydra_override()
+    }
+
+
+class SweepDomains(Callback):
+    """On multirun start, writes an HParams config with the swept domains at the sweep root."""
+
+    def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        domains = swept_values(list(config.hydra.overrides.task))
+        if not domains:
+            return
+        from mnist_exp.reporting.tensorboard import write_sweep_domains
+
+        sweep_dir = Path(config.hydra.sweep.dir)
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        write_sweep_domains(sweep_dir, domains)
+        log.info(
+            "Sweeping %s", ", ".join(f"{key} over {values}" for key, values in domains.items())
+        )

@@ -1,0 +1,165 @@
+"""`python -m mnist_exp` and `python -m mnist_exp.compare` in subprocesses, as users run them:
+bad input, a real multirun with failing jobs, the run table and the TensorBoard records."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from mnist_exp import compare
+
+pytestmark = pytest.mark.slow
+
+
+def run_cli(*arguments: str, cwd) -> subprocess.CompletedProcess:
+    env = {
+        **os.environ,
+        "HOME": str(cwd),
+        "MNIST_EXP_CACHE": str(cwd / "cache"),
+        "KERAS_HOME": str(cwd / "keras"),
+    }
+    env.pop("HYDRA_FULL_ERROR", None)
+    return subprocess.run(
+        [sys.executable, "-m", "mnist_exp", *arguments],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory):
+    """A real multirun: two models x seeds 0, 1 and -1; the two seed=-1 jobs fail."""
+    workdir = tmp_path_factory.mktemp("sweep")
+    result = run_cli(
+        "-m",
+        "debug=smoke",
+        "dataset.download=false",
+        "model=mlp,cnn_small",
+        "seed=0,1,-1",
+        f"hydra.sweep.dir={workdir}/sweep",
+        cwd=workdir,
+    )
+    return workdir / "sweep", result
+
+
+def test_bad_value_exits_with_one_clear_message(tmp_path):
+    result = run_cli(
+        "debug=smoke", "trainer.batch_size=0", f"hydra.run.dir={tmp_path}/run", cwd=tmp_path
+    )
+    assert result.returncode == 2
+    output = result.stdout + result.stderr
+    assert "trainer.batch_size=0 must be >= 1" in output
+    assert "Traceback" not in output
+    assert "tensorflow" not in output.lower(), "config errors must come before TensorFlow starts"
+
+
+def test_unknown_option_lists_available_options(tmp_path):
+    result = run_cli("model=transformer", cwd=tmp_path)
+    assert result.returncode != 0
+    assert "Available options" in result.stderr and "cnn_bn" in result.stderr
+
+
+def test_multirun_survives_failing_jobs(sweep):
+    sweep_dir, result = sweep
+    assert result.returncode != 0, "the exit code must say a job failed"
+    statuses = []
+    for job in range(6):
+        metrics = json.loads((sweep_dir / str(job) / "metrics.json").read_text())
+        statuses.append(metrics["status"])
+        if metrics["status"] == "failed":
+            assert "seed=-1" in metrics["error"]
+            assert "seed=-1" in (sweep_dir / str(job) / "train.log").read_text()
+    assert statuses == ["completed", "completed", "failed"] * 2
+
+
+def test_compare_groups_runs_over_seeds(sweep, tmp_path):
+    sweep_dir, _ = sweep
+    output = tmp_path / "grouped.csv"
+    assert (
+        compare.main(
+            [str(sweep_dir), "--group-by", "model", "--format", "csv", "--output", str(output)]
+        )
+        == 0
+    )
+    grouped = pd.read_csv(output)
+    assert list(grouped["model"]) == ["cnn_small", "mlp"]
+    assert list(grouped["runs"]) == [3, 3] and list(grouped["completed"]) == [2, 2]
+    assert all("±" in value for value in grouped["test_accuracy"])
+
+
+def test_compare_shows_only_varying_keys_and_every_status(sweep, tmp_path):
+    sweep_dir, _ = sweep
+    output = tmp_path / "runs.csv"
+    compare.main([str(sweep_dir), "--format", "csv", "--output", str(output)])
+    runs = pd.read_csv(output)
+    assert len(runs) == 6
+    assert {"model", "seed", "test_accuracy", "status", "run_dir"} <= set(runs.columns)
+    assert "trainer.epochs" not in runs.columns and "optimizer" not in runs.columns
+    assert sorted(runs["status"]) == ["completed"] * 4 + ["failed"] * 2
+    compare.main(
+        [str(sweep_dir), "--where", "model=mlp", "--format", "csv", "--output", str(output)]
+    )
+    assert len(pd.read_csv(output)) == 3
+
+
+def read_events(directory):
+    from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
+
+    events = []
+    for path in sorted(directory.glob("events.out.tfevents.*")):
+        events.extend(EventFileLoader(str(path)).Load())
+    return events
+
+
+def test_tensorboard_has_hparams_metrics_and_images_for_each_run(sweep):
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    sweep_dir, _ = sweep
+    for job in ("0", "1", "3", "4"):  # the completed jobs
+        events = read_events(sweep_dir / job / "tensorboard")
+        values = {value.tag: value for event in events for value in event.summary.value}
+        start = plugin_data_pb2.HParamsPluginData.FromString(
+            values["_hparams_/session_start_info"].metadata.plugin_data.content
+        ).session_start_info
+        assert start.hparams["model"].string_value in ("mlp", "cnn_small")
+        assert start.hparams["seed"].number_value in (0, 1)
+        assert {
+            "test_accuracy",
+            "best_val_accuracy",
+            "confusion_matrix",
+            "misclassified",
+            "samples",
+        } <= set(values)
+    root = {value.tag: value for event in read_events(sweep_dir) for value in event.summary.value}
+    experiment = plugin_data_pb2.HParamsPluginData.FromString(
+        root["_hparams_/experiment"].metadata.plugin_data.content
+    ).experiment
+    domains = {
+        info.name: [v.string_value or v.number_value for v in info.domain_discrete.values]
+        for info in experiment.hparam_infos
+    }
+    assert {key: sorted(values) for key, values in domains.items()} == {
+        "model": ["cnn_small", "mlp"],
+        "seed": [-1, 0, 1],
+    }
+
+
+def test_experiment_preset_runs_from_the_command_line(tmp_path):
+    result = run_cli(
+        "+experiment=classic_cnn",
+        "debug=smoke",
+        "dataset.download=false",
+        f"hydra.run.dir={tmp_path}/run",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["model"] == "cnn" and metrics["status"] == "completed"

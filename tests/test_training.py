@@ -1,0 +1,111 @@
+"""The real runner end to end on synthetic data: artifacts, metrics, failures, determinism."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+
+import pytest
+from conftest import smoke_config
+
+from mnist_exp.errors import ConfigError, MnistExpError
+from mnist_exp.experiment import run_experiment
+
+REQUIRED_METRICS = {
+    "test_accuracy",
+    "test_loss",
+    "best_val_accuracy",
+    "epochs_run",
+    "train_seconds",
+    "images_per_second",
+    "num_params",
+    "status",
+}
+
+
+def read_json(path):
+    return json.loads(path.read_text())
+
+
+def test_a_run_leaves_its_artifacts_and_learns(tmp_path):
+    cfg = smoke_config("model=mlp", "trainer.epochs=3", "schedule=cosine", "augment=light")
+    metrics = run_experiment(cfg, tmp_path)
+    saved = read_json(tmp_path / "metrics.json")
+    assert REQUIRED_METRICS <= set(saved)
+    assert saved["status"] == "completed" and saved["epochs_run"] == 3
+    assert saved["test_accuracy"] == pytest.approx(metrics["test_accuracy"])
+    assert metrics["test_accuracy"] > 0.5, "synthetic data is easy; the MLP should learn it"
+    assert metrics["objective"] == metrics["best_val_accuracy"]
+    assert (tmp_path / "model.keras").stat().st_size > 0
+    with open(tmp_path / "history.csv") as stream:
+        rows = list(csv.DictReader(stream))
+    assert [int(row["epoch"]) for row in rows] == [0, 1, 2]
+    assert {"loss", "val_accuracy", "learning_rate"} <= set(rows[0])
+    rates = [float(row["learning_rate"]) for row in rows]
+    assert rates[0] > rates[-1], "cosine decay should lower the learning rate"
+    assert list((tmp_path / "tensorboard" / "train").glob("events.out.tfevents.*"))
+    assert list((tmp_path / "tensorboard" / "validation").glob("events.out.tfevents.*"))
+
+
+def test_test_set_is_scored_with_the_best_checkpoint(tmp_path):
+    import keras
+    import numpy as np
+
+    from mnist_exp.data.pipeline import make_dataset
+    from mnist_exp.data.prepare import prepare_splits
+    from mnist_exp.settings import parse_settings
+
+    cfg = smoke_config("model=mlp", "trainer.epochs=2")
+    metrics = run_experiment(cfg, tmp_path)
+    settings = parse_settings(cfg)
+    splits = prepare_splits(settings.dataset, settings.seed)
+    model = keras.saving.load_model(tmp_path / "model.keras")
+    test = make_dataset(splits.x_test, splits.y_test, batch_size=64, training=False, seed=0)
+    _, accuracy = model.evaluate(test, verbose=0)
+    assert accuracy == pytest.approx(metrics["test_accuracy"], abs=1e-6)
+    assert np.isfinite(metrics["test_loss"])
+
+
+def test_same_seed_gives_same_result(tmp_path):
+    overrides = (
+        "model=cnn_small",
+        "trainer.epochs=2",
+        "trainer.deterministic=true",
+        "augment=strong",
+    )
+    first = run_experiment(smoke_config(*overrides), tmp_path / "a")
+    second = run_experiment(smoke_config(*overrides), tmp_path / "b")
+    assert first["test_loss"] == second["test_loss"]
+    assert (tmp_path / "a" / "history.csv").read_text() == (
+        tmp_path / "b" / "history.csv"
+    ).read_text()
+
+
+def test_bad_config_is_recorded_as_failed(tmp_path):
+    with pytest.raises(ConfigError, match="trainer.epochs"):
+        run_experiment(smoke_config("trainer.epochs=0"), tmp_path)
+    saved = read_json(tmp_path / "metrics.json")
+    assert saved["status"] == "failed" and "trainer.epochs" in saved["error"]
+
+
+def test_a_finished_run_is_never_overwritten(tmp_path):
+    run_experiment(smoke_config("model=mlp"), tmp_path)
+    before = (tmp_path / "metrics.json").read_text()
+    with pytest.raises(MnistExpError, match="refusing to overwrite"):
+        run_experiment(smoke_config("model=mlp"), tmp_path)
+    assert (tmp_path / "metrics.json").read_text() == before
+
+
+def test_divergence_stops_with_status_diverged(tmp_path):
+    cfg = smoke_config(
+        "model=mlp",
+        "optimizer=sgd",
+        "optimizer.learning_rate=1e12",
+        "trainer.epochs=3",
+        "schedule=constant",
+    )
+    metrics = run_experiment(cfg, tmp_path)
+    assert metrics["status"] == "diverged"
+    assert metrics["epochs_run"] == 1
+    assert not math.isfinite(float(read_json(tmp_path / "metrics.json")["best_val_accuracy"]))
