@@ -33,7 +33,7 @@ format: $(STAMP)
 	$(BIN)/ruff format mnist_exp tests
 
 tensorboard: $(STAMP)  ## all runs under outputs/, on http://127.0.0.1:6006 only
-	$(BIN)/tensorboard --logdir outputs --host 127.0.0.1 --port 6006
+	$(BIN)/python -m mnist_exp.board outputs
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

@@ -27,5 +27,14 @@ def main(cfg: DictConfig) -> float:
     return metrics["objective"]
 
 
+def _resume_argument(argv: list[str]) -> str | None:
+    return next((arg.split("=", 1)[1] for arg in argv if arg.startswith("resume=")), None)
+
+
 if __name__ == "__main__":
+    if resume_dir := _resume_argument(sys.argv[1:]):
+        from mnist_exp import resume
+
+        others = [arg for arg in sys.argv[1:] if not arg.startswith("resume=")]
+        sys.exit(resume.main([resume_dir, *others]))
     main()

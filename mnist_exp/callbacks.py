@@ -31,13 +31,14 @@ class LearningRateLogger(keras.callbacks.Callback):
 
 
 class EpochLogger(keras.callbacks.Callback):
-    """One log line per epoch (metrics, learning rate, duration); also times the training
-    part of each epoch, validation excluded, in `train_seconds`."""
+    """One log line per epoch (metrics, learning rate, duration); times each whole epoch in
+    `epoch_seconds` and its training part, validation excluded, in `train_seconds`."""
 
     def __init__(self, epochs: int):
         super().__init__()
         self.epochs = epochs
         self.train_seconds: list[float] = []
+        self.epoch_seconds: list[float] = []
         self._started = 0.0
         self._training = False
 
@@ -60,6 +61,7 @@ class EpochLogger(keras.callbacks.Callback):
             f"{key}={value:.4g}" for key, value in logs.items() if isinstance(value, (int, float))
         )
         seconds = time.perf_counter() - self._started
+        self.epoch_seconds.append(seconds)
         log.info("epoch %d/%d %s (%.1fs)", epoch + 1, self.epochs, shown, seconds)
 
 

@@ -34,7 +34,32 @@ def _summary(metrics: dict, output_dir: Path) -> str:
     )
 
 
-def run_experiment(cfg: DictConfig, output_dir: Path, choices: dict | None = None) -> dict:
+FINISHED = ("completed", "diverged")
+
+
+def _start_record(output_dir: Path, resume: bool) -> dict:
+    existing = artifacts.read_metrics(output_dir)
+    if resume:
+        if existing is None:
+            raise MnistExpError(f"{output_dir} holds no run to resume (no metrics.json).")
+        if existing.get("status") in FINISHED:
+            raise MnistExpError(
+                f"{output_dir} already finished (status {existing['status']}); nothing to "
+                "resume. Start a new run instead."
+            )
+        return {**existing, "status": "running", "resumed_at": _now()}
+    if existing is not None:
+        raise MnistExpError(
+            f"{output_dir} already holds a run (status {existing.get('status')}); refusing to "
+            "overwrite it. Choose another hydra.run.dir, or resume it: "
+            f"python -m mnist_exp.resume {output_dir}"
+        )
+    return {"status": "running", "started_at": _now()}
+
+
+def run_experiment(
+    cfg: DictConfig, output_dir: Path, choices: dict | None = None, resume: bool = False
+) -> dict:
     """Validates `cfg`, trains and evaluates, and writes metrics.json into `output_dir`.
 
     A failure is recorded in metrics.json (status "failed", with the error) and re-raised.
@@ -43,18 +68,13 @@ def run_experiment(cfg: DictConfig, output_dir: Path, choices: dict | None = Non
         cfg: the composed config.
         output_dir: the run's own directory.
         choices: Hydra's config-group choices, recorded with the config for TensorBoard.
+        resume: continue an interrupted run in `output_dir` from its last backup.
 
     Returns:
         The metrics, including "objective" (the validation accuracy sweepers maximize).
     """
     output_dir = Path(output_dir)
-    existing = artifacts.read_metrics(output_dir)
-    if existing is not None:
-        raise MnistExpError(
-            f"{output_dir} already holds a run (status {existing.get('status')}); refusing to "
-            "overwrite it. Choose another hydra.run.dir."
-        )
-    record = {"status": "running", "started_at": _now()}
+    record = _start_record(output_dir, resume)
     started = time.perf_counter()
     try:
         settings = parse_settings(cfg)
@@ -64,10 +84,11 @@ def run_experiment(cfg: DictConfig, output_dir: Path, choices: dict | None = Non
         from mnist_exp.training import train_and_evaluate
 
         hparams = with_group_choices(flatten_config(cfg), choices)
-        record.update(train_and_evaluate(settings, output_dir, hparams=hparams))
+        record.update(train_and_evaluate(settings, output_dir, hparams=hparams, resume=resume))
     except BaseException as error:
         record.update(
             status="interrupted" if isinstance(error, KeyboardInterrupt) else "failed",
+            resumable=(output_dir / "backup").is_dir(),
             error=f"{type(error).__name__}: {error}",
             finished_at=_now(),
             wall_seconds=round(time.perf_counter() - started, 3),

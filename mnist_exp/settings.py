@@ -199,6 +199,7 @@ class EarlyStoppingSettings:
     monitor: str = "val_accuracy"
     patience: int = 3
     min_delta: float = 0.0
+    restore_best_weights: bool = True
 
 
 @dataclass

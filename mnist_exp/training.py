@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import logging
-import math
-import time
 from pathlib import Path
 
 import keras
+import numpy as np
 import pandas as pd
 import tensorflow as tf
 
 from mnist_exp import artifacts
 from mnist_exp.augmentation import make_augmenter
+from mnist_exp.backup import RunBackup, remove_backups, restore_latest
 from mnist_exp.callbacks import BestModelSaver, EpochLogger, LearningRateLogger, monitor_mode
-from mnist_exp.data.pipeline import make_dataset
+from mnist_exp.data.pipeline import (
+    make_evaluation_dataset,
+    make_training_dataset,
+    steps_per_epoch,
+)
 from mnist_exp.data.prepare import Splits, prepare_splits
 from mnist_exp.hardware import build_strategy, set_precision
 from mnist_exp.models import build_model
@@ -34,7 +38,7 @@ def start_job(seed: int, deterministic: bool) -> None:
         tf.config.experimental.enable_op_determinism()
 
 
-def _callbacks(settings: ExperimentSettings, output_dir: Path, epoch_logger, saver):
+def _callbacks(settings: ExperimentSettings, output_dir: Path, epoch_logger, saver, append: bool):
     trainer = settings.trainer
     callbacks = [LearningRateLogger()]
     if trainer.terminate_on_nan:
@@ -51,7 +55,7 @@ def _callbacks(settings: ExperimentSettings, output_dir: Path, epoch_logger, sav
             )
         )
     callbacks += [
-        keras.callbacks.CSVLogger(str(output_dir / artifacts.HISTORY_FILE)),
+        keras.callbacks.CSVLogger(str(output_dir / artifacts.HISTORY_FILE), append=append),
         keras.callbacks.TensorBoard(
             log_dir=str(output_dir / artifacts.TENSORBOARD_DIR),
             write_graph=False,
@@ -62,22 +66,19 @@ def _callbacks(settings: ExperimentSettings, output_dir: Path, epoch_logger, sav
     return callbacks
 
 
-def _datasets(settings: ExperimentSettings, splits: Splits):
-    batch_size, seed = settings.trainer.batch_size, settings.seed
-    train = make_dataset(
+def _datasets(settings: ExperimentSettings, splits: Splits, initial_epoch: int = 0):
+    batch_size = settings.trainer.batch_size
+    train = make_training_dataset(
         splits.x_train,
         splits.y_train,
         batch_size=batch_size,
-        training=True,
-        seed=seed,
+        seed=settings.seed,
+        initial_epoch=initial_epoch,
+        epochs=settings.trainer.epochs,
         augment=make_augmenter(settings.augment),
     )
-    validation = make_dataset(
-        splits.x_val, splits.y_val, batch_size=batch_size, training=False, seed=seed
-    )
-    test = make_dataset(
-        splits.x_test, splits.y_test, batch_size=batch_size, training=False, seed=seed
-    )
+    validation = make_evaluation_dataset(splits.x_val, splits.y_val, batch_size=batch_size)
+    test = make_evaluation_dataset(splits.x_test, splits.y_test, batch_size=batch_size)
     return train, validation, test
 
 
@@ -115,13 +116,50 @@ def _report(model, splits: Splits, test_data, output_dir: Path, title: str):
     return report
 
 
-def train_and_evaluate(settings: ExperimentSettings, output_dir: Path, hparams: dict) -> dict:
+def _history_metrics(history: pd.DataFrame) -> dict:
+    """Status and validation figures from the epoch history (complete across resumes)."""
+    finite = history[np.isfinite(history["loss"]) & np.isfinite(history["val_loss"])]
+    diverged = len(finite) < len(history)
+    best_val = finite["val_accuracy"].max() if len(finite) else float("nan")
+    return {
+        "status": "diverged" if diverged else "completed",
+        "best_val_accuracy": float(best_val),
+        "epochs_run": len(history),
+    }
+
+
+def _read_history(output_dir: Path) -> pd.DataFrame:
+    path = output_dir / artifacts.HISTORY_FILE
+    return (
+        pd.read_csv(path)
+        if path.is_file()
+        else pd.DataFrame(columns=["epoch", "loss", "val_loss", "val_accuracy"])
+    )
+
+
+def _keep_history_before(output_dir: Path, epoch: int) -> None:
+    """Drops history rows a killed run wrote after its last backup, so none is duplicated.
+    Kept rows are copied as text, byte for byte."""
+    path = output_dir / artifacts.HISTORY_FILE
+    if not path.is_file():
+        return
+    with open(path, newline="") as stream:  # keep CSVLogger's \r\n line ends as they are
+        header, *rows = stream.readlines()
+    kept = [row for row in rows if int(row.split(",", 1)[0]) < epoch]
+    with open(path, "w", newline="") as stream:
+        stream.write(header + "".join(kept))
+
+
+def train_and_evaluate(
+    settings: ExperimentSettings, output_dir: Path, hparams: dict, resume: bool = False
+) -> dict:
     """Trains, restores the best checkpoint, evaluates on the test set, writes the report.
 
     Args:
         settings: the checked experiment settings.
         output_dir: the run's directory; every artifact goes here.
         hparams: the flattened config, recorded for TensorBoard's HParams dashboard.
+        resume: continue from the newest backup in `output_dir` (see `mnist_exp.backup`).
 
     Returns:
         The run's metrics (see README: "What a run leaves").
@@ -131,53 +169,62 @@ def train_and_evaluate(settings: ExperimentSettings, output_dir: Path, hparams: 
     set_precision(settings.precision)
     splits = prepare_splits(settings.dataset, settings.seed)
     strategy = build_strategy(settings.strategy)
-    train_data, validation_data, test_data = _datasets(settings, splits)
-    steps_per_epoch = math.ceil(len(splits.y_train) / trainer.batch_size)
+    steps = steps_per_epoch(len(splits.y_train), trainer.batch_size)
     with strategy.scope():
-        model = compile_model(settings, splits, steps_per_epoch)
+        model = compile_model(settings, splits, steps)
     log.info("%s: %s parameters", model.name, f"{model.count_params():,}")
+    restored = restore_latest(model, output_dir) if resume else None
+    initial_epoch = restored["epoch"] if restored else 0
+    if resume:
+        _keep_history_before(output_dir, initial_epoch)
+    train_data, validation_data, test_data = _datasets(settings, splits, initial_epoch)
 
     epoch_logger = EpochLogger(trainer.epochs)
     saver = BestModelSaver(output_dir / artifacts.MODEL_FILE, trainer.checkpoint_monitor)
-    started = time.perf_counter()
-    history = model.fit(
+    callbacks = _callbacks(settings, output_dir, epoch_logger, saver, append=initial_epoch > 0)
+    callbacks.append(RunBackup(output_dir, callbacks, restored))
+    model.fit(
         train_data,
         validation_data=validation_data,
         epochs=trainer.epochs,
-        callbacks=_callbacks(settings, output_dir, epoch_logger, saver),
+        initial_epoch=initial_epoch,
+        steps_per_epoch=steps,
+        callbacks=callbacks,
         verbose=trainer.verbose,
         shuffle=False,  # the tf.data pipeline shuffles
     )
-    train_seconds = time.perf_counter() - started
-    losses = history.history.get("loss", [])
-    diverged = any(not math.isfinite(loss) for loss in losses)
-    if saver.best_epoch is not None:
+    metrics = _history_metrics(_read_history(output_dir))
+    if trainer.early_stopping.restore_best_weights and saver.best_epoch is not None:
         model.load_weights(output_dir / artifacts.MODEL_FILE)
     test_loss, test_accuracy = model.evaluate(test_data, verbose=0)
-    epochs_run = len(losses)
-    val_accuracies = [
-        accuracy
-        for accuracy, loss in zip(history.history.get("val_accuracy", []), losses, strict=False)
-        if math.isfinite(accuracy) and math.isfinite(loss)
-    ]
-    metrics = {
-        "status": "diverged" if diverged else "completed",
-        "test_accuracy": float(test_accuracy),
-        "test_loss": float(test_loss),
-        "best_val_accuracy": max(val_accuracies) if val_accuracies else float("nan"),
-        "best_epoch": saver.best_epoch,
-        "epochs_run": epochs_run,
-        "train_seconds": round(train_seconds, 3),
-        "images_per_second": round(
-            len(splits.y_train) * epochs_run / max(sum(epoch_logger.train_seconds), 1e-9), 1
+    metrics.update(
+        test_accuracy=float(test_accuracy),
+        test_loss=float(test_loss),
+        best_epoch=saver.best_epoch,
+        train_seconds=round(sum(epoch_logger.epoch_seconds), 3),
+        images_per_second=round(
+            len(splits.y_train)
+            * len(epoch_logger.train_seconds)
+            / max(sum(epoch_logger.train_seconds), 1e-9),
+            1,
         ),
-        "num_params": int(model.count_params()),
-        "num_train": len(splits.y_train),
-        "num_validation": len(splits.y_val),
-        "num_test": len(splits.y_test),
-        "data_source": splits.source,
-        "num_replicas": strategy.num_replicas_in_sync,
-    }
+        num_params=int(model.count_params()),
+        num_train=len(splits.y_train),
+        num_validation=len(splits.y_val),
+        num_test=len(splits.y_test),
+        data_source=splits.source,
+        num_replicas=strategy.num_replicas_in_sync,
+        resumed_from_epoch=initial_epoch or None,
+    )
+    if metrics["status"] == "diverged":
+        log.error(
+            "Training diverged (non-finite loss) and stopped after epoch %d. The last finite "
+            "state is kept in %s/backup; try a lower optimizer.learning_rate.",
+            metrics["epochs_run"],
+            output_dir,
+        )
+    else:
+        remove_backups(output_dir)
     report = _report(
         model, splits, test_data, output_dir, f"{settings.model.name} on {settings.dataset.name}"
     )

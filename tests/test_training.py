@@ -52,7 +52,7 @@ def test_test_set_is_scored_with_the_best_checkpoint(tmp_path):
     import keras
     import numpy as np
 
-    from mnist_exp.data.pipeline import make_dataset
+    from mnist_exp.data.pipeline import make_evaluation_dataset
     from mnist_exp.data.prepare import prepare_splits
     from mnist_exp.settings import parse_settings
 
@@ -61,7 +61,7 @@ def test_test_set_is_scored_with_the_best_checkpoint(tmp_path):
     settings = parse_settings(cfg)
     splits = prepare_splits(settings.dataset, settings.seed)
     model = keras.saving.load_model(tmp_path / "model.keras")
-    test = make_dataset(splits.x_test, splits.y_test, batch_size=64, training=False, seed=0)
+    test = make_evaluation_dataset(splits.x_test, splits.y_test, batch_size=64)
     _, accuracy = model.evaluate(test, verbose=0)
     assert accuracy == pytest.approx(metrics["test_accuracy"], abs=1e-6)
     assert np.isfinite(metrics["test_loss"])

@@ -1,41 +1,74 @@
-"""tf.data input pipelines that keep the model fed without per-step Python work."""
+"""tf.data input pipelines that keep the model fed without per-step Python work.
+
+Training batches are a pure function of (seed, epoch, step): each epoch's order comes from a
+stateless shuffle of indices, and augmentation is seeded per step. A run resumed at epoch k
+therefore sees exactly the batches an uninterrupted run would have seen.
+"""
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import tensorflow as tf
 
 
-def make_dataset(
+def _to_float(images, labels):
+    return tf.cast(images, tf.float32), labels
+
+
+def make_training_dataset(
     images: np.ndarray,
     labels: np.ndarray,
     *,
     batch_size: int,
-    training: bool,
     seed: int,
+    initial_epoch: int = 0,
+    epochs: int,
     augment=None,
 ) -> tf.data.Dataset:
-    """Builds batches of float32 images in 0..255 of shape (B, H, W, 1) with their labels.
+    """Batches of float32 images in 0..255 of shape (B, H, W, 1) with int32 labels, for
+    epochs `initial_epoch` .. `epochs - 1` back to back (pass `steps_per_epoch` to fit).
 
-    Training data is reshuffled every epoch; `augment(images, seed)` (see
-    `mnist_exp.augmentation`) runs per batch with a seed that differs every step and every
-    epoch yet repeats from run to run. Evaluation data is cached after the first pass.
+    Args:
+        images: uint8 images (N, H, W).
+        labels: integer labels (N,).
+        batch_size: images per batch; each epoch's last batch may be smaller.
+        seed: with the epoch, fixes the order; with the step, the augmentation.
+        initial_epoch: the first epoch to produce (a resumed run starts past 0).
+        epochs: one past the last epoch to produce.
+        augment: `augment(images, seed) -> images` (see `mnist_exp.augmentation`), or None.
     """
-    dataset = tf.data.Dataset.from_tensor_slices((images[..., None], labels.astype(np.int32)))
-    if training:
-        dataset = dataset.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
-    dataset = dataset.batch(batch_size)
+    all_images = tf.constant(images[..., None])
+    all_labels = tf.constant(labels.astype(np.int32))
+    count = len(labels)
+    seed = int(seed)
 
-    def to_float(batch_images, batch_labels):
-        return tf.cast(batch_images, tf.float32), batch_labels
-
-    dataset = dataset.map(to_float, num_parallel_calls=tf.data.AUTOTUNE)
-    if augment is not None and training:
-        step_seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
-        dataset = tf.data.Dataset.zip(dataset, step_seeds).map(
-            lambda batch, step_seed: (augment(batch[0], step_seed), batch[1]),
-            num_parallel_calls=tf.data.AUTOTUNE,
+    def epoch_batches(epoch):
+        order = tf.random.experimental.stateless_shuffle(
+            tf.range(count), seed=tf.stack([tf.constant(seed, tf.int64), epoch])
         )
-    elif not training:
-        dataset = dataset.cache()
+        batches = tf.data.Dataset.from_tensor_slices(order).batch(batch_size).enumerate()
+        return batches.map(lambda step, indices: (epoch, step, indices))
+
+    def gather(epoch, step, indices):
+        batch_images = tf.cast(tf.gather(all_images, indices), tf.float32)
+        if augment is not None:
+            step_seed = tf.stack([epoch * 1_000_003 + step, tf.constant(seed, tf.int64)])
+            batch_images = augment(batch_images, step_seed)
+        return batch_images, tf.gather(all_labels, indices)
+
+    dataset = tf.data.Dataset.range(initial_epoch, epochs).flat_map(epoch_batches)
+    dataset = dataset.map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def steps_per_epoch(count: int, batch_size: int) -> int:
+    return math.ceil(count / batch_size)
+
+
+def make_evaluation_dataset(images: np.ndarray, labels: np.ndarray, *, batch_size: int):
+    """Batches in file order, converted once and cached for every later evaluation."""
+    dataset = tf.data.Dataset.from_tensor_slices((images[..., None], labels.astype(np.int32)))
+    dataset = dataset.batch(batch_size).map(_to_float, num_parallel_calls=tf.data.AUTOTUNE)
+    return dataset.cache().prefetch(tf.data.AUTOTUNE)

@@ -1,0 +1,45 @@
+"""Training batches are a pure function of (seed, epoch, step), so a resumed run is exact."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mnist_exp.augmentation import make_augmenter
+from mnist_exp.data.pipeline import make_evaluation_dataset, make_training_dataset
+from mnist_exp.settings import AugmentSettings
+
+IMAGES = np.arange(50 * 28 * 28, dtype=np.int64).reshape(50, 28, 28) % 251
+IMAGES = IMAGES.astype(np.uint8)
+LABELS = np.arange(50) % 10
+
+
+def batches(**kwargs):
+    dataset = make_training_dataset(IMAGES, LABELS, batch_size=16, seed=7, **kwargs)
+    return [(images.numpy(), labels.numpy()) for images, labels in dataset]
+
+
+def test_each_epoch_covers_every_image_once_in_a_new_order():
+    all_batches = batches(epochs=2)
+    assert [len(labels) for _, labels in all_batches] == [16, 16, 16, 2] * 2
+    first = np.concatenate([images[:, 0, 0, 0] for images, _ in all_batches[:4]])
+    second = np.concatenate([images[:, 0, 0, 0] for images, _ in all_batches[4:]])
+    expected = np.sort(IMAGES[:, 0, 0])
+    np.testing.assert_array_equal(np.sort(first), expected)
+    np.testing.assert_array_equal(np.sort(second), expected)
+    assert not np.array_equal(first, second)
+
+
+def test_starting_at_a_later_epoch_gives_that_epochs_batches():
+    augment = make_augmenter(AugmentSettings(name="light", rotation_degrees=10, shift_fraction=0.1))
+    full = batches(epochs=3, augment=augment)
+    resumed = batches(initial_epoch=1, epochs=3, augment=augment)
+    assert len(resumed) == 8
+    for (full_images, full_labels), (images, labels) in zip(full[4:], resumed, strict=True):
+        np.testing.assert_array_equal(full_labels, labels)
+        np.testing.assert_array_equal(full_images, images)
+
+
+def test_evaluation_batches_keep_file_order():
+    dataset = make_evaluation_dataset(IMAGES, LABELS, batch_size=16)
+    labels = np.concatenate([batch_labels.numpy() for _, batch_labels in dataset])
+    np.testing.assert_array_equal(labels, LABELS)

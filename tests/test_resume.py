@@ -1,0 +1,152 @@
+"""Crash-proof runs: kill -9 then resume matches an uninterrupted run; damaged backups and
+divergence are handled with a clear message, never a raw traceback."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import h5py
+import numpy as np
+import pytest
+from conftest import smoke_config
+
+from mnist_exp import backup
+from mnist_exp.errors import MnistExpError
+from mnist_exp.experiment import run_experiment
+from mnist_exp.resume import load_run_config
+from mnist_exp.resume import main as resume_main
+
+SLOW_ENOUGH = (
+    "model=cnn_small",
+    "trainer.epochs=6",
+    "trainer.deterministic=true",
+    "trainer.early_stopping.enabled=false",
+    "dataset.max_train_examples=1500",
+)
+
+
+def read_json(path):
+    return json.loads(path.read_text())
+
+
+def epochs_in(history_path):
+    return [int(line.split(",")[0]) for line in history_path.read_text().splitlines()[1:]]
+
+
+@pytest.mark.slow
+def test_kill_minus_nine_then_resume_matches_an_uninterrupted_run(tmp_path):
+    run_dir = tmp_path / "killed"
+    command = [
+        sys.executable,
+        "-m",
+        "mnist_exp",
+        "debug=smoke",
+        "dataset.download=false",
+        *SLOW_ENOUGH,
+        f"hydra.run.dir={run_dir}",
+    ]
+    env = {**os.environ, "HOME": str(tmp_path)}
+    process = subprocess.Popen(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 240
+    while not (run_dir / "backup" / "epoch-0002").is_dir():
+        assert process.poll() is None, "the run ended before it could be killed"
+        assert time.monotonic() < deadline, "no backup after epoch 2"
+        time.sleep(0.2)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert read_json(run_dir / "metrics.json")["status"] == "running"
+
+    assert resume_main([str(run_dir)]) == 0
+    resumed = read_json(run_dir / "metrics.json")
+    assert resumed["status"] == "completed" and resumed["epochs_run"] == 6
+    assert resumed["resumed_from_epoch"] >= 2
+    assert epochs_in(run_dir / "history.csv") == [0, 1, 2, 3, 4, 5]
+    assert not (run_dir / "backup").exists(), "backups are removed once the run completed"
+
+    reference = run_experiment(smoke_config(*SLOW_ENOUGH), tmp_path / "reference")
+    assert resumed["test_loss"] == reference["test_loss"]
+    assert (run_dir / "history.csv").read_bytes() == (
+        tmp_path / "reference" / "history.csv"
+    ).read_bytes()
+
+
+def interrupted_run(run_dir, monkeypatch, *overrides):
+    """A 3-epoch run whose backups are kept and whose status says it never finished."""
+    monkeypatch.setattr("mnist_exp.training.remove_backups", lambda run_dir: None)
+    cfg = smoke_config(
+        "model=mlp",
+        "trainer.epochs=3",
+        "trainer.deterministic=true",
+        "trainer.early_stopping.enabled=false",
+        *overrides,
+    )
+    finished = run_experiment(cfg, run_dir)
+    metrics = read_json(run_dir / "metrics.json")
+    (run_dir / "metrics.json").write_text(json.dumps({**metrics, "status": "running"}))
+    monkeypatch.undo()
+    return cfg, finished
+
+
+def test_damaged_latest_backup_falls_back_to_the_previous(tmp_path, monkeypatch, caplog):
+    cfg, finished = interrupted_run(tmp_path, monkeypatch)
+    weights = tmp_path / "backup" / "epoch-0003" / backup.WEIGHTS_FILE
+    weights.write_bytes(weights.read_bytes()[:100])
+    result = run_experiment(cfg, tmp_path, resume=True)
+    assert "epoch-0003 is damaged" in caplog.text
+    assert result["resumed_from_epoch"] == 2 and result["epochs_run"] == 3
+    assert result["test_loss"] == finished["test_loss"]
+    assert epochs_in(tmp_path / "history.csv") == [0, 1, 2]
+
+
+def test_truncated_state_file_and_no_usable_backup_restart_cleanly(tmp_path, monkeypatch, caplog):
+    cfg, finished = interrupted_run(tmp_path, monkeypatch)
+    for epoch_dir in (tmp_path / "backup").iterdir():
+        state = epoch_dir / backup.STATE_FILE
+        state.write_text(state.read_text()[:10])
+    result = run_experiment(cfg, tmp_path, resume=True)
+    assert "No usable backup" in caplog.text
+    assert result["status"] == "completed" and result["resumed_from_epoch"] is None
+    assert epochs_in(tmp_path / "history.csv") == [0, 1, 2]
+    assert result["test_loss"] == finished["test_loss"]
+
+
+def test_finished_runs_and_experiment_changes_are_refused(tmp_path):
+    run_experiment(smoke_config("model=mlp"), tmp_path)
+    with pytest.raises(MnistExpError, match="already finished"):
+        run_experiment(smoke_config("model=mlp"), tmp_path, resume=True)
+    (tmp_path / ".hydra").mkdir()
+    (tmp_path / ".hydra" / "config.yaml").write_text("trainer:\n  epochs: 3\n  verbose: 0\n")
+    with pytest.raises(MnistExpError, match="would change the experiment"):
+        load_run_config(tmp_path, ["trainer.epochs=5"])
+    cfg, _ = load_run_config(tmp_path, ["trainer.verbose=2"])
+    assert cfg.trainer.verbose == 2
+
+
+def test_divergence_keeps_the_last_finite_backup(tmp_path):
+    cfg = smoke_config(
+        "model=mlp",
+        "optimizer=sgd",
+        "optimizer.learning_rate=0.01",
+        "schedule=step",
+        "schedule.boundaries=[1]",
+        "schedule.factors=[1.0,1e12]",
+        "trainer.epochs=4",
+    )
+    metrics = run_experiment(cfg, tmp_path)
+    assert metrics["status"] == "diverged" and metrics["epochs_run"] == 2
+    backups = backup.list_backups(tmp_path)
+    assert [path.name for path in backups] == ["epoch-0001"]
+    with h5py.File(backups[0] / backup.WEIGHTS_FILE) as weights:
+        arrays = []
+        weights.visititems(
+            lambda name, node: arrays.append(node[()]) if isinstance(node, h5py.Dataset) else None
+        )
+    assert arrays and all(np.all(np.isfinite(array)) for array in arrays)
+    assert np.isfinite(metrics["best_val_accuracy"])
