@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import shutil
+import tempfile
 import time
 import traceback
 from datetime import datetime, timezone
@@ -11,6 +13,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from mnist_exp import artifacts
+from mnist_exp.cluster import is_chief_process
 from mnist_exp.errors import MnistExpError
 from mnist_exp.flatten import flatten_config, with_group_choices
 from mnist_exp.settings import parse_settings
@@ -76,35 +79,46 @@ def run_experiment(
     output_dir = Path(output_dir)
     record = _start_record(output_dir, resume)
     started = time.perf_counter()
+    run_dir = output_dir  # where artifacts go: a scratch folder on non-chief workers
     try:
         settings = parse_settings(cfg)
+        if not is_chief_process(settings.strategy):
+            if resume:
+                raise MnistExpError("Resuming a multi-worker run is not supported; start it again.")
+            run_dir = Path(tempfile.mkdtemp(prefix="mnist_exp_worker_"))
         record.update(model=settings.model.name, dataset=settings.dataset.name, seed=settings.seed)
-        artifacts.write_json_atomically(output_dir / artifacts.METRICS_FILE, record)
+        artifacts.write_json_atomically(run_dir / artifacts.METRICS_FILE, record)
         # Imported here so that config errors surface before TensorFlow starts.
         from mnist_exp.training import train_and_evaluate
 
         hparams = with_group_choices(flatten_config(cfg), choices)
-        record.update(train_and_evaluate(settings, output_dir, hparams=hparams, resume=resume))
+        record.update(train_and_evaluate(settings, run_dir, hparams=hparams, resume=resume))
     except BaseException as error:
         record.update(
             status="interrupted" if isinstance(error, KeyboardInterrupt) else "failed",
-            resumable=(output_dir / "backup").is_dir(),
+            resumable=(run_dir / "backup").is_dir(),
             error=f"{type(error).__name__}: {error}",
             finished_at=_now(),
             wall_seconds=round(time.perf_counter() - started, 3),
         )
-        artifacts.write_json_atomically(output_dir / artifacts.METRICS_FILE, record)
+        artifacts.write_json_atomically(run_dir / artifacts.METRICS_FILE, record)
         if isinstance(error, MnistExpError):
             log.error("%s", error)
         elif isinstance(error, Exception):
             log.error("Run failed:\n%s", traceback.format_exc())
         raise
+    finally:
+        if run_dir != output_dir:
+            shutil.rmtree(run_dir, ignore_errors=True)
     record.update(
         objective_name=OBJECTIVE,
         objective=record[OBJECTIVE],
         finished_at=_now(),
         wall_seconds=round(time.perf_counter() - started, 3),
     )
-    artifacts.write_json_atomically(output_dir / artifacts.METRICS_FILE, record)
-    log.info("%s", _summary(record, output_dir))
+    if run_dir == output_dir:
+        artifacts.write_json_atomically(output_dir / artifacts.METRICS_FILE, record)
+        log.info("%s", _summary(record, output_dir))
+    else:
+        log.info("Worker finished; the chief wrote the run's artifacts.")
     return record

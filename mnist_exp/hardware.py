@@ -1,12 +1,37 @@
-"""Distribution strategy and precision policy, built in one place from settings."""
+"""Devices, distribution strategy, batch semantics and precision, built in one place."""
 
 from __future__ import annotations
+
+import json
+import os
 
 import keras
 import tensorflow as tf
 
 from mnist_exp.errors import ConfigError
 from mnist_exp.settings import PrecisionSettings, StrategySettings
+
+
+def configure_cpu_devices(count: int) -> None:
+    """Splits the CPU into `count` logical devices, so `mirrored` can run without GPUs.
+
+    Raises:
+        ConfigError: if TensorFlow already started with another split (it must come first).
+    """
+    cpus = tf.config.list_physical_devices("CPU")
+    current = tf.config.get_logical_device_configuration(cpus[0]) or [None]
+    if len(current) == count:
+        return
+    try:
+        tf.config.set_logical_device_configuration(
+            cpus[0], [tf.config.LogicalDeviceConfiguration() for _ in range(count)]
+        )
+    except RuntimeError as error:
+        raise ConfigError(
+            f"strategy.cpu_devices={count} must be set before TensorFlow starts, but this "
+            f"process already runs it with {len(current)} CPU device(s). Run it in a fresh "
+            "process (python -m mnist_exp ...)."
+        ) from error
 
 
 def _available_devices() -> list[str]:
@@ -27,21 +52,77 @@ def _check_device(device: str) -> None:
     )
 
 
+def _set_cluster(settings: StrategySettings) -> None:
+    """Writes TF_CONFIG from strategy.workers, or checks that TF_CONFIG is there."""
+    if settings.workers:
+        os.environ["TF_CONFIG"] = json.dumps(
+            {
+                "cluster": {"worker": list(settings.workers)},
+                "task": {"type": "worker", "index": settings.worker_index},
+            }
+        )
+    elif "TF_CONFIG" not in os.environ:
+        raise ConfigError(
+            "strategy=multi_worker needs a cluster: set TF_CONFIG on every worker, or "
+            "strategy.workers=[host:port,...] and strategy.worker_index=N, or start local "
+            "workers with: python -m mnist_exp.launch --workers 2 -- [overrides]"
+        )
+
+
 def build_strategy(settings: StrategySettings) -> tf.distribute.Strategy:
     """Returns the tf.distribute strategy named in settings.
 
+    Call it before any other TensorFlow work: the CPU split and the multi-worker
+    collectives must be set up before TensorFlow's runtime starts.
+
     Raises:
-        ConfigError: for a device this machine does not have.
+        ConfigError: for a device this machine lacks or a missing cluster.
     """
+    if settings.name == "multi_worker":
+        _set_cluster(settings)
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    if settings.cpu_devices > 1:
+        configure_cpu_devices(settings.cpu_devices)
     if settings.name == "default":
         return tf.distribute.get_strategy()
     if settings.name == "one_device":
         _check_device(settings.device)
         return tf.distribute.OneDeviceStrategy(settings.device)
     devices = list(settings.devices) if settings.devices else None
+    if devices is None and settings.cpu_devices > 1 and not tf.config.list_logical_devices("GPU"):
+        devices = [device.name for device in tf.config.list_logical_devices("CPU")]
     for device in devices or []:
         _check_device(device)
     return tf.distribute.MirroredStrategy(devices)
+
+
+def is_multi_worker(strategy: tf.distribute.Strategy) -> bool:
+    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+
+
+def is_chief(strategy: tf.distribute.Strategy) -> bool:
+    """Worker 0 of a multi-worker run is the chief; every other strategy is its own chief."""
+    if not is_multi_worker(strategy):
+        return True
+    resolver = strategy.cluster_resolver
+    return resolver.task_type in (None, "chief") or (
+        resolver.task_type == "worker" and resolver.task_id == 0
+    )
+
+
+def global_batch_size(batch_size: int, settings: StrategySettings, replicas: int) -> int:
+    """The batch summed over replicas, per `strategy.batch_size_per_replica`.
+
+    Raises:
+        ConfigError: when a global batch does not split evenly across the replicas.
+    """
+    total = batch_size * replicas if settings.batch_size_per_replica else batch_size
+    if total % replicas:
+        raise ConfigError(
+            f"trainer.batch_size={batch_size} does not split across {replicas} replicas; use a "
+            "multiple of the replica count, or strategy.batch_size_per_replica=true."
+        )
+    return total
 
 
 def set_precision(settings: PrecisionSettings) -> None:

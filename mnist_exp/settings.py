@@ -210,6 +210,7 @@ class TrainerSettings:
     steps_per_execution: int = 1
     checkpoint_monitor: str = "val_accuracy"
     terminate_on_nan: bool = True
+    jit_compile: bool = False
     verbose: int = 0
     early_stopping: EarlyStoppingSettings = field(default_factory=EarlyStoppingSettings)
 
@@ -227,13 +228,25 @@ class StrategySettings:
     name: str = "default"
     device: str = "/cpu:0"
     devices: list[str] | None = None
+    cpu_devices: int = 1
+    batch_size_per_replica: bool = False
+    scale_learning_rate: bool = False
+    workers: list[str] | None = None
+    worker_index: int = 0
 
-    NAMES = ("default", "one_device", "mirrored")
+    NAMES = ("default", "one_device", "mirrored", "multi_worker")
 
     def __post_init__(self):
         _require(
             self.name in self.NAMES, f"strategy.name={self.name!r}: expected one of {self.NAMES}."
         )
+        _require(self.cpu_devices >= 1, f"strategy.cpu_devices={self.cpu_devices} must be >= 1.")
+        if self.workers:
+            _require(
+                0 <= self.worker_index < len(self.workers),
+                f"strategy.worker_index={self.worker_index} must index strategy.workers "
+                f"({len(self.workers)} workers).",
+            )
 
 
 @dataclass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 import keras
@@ -14,13 +15,14 @@ from mnist_exp import artifacts
 from mnist_exp.augmentation import make_augmenter
 from mnist_exp.backup import RunBackup, remove_backups, restore_latest
 from mnist_exp.callbacks import BestModelSaver, EpochLogger, LearningRateLogger, monitor_mode
+from mnist_exp.custom_loop import evaluate, fit_with_strategy
 from mnist_exp.data.pipeline import (
     make_evaluation_dataset,
     make_training_dataset,
     steps_per_epoch,
 )
 from mnist_exp.data.prepare import Splits, prepare_splits
-from mnist_exp.hardware import build_strategy, set_precision
+from mnist_exp.hardware import build_strategy, global_batch_size, is_multi_worker, set_precision
 from mnist_exp.models import build_model
 from mnist_exp.optimization import build_learning_rate, build_optimizer, schedule_callbacks
 from mnist_exp.reporting.report import build_report, write_report
@@ -28,6 +30,17 @@ from mnist_exp.reporting.tensorboard import write_run_record
 from mnist_exp.settings import ExperimentSettings, model_arguments
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BatchPlan:
+    """How the data is cut up for the strategy in use."""
+
+    replicas: int
+    global_batch: int
+    num_shards: int  # input pipelines (workers); above 1 each yields its slice of each batch
+    steps_per_epoch: int
+    learning_rate: float
 
 
 def start_job(seed: int, deterministic: bool) -> None:
@@ -38,11 +51,25 @@ def start_job(seed: int, deterministic: bool) -> None:
         tf.config.experimental.enable_op_determinism()
 
 
-def _callbacks(settings: ExperimentSettings, output_dir: Path, epoch_logger, saver, append: bool):
+def plan_batches(settings: ExperimentSettings, strategy, num_train: int) -> BatchPlan:
+    replicas = strategy.num_replicas_in_sync
+    global_batch = global_batch_size(settings.trainer.batch_size, settings.strategy, replicas)
+    num_shards = replicas if is_multi_worker(strategy) else 1
+    scale = replicas if settings.strategy.scale_learning_rate else 1
+    return BatchPlan(
+        replicas=replicas,
+        global_batch=global_batch,
+        num_shards=num_shards,
+        steps_per_epoch=steps_per_epoch(num_train, global_batch, num_shards),
+        learning_rate=settings.learning_rate * scale,
+    )
+
+
+def build_callbacks(settings: ExperimentSettings, output_dir: Path, epoch_logger, saver, append):
+    """The run's callbacks, in the order they must run at each epoch's end."""
     trainer = settings.trainer
     callbacks = [LearningRateLogger()]
     if trainer.terminate_on_nan:
-        # Before the saver: a NaN epoch stops training and is never saved.
         callbacks.append(keras.callbacks.TerminateOnNaN())
     callbacks += [epoch_logger, saver, *schedule_callbacks(settings.schedule)]
     if trainer.early_stopping.enabled:
@@ -66,23 +93,7 @@ def _callbacks(settings: ExperimentSettings, output_dir: Path, epoch_logger, sav
     return callbacks
 
 
-def _datasets(settings: ExperimentSettings, splits: Splits, initial_epoch: int = 0):
-    batch_size = settings.trainer.batch_size
-    train = make_training_dataset(
-        splits.x_train,
-        splits.y_train,
-        batch_size=batch_size,
-        seed=settings.seed,
-        initial_epoch=initial_epoch,
-        epochs=settings.trainer.epochs,
-        augment=make_augmenter(settings.augment),
-    )
-    validation = make_evaluation_dataset(splits.x_val, splits.y_val, batch_size=batch_size)
-    test = make_evaluation_dataset(splits.x_test, splits.y_test, batch_size=batch_size)
-    return train, validation, test
-
-
-def compile_model(settings: ExperimentSettings, splits: Splits, steps_per_epoch: int):
+def compile_model(settings: ExperimentSettings, splits: Splits, plan: BatchPlan):
     """Builds and compiles the model, optimizer and metrics (call inside a strategy scope)."""
     model = build_model(
         settings.model.name,
@@ -92,8 +103,8 @@ def compile_model(settings: ExperimentSettings, splits: Splits, steps_per_epoch:
     )
     learning_rate = build_learning_rate(
         settings.schedule,
-        learning_rate=settings.learning_rate,
-        steps_per_epoch=steps_per_epoch,
+        learning_rate=plan.learning_rate,
+        steps_per_epoch=plan.steps_per_epoch,
         epochs=settings.trainer.epochs,
     )
     model.compile(
@@ -101,19 +112,50 @@ def compile_model(settings: ExperimentSettings, splits: Splits, steps_per_epoch:
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
         steps_per_execution=settings.trainer.steps_per_execution,
+        jit_compile=settings.trainer.jit_compile,
     )
     return model
 
 
-def _report(model, splits: Splits, test_data, output_dir: Path, title: str):
-    probabilities = model.predict(test_data, verbose=0)
-    history_path = output_dir / artifacts.HISTORY_FILE
-    history = pd.read_csv(history_path) if history_path.is_file() else None
-    report = build_report(
-        splits=splits, test_probabilities=probabilities, history=history, title=title
+def _fit(model, strategy, settings, splits, plan, validation_data, initial_epoch, callbacks):
+    def training_data(shard_index: int = 0, num_shards: int = 1):
+        return make_training_dataset(
+            splits.x_train,
+            splits.y_train,
+            batch_size=plan.global_batch,
+            seed=settings.seed,
+            initial_epoch=initial_epoch,
+            epochs=settings.trainer.epochs,
+            augment=make_augmenter(settings.augment),
+            shard_index=shard_index,
+            num_shards=num_shards,
+        )
+
+    if is_multi_worker(strategy):
+        fit_with_strategy(
+            model,
+            strategy,
+            dataset_fn=lambda context: training_data(
+                context.input_pipeline_id, context.num_input_pipelines
+            ),
+            validation_data=validation_data,
+            epochs=settings.trainer.epochs,
+            initial_epoch=initial_epoch,
+            steps_per_epoch=plan.steps_per_epoch,
+            global_batch_size=plan.global_batch,
+            callbacks=callbacks,
+        )
+        return
+    model.fit(
+        training_data(),
+        validation_data=validation_data,
+        epochs=settings.trainer.epochs,
+        initial_epoch=initial_epoch,
+        steps_per_epoch=plan.steps_per_epoch,
+        callbacks=callbacks,
+        verbose=settings.trainer.verbose,
+        shuffle=False,  # the tf.data pipeline shuffles
     )
-    write_report(report, output_dir)
-    return report
 
 
 def _history_metrics(history: pd.DataFrame) -> dict:
@@ -130,11 +172,9 @@ def _history_metrics(history: pd.DataFrame) -> dict:
 
 def _read_history(output_dir: Path) -> pd.DataFrame:
     path = output_dir / artifacts.HISTORY_FILE
-    return (
-        pd.read_csv(path)
-        if path.is_file()
-        else pd.DataFrame(columns=["epoch", "loss", "val_loss", "val_accuracy"])
-    )
+    if path.is_file():
+        return pd.read_csv(path)
+    return pd.DataFrame(columns=["epoch", "loss", "val_loss", "val_accuracy"])
 
 
 def _keep_history_before(output_dir: Path, epoch: int) -> None:
@@ -150,6 +190,16 @@ def _keep_history_before(output_dir: Path, epoch: int) -> None:
         stream.write(header + "".join(kept))
 
 
+def _report(probabilities, splits: Splits, output_dir: Path, title: str):
+    history_path = output_dir / artifacts.HISTORY_FILE
+    history = pd.read_csv(history_path) if history_path.is_file() else None
+    report = build_report(
+        splits=splits, test_probabilities=probabilities, history=history, title=title
+    )
+    write_report(report, output_dir)
+    return report
+
+
 def train_and_evaluate(
     settings: ExperimentSettings, output_dir: Path, hparams: dict, resume: bool = False
 ) -> dict:
@@ -157,7 +207,7 @@ def train_and_evaluate(
 
     Args:
         settings: the checked experiment settings.
-        output_dir: the run's directory; every artifact goes here.
+        output_dir: where every artifact goes (a scratch folder on non-chief workers).
         hparams: the flattened config, recorded for TensorBoard's HParams dashboard.
         resume: continue from the newest backup in `output_dir` (see `mnist_exp.backup`).
 
@@ -165,41 +215,41 @@ def train_and_evaluate(
         The run's metrics (see README: "What a run leaves").
     """
     trainer = settings.trainer
+    strategy = build_strategy(settings.strategy)  # first: it must precede any TensorFlow work
     start_job(settings.seed, trainer.deterministic)
     set_precision(settings.precision)
     splits = prepare_splits(settings.dataset, settings.seed)
-    strategy = build_strategy(settings.strategy)
-    steps = steps_per_epoch(len(splits.y_train), trainer.batch_size)
+    plan = plan_batches(settings, strategy, len(splits.y_train))
     with strategy.scope():
-        model = compile_model(settings, splits, steps)
-    log.info("%s: %s parameters", model.name, f"{model.count_params():,}")
+        model = compile_model(settings, splits, plan)
+    log.info(
+        "%s: %s parameters; %d replica(s), global batch %d",
+        model.name,
+        f"{model.count_params():,}",
+        plan.replicas,
+        plan.global_batch,
+    )
     restored = restore_latest(model, output_dir) if resume else None
     initial_epoch = restored["epoch"] if restored else 0
     if resume:
         _keep_history_before(output_dir, initial_epoch)
-    train_data, validation_data, test_data = _datasets(settings, splits, initial_epoch)
 
     epoch_logger = EpochLogger(trainer.epochs)
     saver = BestModelSaver(output_dir / artifacts.MODEL_FILE, trainer.checkpoint_monitor)
-    callbacks = _callbacks(settings, output_dir, epoch_logger, saver, append=initial_epoch > 0)
+    callbacks = build_callbacks(settings, output_dir, epoch_logger, saver, initial_epoch > 0)
     callbacks.append(RunBackup(output_dir, callbacks, restored))
-    model.fit(
-        train_data,
-        validation_data=validation_data,
-        epochs=trainer.epochs,
-        initial_epoch=initial_epoch,
-        steps_per_epoch=steps,
-        callbacks=callbacks,
-        verbose=trainer.verbose,
-        shuffle=False,  # the tf.data pipeline shuffles
-    )
+    validation = make_evaluation_dataset(splits.x_val, splits.y_val, batch_size=plan.global_batch)
+    _fit(model, strategy, settings, splits, plan, validation, initial_epoch, callbacks)
+
     metrics = _history_metrics(_read_history(output_dir))
     if trainer.early_stopping.restore_best_weights and saver.best_epoch is not None:
         model.load_weights(output_dir / artifacts.MODEL_FILE)
-    test_loss, test_accuracy = model.evaluate(test_data, verbose=0)
+    test = evaluate(
+        model, make_evaluation_dataset(splits.x_test, splits.y_test, batch_size=plan.global_batch)
+    )
     metrics.update(
-        test_accuracy=float(test_accuracy),
-        test_loss=float(test_loss),
+        test_accuracy=test["accuracy"],
+        test_loss=test["loss"],
         best_epoch=saver.best_epoch,
         train_seconds=round(sum(epoch_logger.epoch_seconds), 3),
         images_per_second=round(
@@ -213,7 +263,8 @@ def train_and_evaluate(
         num_validation=len(splits.y_val),
         num_test=len(splits.y_test),
         data_source=splits.source,
-        num_replicas=strategy.num_replicas_in_sync,
+        num_replicas=plan.replicas,
+        global_batch_size=plan.global_batch,
         resumed_from_epoch=initial_epoch or None,
     )
     if metrics["status"] == "diverged":
@@ -226,7 +277,10 @@ def train_and_evaluate(
     else:
         remove_backups(output_dir)
     report = _report(
-        model, splits, test_data, output_dir, f"{settings.model.name} on {settings.dataset.name}"
+        test["probabilities"],
+        splits,
+        output_dir,
+        f"{settings.model.name} on {settings.dataset.name}",
     )
     write_run_record(
         output_dir / artifacts.TENSORBOARD_DIR,

@@ -26,6 +26,8 @@ def make_training_dataset(
     initial_epoch: int = 0,
     epochs: int,
     augment=None,
+    shard_index: int = 0,
+    num_shards: int = 1,
 ) -> tf.data.Dataset:
     """Batches of float32 images in 0..255 of shape (B, H, W, 1) with int32 labels, for
     epochs `initial_epoch` .. `epochs - 1` back to back (pass `steps_per_epoch` to fit).
@@ -38,6 +40,11 @@ def make_training_dataset(
         initial_epoch: the first epoch to produce (a resumed run starts past 0).
         epochs: one past the last epoch to produce.
         augment: `augment(images, seed) -> images` (see `mnist_exp.augmentation`), or None.
+        shard_index: which slice of every batch this input pipeline yields.
+        num_shards: slices per batch (workers of a multi-worker run). Above 1, every pipeline
+            builds the same global batches and yields its own 1/num_shards of each, so the
+            workers together see exactly the batches of a single-worker run; the last,
+            partial batch of an epoch is dropped so every worker takes the same steps.
     """
     all_images = tf.constant(images[..., None])
     all_labels = tf.constant(labels.astype(np.int32))
@@ -48,8 +55,12 @@ def make_training_dataset(
         order = tf.random.experimental.stateless_shuffle(
             tf.range(count), seed=tf.stack([tf.constant(seed, tf.int64), epoch])
         )
-        batches = tf.data.Dataset.from_tensor_slices(order).batch(batch_size).enumerate()
-        return batches.map(lambda step, indices: (epoch, step, indices))
+        batches = tf.data.Dataset.from_tensor_slices(order).batch(
+            batch_size, drop_remainder=num_shards > 1
+        )
+        return batches.enumerate().map(
+            lambda step, indices: (epoch, step, indices[shard_index::num_shards])
+        )
 
     def gather(epoch, step, indices):
         batch_images = tf.cast(tf.gather(all_images, indices), tf.float32)
@@ -63,8 +74,9 @@ def make_training_dataset(
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
-def steps_per_epoch(count: int, batch_size: int) -> int:
-    return math.ceil(count / batch_size)
+def steps_per_epoch(count: int, batch_size: int, num_shards: int = 1) -> int:
+    """Batches per epoch; a sharded pipeline drops the last, partial one."""
+    return count // batch_size if num_shards > 1 else math.ceil(count / batch_size)
 
 
 def make_evaluation_dataset(images: np.ndarray, labels: np.ndarray, *, batch_size: int):

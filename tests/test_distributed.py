@@ -1,0 +1,152 @@
+"""Strategies from config: mirrored over logical CPUs and multi-worker over loopback train the
+tiny config like the default strategy and write the artifacts once."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from conftest import smoke_config
+
+from mnist_exp.cluster import is_chief_process
+from mnist_exp.errors import ConfigError
+from mnist_exp.settings import StrategySettings, parse_settings
+
+TINY = (
+    "debug=smoke",
+    "dataset.download=false",
+    "model=mlp",
+    "trainer.epochs=3",
+    "trainer.early_stopping.enabled=false",
+)
+
+
+def run_module(module: str, *arguments: str, cwd) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HOME": str(cwd)}
+    env.pop("TF_CONFIG", None)
+    return subprocess.run(
+        [sys.executable, "-m", module, *arguments],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def read_metrics(run_dir):
+    return json.loads((run_dir / "metrics.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def default_result(tmp_path_factory):
+    from mnist_exp.experiment import run_experiment
+
+    return run_experiment(smoke_config(*TINY[2:]), tmp_path_factory.mktemp("default"))
+
+
+@pytest.mark.slow
+def test_mirrored_over_two_logical_cpus_matches_default(tmp_path, default_result):
+    result = run_module(
+        "mnist_exp",
+        *TINY,
+        "strategy=mirrored",
+        "strategy.cpu_devices=2",
+        f"hydra.run.dir={tmp_path}/run",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    metrics = read_metrics(tmp_path / "run")
+    assert metrics["num_replicas"] == 2 and metrics["global_batch_size"] == 64
+    assert metrics["test_accuracy"] == pytest.approx(default_result["test_accuracy"], abs=0.05)
+
+
+@pytest.mark.slow
+def test_two_local_workers_train_like_one_and_only_the_chief_writes(tmp_path, default_result):
+    run_dir = tmp_path / "run"
+    result = run_module(
+        "mnist_exp.launch", "--workers", "2", "--run-dir", str(run_dir), *TINY, cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    metrics = read_metrics(run_dir)
+    assert metrics["status"] == "completed" and metrics["num_replicas"] == 2
+    assert metrics["epochs_run"] == 3
+    assert metrics["test_accuracy"] == pytest.approx(default_result["test_accuracy"], abs=0.05)
+    assert (run_dir / "model.keras").is_file() and (run_dir / "history.csv").is_file()
+    worker_dir = run_dir / "workers" / "1"
+    assert sorted(path.name for path in worker_dir.iterdir()) == ["output.log", "train.log"]
+    assert "Worker finished" in (worker_dir / "train.log").read_text()
+
+
+@pytest.mark.slow
+def test_a_failing_worker_run_reports_failure(tmp_path):
+    result = run_module(
+        "mnist_exp.launch",
+        "--workers",
+        "2",
+        "--run-dir",
+        str(tmp_path / "run"),
+        *TINY,
+        "trainer.epochs=-1",
+        cwd=tmp_path,
+    )
+    assert result.returncode != 0
+    assert "failed" in result.stdout
+
+
+def test_batch_must_split_across_replicas():
+    from mnist_exp.hardware import global_batch_size
+
+    settings = StrategySettings(name="mirrored")
+    assert global_batch_size(64, settings, 2) == 64
+    assert global_batch_size(64, StrategySettings(batch_size_per_replica=True), 2) == 128
+    with pytest.raises(ConfigError, match="does not split across 2 replicas"):
+        global_batch_size(63, settings, 2)
+
+
+def test_learning_rate_scales_linearly_when_asked(monkeypatch):
+    from mnist_exp.training import plan_batches
+
+    class TwoReplicas:
+        num_replicas_in_sync = 2
+
+    settings = parse_settings(
+        smoke_config("strategy=mirrored", "strategy.scale_learning_rate=true")
+    )
+    plan = plan_batches(settings, TwoReplicas(), num_train=640)
+    assert plan.learning_rate == pytest.approx(2 * settings.learning_rate)
+    assert plan.steps_per_epoch == 10
+
+
+def test_multi_worker_without_a_cluster_says_how_to_get_one(monkeypatch):
+    from mnist_exp.hardware import build_strategy
+
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    with pytest.raises(ConfigError, match="python -m mnist_exp.launch"):
+        build_strategy(StrategySettings(name="multi_worker"))
+
+
+def test_chief_is_worker_zero_or_the_chief_task(monkeypatch):
+    assert is_chief_process(StrategySettings(name="default"))
+    assert is_chief_process(StrategySettings(name="multi_worker", workers=["a:1", "b:2"]))
+    assert not is_chief_process(
+        StrategySettings(name="multi_worker", workers=["a:1", "b:2"], worker_index=1)
+    )
+    cluster = {"worker": ["a:1", "b:2"]}
+    monkeypatch.setenv(
+        "TF_CONFIG", json.dumps({"cluster": cluster, "task": {"type": "worker", "index": 1}})
+    )
+    assert not is_chief_process(StrategySettings(name="multi_worker"))
+    monkeypatch.setenv(
+        "TF_CONFIG",
+        json.dumps(
+            {"cluster": {**cluster, "chief": ["c:3"]}, "task": {"type": "worker", "index": 0}}
+        ),
+    )
+    assert not is_chief_process(StrategySettings(name="multi_worker"))
+    monkeypatch.setenv("TF_CONFIG", "{not json")
+    with pytest.raises(ConfigError, match="TF_CONFIG is not valid JSON"):
+        is_chief_process(StrategySettings(name="multi_worker"))
