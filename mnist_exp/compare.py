@@ -21,9 +21,11 @@ FIXED_COLUMNS = (*METRIC_COLUMNS, "status", "error", "run_dir")
 def varying_config_columns(table: pd.DataFrame) -> list[str]:
     """Config columns whose value is not the same in every run (missing counts as a value)."""
     config_columns = [column for column in table.columns if column not in FIXED_COLUMNS]
-    return [
+    varying = [
         column for column in config_columns if table[column].astype(str).nunique(dropna=False) > 1
     ]
+    # Group choices (model, optimizer, ...) first, then the dotted keys inside the groups.
+    return sorted(varying, key=lambda column: ("." in column, column))
 
 
 def _column(table: pd.DataFrame, key: str) -> str:
@@ -44,6 +46,19 @@ def filter_runs(table: pd.DataFrame, conditions: list[str]) -> pd.DataFrame:
     return table
 
 
+def _number(value, digits: int = 4) -> str:
+    if isinstance(value, str) or pd.isna(value):
+        return "" if not isinstance(value, str) else value
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.{digits}g}"
+
+
+def mean_and_spread(values: pd.Series) -> str:
+    """'mean ± sample std' (just the value for a single run)."""
+    if len(values) == 1:
+        return _number(values.iloc[0])
+    return f"{_number(values.mean())} ± {_number(values.std(ddof=1), digits=2)}"
+
+
 def summarize(table: pd.DataFrame, group_by: list[str]) -> pd.DataFrame:
     """Per group: n runs, completed runs, and mean ± std of each metric over completed runs."""
     columns = [_column(table, key) for key in group_by]
@@ -57,12 +72,7 @@ def summarize(table: pd.DataFrame, group_by: list[str]) -> pd.DataFrame:
         row["completed"] = len(done)
         for metric in METRIC_COLUMNS:
             values = done[metric].dropna()
-            if len(values) == 0:
-                row[metric] = ""
-            elif len(values) == 1:
-                row[metric] = f"{values.iloc[0]:.4g}"
-            else:
-                row[metric] = f"{values.mean():.4g} ± {values.std(ddof=1):.2g}"
+            row[metric] = mean_and_spread(values) if len(values) else ""
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -70,19 +80,32 @@ def summarize(table: pd.DataFrame, group_by: list[str]) -> pd.DataFrame:
 def run_table(table: pd.DataFrame, sort: str | None) -> pd.DataFrame:
     """One row per run: the varying config keys, metrics, status and directory."""
     columns = varying_config_columns(table) + [c for c in FIXED_COLUMNS if c != "error"]
-    shown = table[columns]
+    shown = table[columns].copy()
+    shown["run_dir"] = shown["run_dir"].map(_relative)
     sort_column = _column(table, sort or "test_accuracy")
     return shown.sort_values(
         sort_column, ascending=sort_column in ("test_loss", "train_seconds"), na_position="last"
     )
 
 
+def _relative(path: str) -> str:
+    try:
+        return str(Path(path).relative_to(Path.cwd()))
+    except ValueError:
+        return path
+
+
 def render(table: pd.DataFrame, output_format: str) -> str:
     if output_format == "csv":
         return table.to_csv(index=False)
+    shown = table.copy()
+    for column in shown.columns:
+        if pd.api.types.is_numeric_dtype(shown[column]):
+            shown[column] = shown[column].map(_number)
+    shown = shown.fillna("")
     if output_format == "markdown":
-        return table.to_markdown(index=False, floatfmt=".4g")
-    return table.to_string(index=False, float_format=lambda value: f"{value:.4g}")
+        return shown.to_markdown(index=False, disable_numparse=True)
+    return shown.to_string(index=False)
 
 
 def parse_arguments(argv=None) -> argparse.Namespace:

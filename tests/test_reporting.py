@@ -1,0 +1,97 @@
+"""The per-run report, HParams flattening and the run table's tolerance of odd runs."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from conftest import smoke_config
+from omegaconf import OmegaConf
+from PIL import Image
+
+from mnist_exp import compare
+from mnist_exp.experiment import run_experiment
+from mnist_exp.flatten import flatten_config, with_group_choices
+from mnist_exp.reporting.report import PER_CLASS_FILE, REPORT_FILES
+from mnist_exp.reporting.scores import confusion_matrix, per_class_scores
+from mnist_exp.runs import runs_table
+
+
+def test_scores_match_a_hand_count():
+    matrix = confusion_matrix(np.array([0, 0, 1, 1, 2]), np.array([0, 1, 1, 1, 0]), 3)
+    np.testing.assert_array_equal(matrix, [[1, 1, 0], [0, 2, 0], [1, 0, 0]])
+    scores = per_class_scores(matrix, ["a", "b", "c"])
+    assert scores.loc["a", "precision"] == pytest.approx(0.5)
+    assert scores.loc["b", "precision"] == pytest.approx(2 / 3)
+    assert scores.loc["b", "recall"] == pytest.approx(1.0)
+    assert scores.loc["b", "f1"] == pytest.approx(0.8)
+    assert scores.loc["c", "f1"] == 0.0
+    assert scores.loc["macro avg", "support"] == 5
+
+
+def test_a_run_writes_a_readable_report(tmp_path):
+    run_experiment(smoke_config("model=mlp", "trainer.epochs=2"), tmp_path)
+    for name in REPORT_FILES.values():
+        with Image.open(tmp_path / name) as image:
+            image.verify()
+            assert image.format == "PNG" and min(image.size) > 200
+    scores = (tmp_path / PER_CLASS_FILE).read_text().splitlines()
+    assert scores[0] == "class,precision,recall,f1,support"
+    assert len(scores) == 1 + 10 + 1
+
+
+def test_secrets_from_the_environment_are_never_flattened(monkeypatch):
+    monkeypatch.setenv("API_TOKEN", "s3cret")
+    cfg = OmegaConf.create(
+        {
+            "logger": {"token": "${oc.env:API_TOKEN}", "project": "x"},
+            "model": {"name": "mlp", "hidden_units": [128, 64]},
+            "hydra": {"run": {"dir": "."}},
+        }
+    )
+    flat = with_group_choices(flatten_config(cfg), {"model": "mlp", "hydra/launcher": "basic"})
+    assert flat == {"logger.project": "x", "model.hidden_units": "[128, 64]", "model": "mlp"}
+    assert "s3cret" not in json.dumps(flat)
+
+
+def fake_run(root, name, config: dict, metrics: dict | None):
+    run_dir = root / name
+    (run_dir / ".hydra").mkdir(parents=True)
+    (run_dir / ".hydra" / "config.yaml").write_text(OmegaConf.to_yaml(OmegaConf.create(config)))
+    if metrics is not None:
+        (run_dir / "metrics.json").write_text(json.dumps(metrics))
+    return run_dir
+
+
+def test_old_unfinished_and_broken_runs_still_load(tmp_path, capsys):
+    fake_run(
+        tmp_path,
+        "new",
+        {"model": {"name": "cnn", "width": 2}, "seed": 0},
+        {"status": "completed", "test_accuracy": 0.99},
+    )
+    fake_run(
+        tmp_path, "old", {"model": {"name": "cnn"}}, {"status": "completed", "test_accuracy": 0.98}
+    )
+    fake_run(tmp_path, "killed", {"model": {"name": "mlp"}, "seed": 0}, {"status": "running"})
+    fake_run(tmp_path, "no_metrics", {"model": {"name": "mlp"}, "seed": 1}, None)
+    broken = fake_run(tmp_path, "broken", {"model": {"name": "mlp"}}, None)
+    (broken / "metrics.json").write_text("{truncated")
+    table = runs_table([tmp_path])
+    assert len(table) == 5
+    statuses = dict(
+        zip(table["run_dir"].map(lambda p: p.rsplit("/", 1)[1]), table["status"], strict=True)
+    )
+    assert statuses == {
+        "new": "completed",
+        "old": "completed",
+        "killed": "running",
+        "no_metrics": "no metrics",
+        "broken": "unreadable",
+    }
+    assert compare.main([str(tmp_path)]) == 0
+    printed = capsys.readouterr().out
+    assert "model.width" in printed and "running" in printed
+    assert compare.main([str(tmp_path), "--group-by", "model.name"]) == 0
+    assert compare.main([str(tmp_path / "nothing_here")]) == 1
