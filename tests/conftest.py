@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -45,3 +48,23 @@ def make_arrays(num_train: int = 60, num_test: int = 20, seed: int = 0) -> dict:
 @pytest.fixture
 def tiny_arrays() -> dict:
     return make_arrays()
+
+
+def run_module(module: str, *arguments: str, cwd) -> subprocess.CompletedProcess:
+    """`python -m module arguments` as a user runs it, with its own empty home and caches."""
+    env = {
+        **os.environ,
+        "HOME": str(cwd),
+        "MNIST_EXP_CACHE": str(cwd / "cache"),
+        "KERAS_HOME": str(cwd / "keras"),
+    }
+    for variable in ("HYDRA_FULL_ERROR", "TF_CONFIG"):
+        env.pop(variable, None)
+    return subprocess.run(
+        [sys.executable, "-m", module, *arguments],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )

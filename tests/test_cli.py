@@ -4,12 +4,11 @@ bad input, a real multirun with failing jobs, the run table and the TensorBoard 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 
 import pandas as pd
 import pytest
+from conftest import run_module
 
 from mnist_exp import compare
 
@@ -17,21 +16,7 @@ pytestmark = pytest.mark.slow
 
 
 def run_cli(*arguments: str, cwd) -> subprocess.CompletedProcess:
-    env = {
-        **os.environ,
-        "HOME": str(cwd),
-        "MNIST_EXP_CACHE": str(cwd / "cache"),
-        "KERAS_HOME": str(cwd / "keras"),
-    }
-    env.pop("HYDRA_FULL_ERROR", None)
-    return subprocess.run(
-        [sys.executable, "-m", "mnist_exp", *arguments],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    return run_module("mnist_exp", *arguments, cwd=cwd)
 
 
 @pytest.fixture(scope="module")

@@ -4,12 +4,9 @@ tiny config like the default strategy and write the artifacts once."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
-from conftest import smoke_config
+from conftest import run_module, smoke_config
 
 from mnist_exp.cluster import is_chief_process
 from mnist_exp.errors import ConfigError
@@ -22,19 +19,6 @@ TINY = (
     "trainer.epochs=3",
     "trainer.early_stopping.enabled=false",
 )
-
-
-def run_module(module: str, *arguments: str, cwd) -> subprocess.CompletedProcess:
-    env = {**os.environ, "HOME": str(cwd)}
-    env.pop("TF_CONFIG", None)
-    return subprocess.run(
-        [sys.executable, "-m", module, *arguments],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
 
 
 def read_metrics(run_dir):

@@ -27,8 +27,16 @@ def classifier_head(features, num_classes: int, l2_regularization: float = 0.0):
     return layers.Activation("softmax", dtype="float32", name="probabilities")(logits)
 
 
-def conv_bn_relu(features, filters: int, l2_regularization: float, *, strides: int = 1, name: str):
-    """3x3 convolution without bias, BatchNorm, ReLU."""
+def conv_bn_relu(
+    features,
+    filters: int,
+    l2_regularization: float,
+    *,
+    strides: int = 1,
+    name: str,
+    relu: bool = True,
+):
+    """3x3 convolution without bias, BatchNorm, then ReLU unless `relu` is False."""
     features = layers.Conv2D(
         filters,
         3,
@@ -39,4 +47,4 @@ def conv_bn_relu(features, filters: int, l2_regularization: float, *, strides: i
         name=f"{name}_conv",
     )(features)
     features = layers.BatchNormalization(name=f"{name}_bn")(features)
-    return layers.ReLU(name=f"{name}_relu")(features)
+    return layers.ReLU(name=f"{name}_relu")(features) if relu else features

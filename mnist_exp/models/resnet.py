@@ -1,4 +1,4 @@
-"""A small pre-activation-free ResNet sized for 28x28 inputs (ImageNet ResNets need >= 32x32)."""
+"""A small ResNet sized for 28x28 inputs (the ImageNet ResNets need at least 32x32)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import keras
 from keras import layers
 
-from mnist_exp.models.layers import classifier_head, conv_bn_relu, image_input, l2_regularizer
+from mnist_exp.models.layers import classifier_head, conv_bn_relu, image_input
 
 
 def _residual_block(features, num_filters: int, strides: int, l2_regularization: float, name: str):
@@ -15,15 +15,7 @@ def _residual_block(features, num_filters: int, strides: int, l2_regularization:
     features = conv_bn_relu(
         features, num_filters, l2_regularization, strides=strides, name=f"{name}_a"
     )
-    features = layers.Conv2D(
-        num_filters,
-        3,
-        padding="same",
-        use_bias=False,
-        kernel_regularizer=l2_regularizer(l2_regularization),
-        name=f"{name}_b_conv",
-    )(features)
-    features = layers.BatchNormalization(name=f"{name}_b_bn")(features)
+    features = conv_bn_relu(features, num_filters, l2_regularization, name=f"{name}_b", relu=False)
     if strides != 1 or shortcut.shape[-1] != num_filters:
         shortcut = layers.Conv2D(
             num_filters, 1, strides=strides, use_bias=False, name=f"{name}_projection"
