@@ -1,0 +1,72 @@
+"""The benchmark command runs end to end on synthetic data and writes its table and JSON."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from mnist_exp import bench
+from mnist_exp.flops import forward_flops_per_image
+
+pytestmark = pytest.mark.slow
+
+
+def test_flops_are_counted_from_the_layers():
+    from mnist_exp.models import build_model
+
+    model = build_model("cnn", input_shape=(28, 28, 1), num_classes=10)
+    conv = 2 * 28 * 28 * (32 * 9 * 1 + 64 * 9 * 32)
+    dense = 2 * (14 * 14 * 64 * 128 + 128 * 10)
+    assert forward_flops_per_image(model) == conv + dense
+
+
+def test_bench_writes_every_figure(tmp_path):
+    arguments = [
+        "--dataset",
+        "synthetic",
+        "--max-train",
+        "500",
+        "--seeds",
+        "2",
+        "--presets",
+        "classic_cnn",
+        "--max-epochs",
+        "2",
+        "--reference-epochs",
+        "2",
+        "--overhead-images",
+        "256",
+        "--overhead-rounds",
+        "1",
+        "--output",
+        str(tmp_path),
+    ]
+    assert bench.main(arguments) == 0
+    results = json.loads((tmp_path / "bench.json").read_text())
+    rows = {row["contender"]: row for row in results["time_to_accuracy"]}
+    assert set(rows) == {bench.REFERENCE, "classic_cnn"}
+    assert rows["classic_cnn"]["seeds"] == 2 and len(results["runs"]) == 4
+    figures = results["figures"]
+    assert figures["overhead_ratio_framework_over_plain"] > 0
+    assert 0 < figures["framework_share_of_peak"] < 1.5
+    assert figures["startup_tensorflow_import_seconds"] > 0
+    assert figures["startup_rest_to_first_step_seconds"] > 0
+    assert figures["startup_peak_rss_mib"] > 100
+    assert "| contender |" in (tmp_path / "bench.md").read_text()
+
+
+def test_summary_speedups_and_unreached_targets():
+    outcomes = [
+        bench.Outcome(bench.REFERENCE, seed, {0.99: 100.0 + seed, 0.995: None}, 0.992, 4)
+        for seed in range(3)
+    ] + [
+        bench.Outcome("fast", seed, {0.99: 10.0, 0.995: [None, 40.0, 50.0][seed]}, 0.996, 9)
+        for seed in range(3)
+    ]
+    rows = {row["contender"]: row for row in bench.summarize(outcomes)}
+    assert rows[bench.REFERENCE]["seconds_to_0.99"] == 101.0
+    assert rows["fast"]["speedup_0.99"] == pytest.approx(10.1)
+    # The seed that never reached 99.5% counts as slowest: the median is 50, not 45.
+    assert rows["fast"]["seconds_to_0.995"] == 50.0 and rows["fast"]["reached_0.995"] == "2/3"
+    assert rows["fast"]["speedup_0.995"] is None
