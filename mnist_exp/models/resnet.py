@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import keras
 from keras import layers
 
-from mnist_exp.models.layers import classifier_head, conv_bn_relu, image_input
+from mnist_exp.models.layers import batch_norm, classifier_head, conv_bn_relu, image_input
 
 
 def _residual_block(features, num_filters: int, strides: int, l2_regularization: float, name: str):
@@ -20,7 +20,7 @@ def _residual_block(features, num_filters: int, strides: int, l2_regularization:
         shortcut = layers.Conv2D(
             num_filters, 1, strides=strides, use_bias=False, name=f"{name}_projection"
         )(shortcut)
-        shortcut = layers.BatchNormalization(name=f"{name}_projection_bn")(shortcut)
+        shortcut = batch_norm(f"{name}_projection_bn")(shortcut)
     return layers.ReLU(name=f"{name}_out")(layers.Add(name=f"{name}_add")([features, shortcut]))
 
 
