@@ -175,9 +175,11 @@ def fit_framework(
     from mnist_exp.training import compile_model, plan_batches, start_job
 
     config_dir = str(Path(__file__).resolve().parents[1] / "conf")
+    epochs_override = [f"trainer.epochs={epochs}"] if epochs else []
     with initialize_config_dir(config_dir=config_dir, version_base="1.3"):
-        cfg = compose("config", [*preset_overrides, f"seed={seed}", f"trainer.epochs={epochs}"])
+        cfg = compose("config", [*preset_overrides, f"seed={seed}", *epochs_override])
     settings = parse_settings(cfg)
+    epochs = settings.trainer.epochs
     strategy = build_strategy(settings.strategy)
     start_job(seed, settings.trainer.deterministic)
     count = num_images or len(splits.y_train)
