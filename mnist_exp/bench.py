@@ -385,7 +385,9 @@ def parse_arguments(argv=None):
         help="experiment presets to race against the reference",
     )
     parser.add_argument(
-        "--max-epochs", type=int, default=12, help="epochs at most for each preset run"
+        "--max-epochs",
+        type=int,
+        help="override the presets' own epochs (and so their schedules)",
     )
     parser.add_argument("--reference-epochs", type=int, default=6)
     parser.add_argument("--overhead-images", type=int, default=12800)
