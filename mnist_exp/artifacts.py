@@ -12,6 +12,7 @@ METRICS_FILE = "metrics.json"
 HISTORY_FILE = "history.csv"
 MODEL_FILE = "model.keras"
 TENSORBOARD_DIR = "tensorboard"
+BACKUP_DIR = "backup"
 
 
 def _json_safe(value):

@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import shutil
 from pathlib import Path
 
 import keras
 
+from mnist_exp.artifacts import BACKUP_DIR
+from mnist_exp.callbacks import finite_logs
+
 log = logging.getLogger(__name__)
 
-BACKUP_DIR = "backup"
 WEIGHTS_FILE = "state.weights.h5"
 STATE_FILE = "state.json"
 KEPT_BACKUPS = 2
@@ -42,10 +43,6 @@ def _seed_generator_states(model: keras.Model) -> list:
     # Dropout's random state lives in seed-generator variables that save_weights skips; without
     # them a resumed run would draw different dropout masks than an uninterrupted one.
     return [v for v in model.non_trainable_variables if "seed_generator" in v.path]
-
-
-def _finite(logs: dict) -> bool:
-    return all(math.isfinite(value) for value in logs.values() if isinstance(value, float))
 
 
 def list_backups(run_dir: Path) -> list[Path]:
@@ -112,7 +109,7 @@ class RunBackup(keras.callbacks.Callback):
                     setattr(self.stateful[key], name, value)
 
     def on_epoch_end(self, epoch, logs=None):
-        if not _finite(logs or {}):
+        if not finite_logs(logs or {}):
             return  # a diverged epoch is never backed up: the last good state stays
         backup_dir = self.run_dir / BACKUP_DIR
         backup_dir.mkdir(parents=True, exist_ok=True)

@@ -13,6 +13,7 @@ Writes bench.md and bench.json into --output (default outputs/bench/DATE_TIME).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import math
@@ -168,35 +169,24 @@ def fit_framework(
     """Trains with the framework's own config, builders, pipeline and compile settings."""
     from hydra import compose, initialize_config_dir
 
-    from mnist_exp.augmentation import make_augmenter
-    from mnist_exp.data.pipeline import make_training_dataset
     from mnist_exp.hardware import build_strategy
     from mnist_exp.settings import parse_settings
-    from mnist_exp.training import compile_model, plan_batches, start_job
+    from mnist_exp.training import build_trainable, training_dataset
 
     config_dir = str(Path(__file__).resolve().parents[1] / "conf")
     epochs_override = [f"trainer.epochs={epochs}"] if epochs else []
     with initialize_config_dir(config_dir=config_dir, version_base="1.3"):
         cfg = compose("config", [*preset_overrides, f"seed={seed}", *epochs_override])
     settings = parse_settings(cfg)
-    epochs = settings.trainer.epochs
-    strategy = build_strategy(settings.strategy)
-    start_job(seed, settings.trainer.deterministic)
     count = num_images or len(splits.y_train)
-    plan = plan_batches(settings, strategy, count)
-    with strategy.scope():
-        model = compile_model(settings, splits, plan)
-    data = make_training_dataset(
-        splits.x_train[:count],
-        splits.y_train[:count],
-        batch_size=plan.global_batch,
-        seed=seed,
-        epochs=epochs,
-        augment=make_augmenter(settings.augment),
+    splits = dataclasses.replace(
+        splits, x_train=splits.x_train[:count], y_train=splits.y_train[:count]
     )
+    strategy = build_strategy(settings.strategy)
+    plan, model = build_trainable(settings, splits, strategy)
     model.fit(
-        data,
-        epochs=epochs,
+        training_dataset(settings, splits, plan),
+        epochs=settings.trainer.epochs,
         steps_per_epoch=plan.steps_per_epoch,
         callbacks=callbacks,
         verbose=0,

@@ -13,6 +13,11 @@ import keras
 log = logging.getLogger(__name__)
 
 
+def finite_logs(logs: dict) -> bool:
+    """Whether every number an epoch logged is finite (a diverged epoch is never saved)."""
+    return all(math.isfinite(value) for value in logs.values() if isinstance(value, float))
+
+
 def monitor_mode(monitor: str) -> str:
     """'min' for losses and errors, 'max' for everything else (accuracies)."""
     return "min" if "loss" in monitor or "error" in monitor else "max"
@@ -87,8 +92,7 @@ class BestModelSaver(keras.callbacks.Callback):
                 f"Cannot checkpoint on '{self.monitor}': the epoch logs only have "
                 f"{sorted(logs or {})}. Set trainer.checkpoint_monitor to one of them."
             )
-        losses = [logs.get(key, 0.0) for key in ("loss", "val_loss")]
-        if not all(map(math.isfinite, [value, *losses])) or not self._improved(value):
+        if not finite_logs(logs) or not self._improved(value):
             return  # never save a diverged epoch, whatever its accuracy says
         self.best_value, self.best_epoch = float(value), epoch + 1
         temporary = self.path.with_name(f".{self.path.stem}.tmp.keras")

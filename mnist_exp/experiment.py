@@ -96,7 +96,7 @@ def run_experiment(
     except BaseException as error:
         record.update(
             status="interrupted" if isinstance(error, KeyboardInterrupt) else "failed",
-            resumable=(run_dir / "backup").is_dir(),
+            resumable=(run_dir / artifacts.BACKUP_DIR).is_dir(),
             error=f"{type(error).__name__}: {error}",
             finished_at=_now(),
             wall_seconds=round(time.perf_counter() - started, 3),

@@ -65,6 +65,42 @@ def plan_batches(settings: ExperimentSettings, strategy, num_train: int) -> Batc
     )
 
 
+def build_trainable(settings: ExperimentSettings, splits: Splits, strategy):
+    """Fresh Keras state, precision, batch plan, and the compiled model in the strategy's scope.
+
+    Returns:
+        (plan, model).
+    """
+    start_job(settings.seed, settings.trainer.deterministic)
+    set_precision(settings.precision)
+    plan = plan_batches(settings, strategy, len(splits.y_train))
+    with strategy.scope():
+        model = compile_model(settings, splits, plan)
+    return plan, model
+
+
+def training_dataset(
+    settings: ExperimentSettings,
+    splits: Splits,
+    plan: BatchPlan,
+    initial_epoch: int = 0,
+    shard_index: int = 0,
+    num_shards: int = 1,
+):
+    """The training batches of epochs `initial_epoch`.. for this run's settings."""
+    return make_training_dataset(
+        splits.x_train,
+        splits.y_train,
+        batch_size=plan.global_batch,
+        seed=settings.seed,
+        initial_epoch=initial_epoch,
+        epochs=settings.trainer.epochs,
+        augment=make_augmenter(settings.augment),
+        shard_index=shard_index,
+        num_shards=num_shards,
+    )
+
+
 def build_callbacks(settings: ExperimentSettings, output_dir: Path, epoch_logger, saver, append):
     """The run's callbacks, in the order they must run at each epoch's end."""
     trainer = settings.trainer
@@ -118,25 +154,17 @@ def compile_model(settings: ExperimentSettings, splits: Splits, plan: BatchPlan)
 
 
 def _fit(model, strategy, settings, splits, plan, validation_data, initial_epoch, callbacks):
-    def training_data(shard_index: int = 0, num_shards: int = 1):
-        return make_training_dataset(
-            splits.x_train,
-            splits.y_train,
-            batch_size=plan.global_batch,
-            seed=settings.seed,
-            initial_epoch=initial_epoch,
-            epochs=settings.trainer.epochs,
-            augment=make_augmenter(settings.augment),
-            shard_index=shard_index,
-            num_shards=num_shards,
-        )
-
     if is_multi_worker(strategy):
         fit_with_strategy(
             model,
             strategy,
-            dataset_fn=lambda context: training_data(
-                context.input_pipeline_id, context.num_input_pipelines
+            dataset_fn=lambda context: training_dataset(
+                settings,
+                splits,
+                plan,
+                initial_epoch,
+                context.input_pipeline_id,
+                context.num_input_pipelines,
             ),
             validation_data=validation_data,
             epochs=settings.trainer.epochs,
@@ -147,7 +175,7 @@ def _fit(model, strategy, settings, splits, plan, validation_data, initial_epoch
         )
         return
     model.fit(
-        training_data(),
+        training_dataset(settings, splits, plan, initial_epoch),
         validation_data=validation_data,
         epochs=settings.trainer.epochs,
         initial_epoch=initial_epoch,
@@ -190,9 +218,7 @@ def _keep_history_before(output_dir: Path, epoch: int) -> None:
         stream.write(header + "".join(kept))
 
 
-def _report(probabilities, splits: Splits, output_dir: Path, title: str):
-    history_path = output_dir / artifacts.HISTORY_FILE
-    history = pd.read_csv(history_path) if history_path.is_file() else None
+def _report(probabilities, splits: Splits, history: pd.DataFrame, output_dir: Path, title: str):
     report = build_report(
         splits=splits, test_probabilities=probabilities, history=history, title=title
     )
@@ -216,12 +242,8 @@ def train_and_evaluate(
     """
     trainer = settings.trainer
     strategy = build_strategy(settings.strategy)  # first: it must precede any TensorFlow work
-    start_job(settings.seed, trainer.deterministic)
-    set_precision(settings.precision)
     splits = prepare_splits(settings.dataset, settings.seed)
-    plan = plan_batches(settings, strategy, len(splits.y_train))
-    with strategy.scope():
-        model = compile_model(settings, splits, plan)
+    plan, model = build_trainable(settings, splits, strategy)
     log.info(
         "%s: %s parameters; %d replica(s), global batch %d",
         model.name,
@@ -241,7 +263,8 @@ def train_and_evaluate(
     validation = make_evaluation_dataset(splits.x_val, splits.y_val, batch_size=plan.global_batch)
     _fit(model, strategy, settings, splits, plan, validation, initial_epoch, callbacks)
 
-    metrics = _history_metrics(_read_history(output_dir))
+    history = _read_history(output_dir)
+    metrics = _history_metrics(history)
     if trainer.early_stopping.restore_best_weights and saver.best_epoch is not None:
         model.load_weights(output_dir / artifacts.MODEL_FILE)
     test = evaluate(
@@ -279,6 +302,7 @@ def train_and_evaluate(
     report = _report(
         test["probabilities"],
         splits,
+        history,
         output_dir,
         f"{settings.model.name} on {settings.dataset.name}",
     )
