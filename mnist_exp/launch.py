@@ -86,25 +86,43 @@ def run_workers(commands: list[list[str]], run_dir: Path) -> int:
     return status or next((p.returncode for p in processes if p.returncode), 0)
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mnist_exp.launch", description=__doc__)
+def timestamped_dir(root: str, suffix: str) -> Path:
+    now = datetime.now()
+    return Path(root) / now.strftime("%Y-%m-%d") / now.strftime(f"%H-%M-%S-%f-{suffix}")
+
+
+def launcher_main(argv, *, prog: str, description: str, default_dir: Path, commands) -> int:
+    """The command line shared by the local launchers.
+
+    Args:
+        argv: the arguments (None: sys.argv).
+        prog, description: for --help.
+        default_dir: the run directory when --run-dir is not given.
+        commands: (workers, run_dir, overrides) -> one command per process; the first one's
+            output goes to the console, the others' to RUN/workers/I/output.log.
+    """
+    parser = argparse.ArgumentParser(prog=prog, description=description)
     parser.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
-    parser.add_argument("--run-dir", type=Path, help="default: outputs/DATE/TIME-multiworker")
-    parser.add_argument("overrides", nargs="*", help="config overrides, as for python -m mnist_exp")
+    parser.add_argument("--run-dir", type=Path, help=f"default: {default_dir.parent}/TIME")
+    parser.add_argument("overrides", nargs="*", help="config overrides")
     arguments = parser.parse_args(argv)
     if arguments.workers < 1:
         parser.error("--workers must be >= 1")
-    now = datetime.now()
-    run_dir = arguments.run_dir or Path("outputs") / now.strftime("%Y-%m-%d") / now.strftime(
-        "%H-%M-%S-%f-multiworker"
-    )
-    print(f"launch: {arguments.workers} workers on 127.0.0.1, run directory {run_dir}", flush=True)
-    status = run_workers(worker_commands(arguments.workers, run_dir, arguments.overrides), run_dir)
-    print(
-        f"launch: {'all workers finished' if status == 0 else f'failed (exit {status})'}",
-        flush=True,
-    )
+    run_dir = arguments.run_dir or default_dir
+    print(f"{prog}: {arguments.workers} workers on 127.0.0.1, directory {run_dir}", flush=True)
+    status = run_workers(commands(arguments.workers, run_dir, arguments.overrides), run_dir)
+    print(f"{prog}: {'done' if status == 0 else f'failed (exit {status})'}", flush=True)
     return status
+
+
+def main(argv=None) -> int:
+    return launcher_main(
+        argv,
+        prog="python -m mnist_exp.launch",
+        description=__doc__,
+        default_dir=timestamped_dir("outputs", "multiworker"),
+        commands=worker_commands,
+    )
 
 
 if __name__ == "__main__":

@@ -280,7 +280,8 @@ class ExperimentSettings:
         return float(self.optimizer["learning_rate"])
 
 
-def _section(cfg: DictConfig, key: str, schema: type):
+def parse_section(cfg: DictConfig, key: str, schema: type):
+    """`cfg[key]` merged into the dataclass `schema` and checked; ConfigError names the key."""
     if key not in cfg:
         raise ConfigError(f"The config has no '{key}' section; add it or a '{key}=' choice.")
     try:
@@ -321,18 +322,18 @@ def parse_settings(cfg: DictConfig) -> ExperimentSettings:
         model_name in MODEL_SETTINGS,
         f"model.name={model_name!r}: expected one of {sorted(MODEL_SETTINGS)}.",
     )
-    model = _section(cfg, "model", MODEL_SETTINGS[model_name])
+    model = parse_section(cfg, "model", MODEL_SETTINGS[model_name])
     _check_model(model)
     return ExperimentSettings(
         seed=seed,
-        dataset=_section(cfg, "dataset", DatasetSettings),
+        dataset=parse_section(cfg, "dataset", DatasetSettings),
         model=model,
         optimizer=_optimizer_section(cfg),
-        schedule=_section(cfg, "schedule", ScheduleSettings),
-        augment=_section(cfg, "augment", AugmentSettings),
-        trainer=_section(cfg, "trainer", TrainerSettings),
-        strategy=_section(cfg, "strategy", StrategySettings),
-        precision=_section(cfg, "precision", PrecisionSettings),
+        schedule=parse_section(cfg, "schedule", ScheduleSettings),
+        augment=parse_section(cfg, "augment", AugmentSettings),
+        trainer=parse_section(cfg, "trainer", TrainerSettings),
+        strategy=parse_section(cfg, "strategy", StrategySettings),
+        precision=parse_section(cfg, "precision", PrecisionSettings),
     )
 
 

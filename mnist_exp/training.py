@@ -310,7 +310,7 @@ def train_and_evaluate(
         output_dir / artifacts.TENSORBOARD_DIR,
         hparams=hparams,
         metrics=metrics,
-        figures=report.figures,
+        images=report.images,
         run_name=str(output_dir),
     )
     return metrics

@@ -41,7 +41,10 @@ def confusion_matrix_figure(matrix: np.ndarray, class_names, title: str) -> Figu
 def image_grid_figure(images, captions, title: str, columns: int = 8, colors=None) -> Figure:
     """A grid of grayscale images, each with a caption underneath."""
     rows = max(1, math.ceil(len(images) / columns))
-    figure = Figure(figsize=(1.3 * columns, 1.55 * rows + 0.5), layout="constrained")
+    height = 1.55 * rows + 0.5
+    # Fixed margins rather than a layout engine: one draw instead of several for many axes.
+    figure = Figure(figsize=(1.3 * columns, height))
+    figure.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=1 - 0.5 / height, hspace=0.4)
     figure.suptitle(title)
     for index in range(rows * columns):
         axes = figure.add_subplot(rows, columns, index + 1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,10 +31,19 @@ REPORT_FILES = {
 PER_CLASS_FILE = "per_class_scores.csv"
 
 
+PNG_DPI = 100
+
+
 @dataclass
 class Report:
-    figures: dict[str, Figure]
+    images: dict[str, bytes]  # name -> PNG, drawn once for the files and TensorBoard
     per_class: pd.DataFrame
+
+
+def _png(figure: Figure) -> bytes:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=PNG_DPI)
+    return buffer.getvalue()
 
 
 def _worst_misclassified(images, y_true, probabilities, class_names, count: int):
@@ -101,12 +111,13 @@ def build_report(
     figures["class_balance"] = class_balance_figure(counts, class_names, "Images per class")
     if history is not None and len(history):
         figures["training_curves"] = training_curves_figure(history, f"{title}: training curves")
-    return Report(figures=figures, per_class=per_class_scores(matrix, class_names))
+    images = {name: _png(figure) for name, figure in figures.items()}
+    return Report(images=images, per_class=per_class_scores(matrix, class_names))
 
 
 def write_report(report: Report, run_dir: Path) -> None:
-    """Saves each figure as PNG and the per-class scores as CSV; logs the scores table."""
-    for name, figure in report.figures.items():
-        figure.savefig(run_dir / REPORT_FILES[name], dpi=110)
+    """Saves each picture as PNG and the per-class scores as CSV; logs the scores table."""
+    for name, png in report.images.items():
+        (run_dir / REPORT_FILES[name]).write_bytes(png)
     report.per_class.to_csv(run_dir / PER_CLASS_FILE, float_format="%.4f")
     log.info("Per-class test scores:\n%s", report.per_class.to_string(float_format="%.4f"))

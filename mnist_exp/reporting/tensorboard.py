@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
-from matplotlib.figure import Figure
 from tensorboard.plugins.hparams import api as hparams_api
 
 FINAL_METRICS = ("test_accuracy", "test_loss", "best_val_accuracy", "train_seconds")
 
 
-def _figure_to_image(figure: Figure) -> np.ndarray:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=90)
-    return tf.image.decode_png(buffer.getvalue(), channels=4).numpy()[None]
+def _png_to_image(png: bytes) -> np.ndarray:
+    return tf.image.decode_png(png, channels=4).numpy()[None]
 
 
 def _hparam_value(value):
@@ -26,9 +22,9 @@ def _hparam_value(value):
 
 
 def write_run_record(
-    log_dir: Path, *, hparams: dict, metrics: dict, figures: dict[str, Figure], run_name: str
+    log_dir: Path, *, hparams: dict, metrics: dict, images: dict[str, bytes], run_name: str
 ) -> None:
-    """Writes the run's HParams (flattened config), final metrics and figures into `log_dir`,
+    """Writes the run's HParams (flattened config), final metrics and PNG images into `log_dir`,
     so `tensorboard --logdir outputs` lists it in the HParams dashboard."""
     writer = tf.summary.create_file_writer(str(log_dir))
     with writer.as_default():
@@ -39,8 +35,8 @@ def write_run_record(
             value = metrics.get(name)
             if isinstance(value, (int, float)) and np.isfinite(value):
                 tf.summary.scalar(name, value, step=0)
-        for name, figure in figures.items():
-            tf.summary.image(name, _figure_to_image(figure), step=0)
+        for name, png in images.items():
+            tf.summary.image(name, _png_to_image(png), step=0)
     writer.flush()
     writer.close()
 

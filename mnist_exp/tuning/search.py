@@ -1,0 +1,252 @@
+"""The tuning runner: composed config in; trials, trials table, best preset and (optionally)
+the retrained best run out, all under the search's own directory.
+
+    DIR/trials/oracle.json, trial_*/trial.json   Keras Tuner's state (resumable)
+    DIR/trials/trial_*/seed_*/                   each trial's training run(s)
+    DIR/trials.csv, trials.md                    the table, best first
+    DIR/experiment/search_best.yaml              the winner as a preset
+    DIR/retrain/                                 the preset retrained (tuning.retrain=true)
+    DIR/search.json                              the summary
+"""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+from mnist_exp import artifacts
+from mnist_exp.errors import MnistExpError
+from mnist_exp.tuning.distributed import configure_environment, serve_oracle
+from mnist_exp.tuning.overrides import training_overrides
+from mnist_exp.tuning.preset import Composer, preset_text
+from mnist_exp.tuning.settings import TuningSettings, parse_tuner, parse_tuning
+from mnist_exp.tuning.space import parse_search_space
+from mnist_exp.tuning.trials import TrialRunner
+
+log = logging.getLogger("mnist_exp.tune")
+
+PRESET_NAME = "search_best"
+SUMMARY_FILE = "search.json"
+RETRAIN_DIR = "retrain"
+
+
+def _check_state(state_dir: Path, tuning: TuningSettings) -> None:
+    from mnist_exp.tuning.tuner import PROJECT_NAME
+
+    exists = (state_dir / PROJECT_NAME / "oracle.json").is_file()
+    if tuning.role == "worker":
+        return  # a worker's state lives with the chief
+    if exists and not tuning.resume:
+        raise MnistExpError(
+            f"{state_dir} already holds a search; continue it with "
+            f"python -m mnist_exp.tune resume={state_dir}, or choose another directory."
+        )
+    if tuning.resume and not exists:
+        raise MnistExpError(
+            f"{state_dir} holds no search to resume (no {PROJECT_NAME}/oracle.json)."
+        )
+
+
+def run_search(
+    cfg: DictConfig, output_dir: Path, task_overrides: list[str], compose: Composer
+) -> dict:
+    """Runs (or resumes, or serves, or works for) the search `cfg` describes.
+
+    Args:
+        cfg: the composed tuning config (conf/tune.yaml).
+        output_dir: this process's run directory.
+        task_overrides: the command line's overrides, replayed for every trial.
+        compose: composes the training config for a list of overrides.
+
+    Returns:
+        The summary written to search.json ({"role": "worker"} on a worker).
+    """
+    tuner_settings, tuning = parse_tuner(cfg), parse_tuning(cfg)
+    space = parse_search_space(cfg)
+    runner = TrialRunner(
+        compose,
+        training_overrides(task_overrides, space.keys),
+        space,
+        tuner_settings,
+        tuning.objective,
+    )
+    runner.preflight()
+    state_dir = Path(tuning.directory or output_dir).resolve()
+    _check_state(state_dir, tuning)
+    configure_environment(tuning)
+    log.info(
+        "%s search over %s (%s %s), %s trials of %d epochs; state in %s",
+        tuner_settings.name,
+        ", ".join(space.keys),
+        tuning.objective.direction,
+        tuning.objective.metric,
+        tuner_settings.max_trials or "all",
+        tuner_settings.max_epochs,
+        state_dir,
+    )
+    # Imported here: TensorFlow starts only once the config is known to be good.
+    import keras_tuner
+
+    from mnist_exp.tuning.oracles import build_oracle
+    from mnist_exp.tuning.tuner import ConfigTuner
+
+    hyperparameters = keras_tuner.HyperParameters()
+    space.declare(hyperparameters)
+    oracle = build_oracle(tuner_settings, tuning.objective, hyperparameters)
+    started = time.monotonic()
+
+    def write_results(tuner) -> None:
+        _write_table(tuner, output_dir, space)
+
+    tuner = ConfigTuner(
+        oracle,
+        state_dir,
+        runner,
+        tuner_settings.max_trials,
+        on_trial_ended=None if tuning.role == "worker" else write_results,
+    )
+    tuner.save()  # at once, so a search killed in its first trial resumes as well
+    if tuning.role == "chief":
+        serve_oracle(
+            tuner.oracle, tuning.oracle_address, lambda: _chief_progress(tuner, output_dir, space)
+        )
+    else:
+        tuner.search()
+    if tuning.role == "worker":
+        log.info("Worker %s: no trials left.", tuning.tuner_id)
+        return {"role": "worker"}
+    return _finish(tuner, runner, tuning, output_dir, space, time.monotonic() - started)
+
+
+def _write_table(tuner, output_dir: Path, space):
+    from mnist_exp.tuning.table import trials_table, write_trials_table
+
+    table = trials_table(tuner.oracle, Path(tuner.project_dir), space)
+    write_trials_table(table, output_dir)
+    return table
+
+
+def _chief_progress(tuner, output_dir: Path, space) -> None:
+    _write_table(tuner, output_dir, space)
+    best = tuner.oracle.get_best_trials(1)
+    log.info(
+        "Chief: %d trial(s) ended; best so far %s",
+        len(tuner.oracle.end_order),
+        f"{best[0].score:.4f} (trial {best[0].trial_id})" if best and best[0].score else "none",
+    )
+
+
+def _declare_domains(table, output_dir: Path, space) -> None:
+    """The searched values at the search's root, for TensorBoard's HParams dashboard."""
+    from mnist_exp.reporting.tensorboard import write_sweep_domains
+
+    domains = {
+        key: sorted(table[key].dropna().unique().tolist(), key=str)
+        for key in space.keys
+        if key in table
+    }
+    write_sweep_domains(output_dir, domains)
+
+
+def _finish(tuner, runner, tuning, output_dir: Path, space, seconds: float) -> dict:
+    from mnist_exp.tuning.table import summary_counts
+
+    table = _write_table(tuner, output_dir, space)
+    _declare_domains(table, output_dir, space)
+    counts = summary_counts(table)
+    summary = {
+        **counts,
+        "objective": tuning.objective.metric,
+        "direction": tuning.objective.direction,
+        "search_seconds": round(seconds, 1),
+    }
+    best = [t for t in tuner.oracle.get_best_trials(1) if t.status == "COMPLETED"]
+    log.info(
+        "Search done: %d trials (%d completed, %d failed) in %.1f min.",
+        counts["trials"],
+        counts["completed"],
+        counts["failed"],
+        seconds / 60,
+    )
+    if not best:
+        artifacts.write_json_atomically(output_dir / SUMMARY_FILE, summary)
+        raise MnistExpError(f"No trial completed; see the reasons in {output_dir / 'trials.md'}.")
+    trial = best[0]
+    overrides = runner.preset_overrides(trial.hyperparameters.values) + tuning.final_overrides
+    summary.update(
+        best_trial=trial.trial_id,
+        best_score=trial.score,
+        best_values={k: v for k, v in space.assignments(trial.hyperparameters.values).items()},
+        preset_overrides=overrides,
+    )
+    preset = _write_preset(runner, overrides, output_dir, trial, tuning, summary)
+    summary["preset"] = str(preset)
+    log.info(
+        "Best: trial %s, %s=%.4f: %s\nPreset: %s\n  rerun: python -m mnist_exp --config-dir %s "
+        "+experiment=%s",
+        trial.trial_id,
+        tuning.objective.metric,
+        trial.score,
+        " ".join(overrides) or "(the defaults)",
+        preset,
+        output_dir,
+        PRESET_NAME,
+    )
+    if tuning.retrain:
+        summary["retrain"] = retrain(output_dir)
+        _write_preset(runner, overrides, output_dir, trial, tuning, summary)
+    artifacts.write_json_atomically(output_dir / SUMMARY_FILE, summary)
+    return summary
+
+
+def _write_preset(runner, overrides, output_dir: Path, trial, tuning, summary) -> Path:
+    header = [
+        f"Found by mnist_exp.tune in {output_dir}: trial {trial.trial_id} of "
+        f"{summary['trials']}, {tuning.objective.metric}={trial.score:.4f} during the search.",
+        f"  python -m mnist_exp --config-dir {output_dir} +experiment={PRESET_NAME}",
+    ]
+    retrained = summary.get("retrain")
+    if retrained:
+        header.append(
+            f"Retrained ({retrained['run_dir']}): test accuracy {retrained['test_accuracy']:.4f}, "
+            f"{retrained['epochs_run']} epochs, {retrained['train_seconds']:.0f} s of training."
+        )
+    path = output_dir / "experiment" / f"{PRESET_NAME}.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(preset_text(runner.compose, overrides, "\n".join(header)))
+    return path
+
+
+def retrain(output_dir: Path) -> dict:
+    """Trains the preset as an ordinary run, in its own process, into DIR/retrain.
+
+    A finished retrain is never redone or overwritten; an interrupted one is resumed.
+    """
+    run_dir = output_dir / RETRAIN_DIR
+    existing = artifacts.read_metrics(run_dir)
+    if existing and existing.get("status") in ("completed", "diverged"):
+        log.info("Retrain already done in %s.", run_dir)
+    else:
+        if existing:
+            command = [sys.executable, "-m", "mnist_exp.resume", str(run_dir)]
+        else:
+            command = [
+                sys.executable,
+                "-m",
+                "mnist_exp",
+                "--config-dir",
+                str(output_dir),
+                f"+experiment={PRESET_NAME}",
+                f"hydra.run.dir={run_dir}",
+            ]
+        log.info("Retraining the best configuration: %s", " ".join(command))
+        if subprocess.run(command).returncode != 0:
+            raise MnistExpError(f"The retrain failed; see {run_dir}/train.log.")
+        existing = artifacts.read_metrics(run_dir)
+    keys = ("status", "test_accuracy", "test_loss", "epochs_run", "train_seconds")
+    return {"run_dir": str(run_dir), **{key: existing.get(key) for key in keys}}

@@ -1,0 +1,183 @@
+"""One trial = one or more ordinary training runs (`run_experiment`) of a composed config.
+
+This is the tuner's hypermodel: the trial's values become Hydra overrides, and the same
+config composition, model builders, data pipeline, strategy and callbacks as
+`python -m mnist_exp` do the rest. Each execution is a complete run directory, so
+`mnist_exp.compare`, TensorBoard and `mnist_exp.resume` work on trials as on any run.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import yaml
+from omegaconf import OmegaConf
+
+from mnist_exp import artifacts
+from mnist_exp.errors import ConfigError, MnistExpError
+from mnist_exp.experiment import run_experiment
+from mnist_exp.runs import CONFIG_FILE, HYDRA_FILE
+from mnist_exp.settings import parse_settings
+from mnist_exp.tuning.overrides import render
+from mnist_exp.tuning.preset import Composer
+from mnist_exp.tuning.settings import ObjectiveSettings, TunerSettings
+from mnist_exp.tuning.space import SearchSpace
+
+log = logging.getLogger(__name__)
+
+EPOCHS_VALUE = "tuner/epochs"  # set by Hyperband for each trial
+
+
+class TrialFailed(Exception):
+    """A trial that cannot score: its reason goes into the trials table."""
+
+
+def best_score(run_dir: Path, objective: ObjectiveSettings) -> float:
+    """The best epoch's value of the objective's history column."""
+    history = pd.read_csv(run_dir / artifacts.HISTORY_FILE)
+    values = [v for v in history[objective.metric] if math.isfinite(v)]
+    if not values:
+        raise TrialFailed(f"no finite {objective.metric} in {run_dir / artifacts.HISTORY_FILE}")
+    return max(values) if objective.direction == "max" else min(values)
+
+
+def write_hydra_files(run_dir: Path, cfg, choices: dict, overrides: list[str]) -> None:
+    """The files Hydra leaves in a run directory, so a trial reads like any run."""
+    hydra_dir = run_dir / CONFIG_FILE.parent
+    hydra_dir.mkdir(parents=True, exist_ok=True)
+    OmegaConf.save(cfg, run_dir / CONFIG_FILE)
+    OmegaConf.save({"hydra": {"runtime": {"choices": choices}}}, run_dir / HYDRA_FILE)
+    (hydra_dir / "overrides.yaml").write_text(yaml.safe_dump(overrides))
+
+
+def first_value(parameter) -> object:
+    """The value a search starts from, as Keras Tuner picks it."""
+    if parameter.default is not None:
+        return parameter.default
+    if parameter.values:
+        return parameter.values[0]
+    return parameter.min if parameter.type in ("float", "int") else False
+
+
+def _same_config(run_dir: Path, cfg) -> bool:
+    saved = run_dir / CONFIG_FILE
+    return saved.is_file() and OmegaConf.to_container(OmegaConf.load(saved)) == (
+        OmegaConf.to_container(cfg)
+    )
+
+
+class TrialRunner:
+    """Turns a trial's values into training runs and their score.
+
+    Args:
+        compose: composes the training config for a list of overrides.
+        base_overrides: the user's training overrides (kept in every trial and the preset).
+        space: the search space.
+        tuner: the tuner settings (epochs and executions per trial).
+        objective: what a trial scores.
+    """
+
+    def __init__(
+        self,
+        compose: Composer,
+        base_overrides: list[str],
+        space: SearchSpace,
+        tuner: TunerSettings,
+        objective: ObjectiveSettings,
+    ):
+        self.compose = compose
+        self.base_overrides = list(base_overrides)
+        self.space = space
+        self.tuner = tuner
+        self.objective = objective
+        self.seed = int(compose(self.base_overrides)[0].seed)
+
+    def preset_overrides(self, values: dict) -> list[str]:
+        """The winning configuration as overrides of the default config (no search-only ones)."""
+        return self.base_overrides + render(self.space.assignments(values))
+
+    def trial_overrides(self, values: dict) -> list[str]:
+        epochs = int(values.get(EPOCHS_VALUE, self.tuner.max_epochs))
+        return (
+            self.base_overrides
+            + render(self.space.during_search)
+            + render(self.space.assignments(values))
+            + [f"trainer.epochs={epochs}"]
+        )
+
+    def preflight(self) -> None:
+        """Composes and checks the default trial and each choice of every searched group, so a
+        wrong key or option fails now, in one message, not after hours of trials.
+
+        Raises:
+            ConfigError: naming the search key and what went wrong.
+        """
+        defaults = {p.key: first_value(p) for p in self.space.parameters}
+        probes = [{}]
+        for parameter in self.space.parameters:
+            if parameter.when_key is None and parameter.type == "choice":
+                probes += [{parameter.key: value} for value in parameter.values]
+        for probe in probes:
+            assignments = {
+                key: value
+                for key, value in {**defaults, **probe}.items()
+                if value is not None and self._active(key, {**defaults, **probe})
+            }
+            overrides = self.trial_overrides({}) + render(assignments)
+            try:
+                parse_settings(self.compose(overrides)[0])
+            except MnistExpError as error:
+                raise ConfigError(f"search space, trying {assignments}: {error}") from None
+            except Exception as error:  # Hydra's composition errors
+                raise ConfigError(
+                    f"search space, trying {assignments}: {str(error).splitlines()[0]}"
+                ) from None
+
+    def _active(self, key: str, values: dict) -> bool:
+        parameter = next(p for p in self.space.parameters if p.key == key)
+        return parameter.when_key is None or values.get(parameter.when_key) in parameter.when_values
+
+    def run(self, trial_dir: Path, values: dict) -> float:
+        """Trains the trial's executions (seeds seed, seed+1, ...) and returns the mean score.
+
+        Raises:
+            TrialFailed: with the reason, for a run that failed or diverged.
+        """
+        overrides = self.trial_overrides(values)
+        scores = []
+        for execution in range(self.tuner.executions_per_trial):
+            seed = self.seed + execution
+            run_dir = Path(trial_dir) / f"seed_{seed}"
+            metrics = self._run_once(run_dir, [*overrides, f"seed={seed}"])
+            if metrics["status"] != "completed":
+                raise TrialFailed(
+                    f"{metrics['status']} (non-finite loss after epoch {metrics['epochs_run']})"
+                )
+            scores.append(best_score(run_dir, self.objective))
+        return sum(scores) / len(scores)
+
+    def _run_once(self, run_dir: Path, overrides: list[str]) -> dict:
+        cfg, choices = self.compose(overrides)
+        existing = artifacts.read_metrics(run_dir)
+        if existing is not None and not _same_config(run_dir, cfg):
+            raise TrialFailed(
+                f"{run_dir} holds a run of another configuration; it is left as it is."
+            )
+        if existing and existing.get("status") in ("completed", "diverged"):
+            return existing  # finished before the search was killed
+        resume = existing is not None and (run_dir / artifacts.BACKUP_DIR).is_dir()
+        if existing is not None and not resume:
+            log.info("Restarting %s: its last attempt ended before its first backup.", run_dir)
+            shutil.rmtree(run_dir)
+        if not resume:
+            write_hydra_files(run_dir, cfg, choices, overrides)
+        try:
+            return run_experiment(cfg, run_dir, choices=choices, resume=resume)
+        except MnistExpError as error:
+            raise TrialFailed(str(error)) from None
+        except Exception as error:
+            raise TrialFailed(f"{type(error).__name__}: {error}") from None

@@ -1,0 +1,291 @@
+"""Keras Tuner searches from config: search spaces, every tuner kind on tiny synthetic data,
+failing trials, kill -9 and resume, a chief with two workers, the exported preset."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+from conftest import CONFIG_DIR, run_module
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+
+from mnist_exp.errors import ConfigError, MnistExpError
+from mnist_exp.tune import compose_training
+from mnist_exp.tuning.overrides import render_value, training_overrides
+from mnist_exp.tuning.preset import preset_text
+from mnist_exp.tuning.search import run_search
+from mnist_exp.tuning.settings import parse_tuner, parse_tuning
+from mnist_exp.tuning.space import parse_search_space
+
+SMOKE = ("debug=smoke", "dataset.download=false", "model=mlp", "search=smoke")
+
+
+def search_config(*overrides: str):
+    return OmegaConf.create({"search": OmegaConf.create(dict(overrides))})
+
+
+def space_of(space: dict):
+    return parse_search_space(OmegaConf.create({"search": {"space": space}}))
+
+
+def tune(tmp_path, *overrides: str, name: str = "search") -> tuple[dict, object]:
+    """A real search, in this process, as `python -m mnist_exp.tune` runs it."""
+    overrides = (*SMOKE, *overrides)
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        cfg = compose(config_name="tune", overrides=list(overrides))
+        summary = run_search(cfg, tmp_path / name, list(overrides), compose=compose_training)
+    return summary, pd.read_csv(tmp_path / name / "trials.csv")
+
+
+# ----------------------------------------------------------------------------- config, no TF
+@pytest.mark.parametrize(
+    ("space", "message"),
+    [
+        ({"a.b": {"type": "float", "min": 1, "max": 0}}, "min=1 must be below max=0"),
+        ({"a.b": {"type": "float", "min": 0, "max": 1, "sampling": "log"}}, "needs min > 0"),
+        ({"a.b": {"type": "choice", "values": []}}, "non-empty list"),
+        ({"a.b": {"type": "choice", "values": [1, "x"]}}, "mix types"),
+        ({"a.b": {"type": "int", "min": 1, "max": 3, "values": [1]}}, "unknown keys ['values']"),
+        ({"a.b": {"type": "gaussian"}}, "type one of"),
+        ({"a.b": {"type": "boolean", "when": {"model": ["mlp"]}}}, "not searched before it"),
+        (
+            {
+                "model": {"type": "choice", "values": ["mlp", "cnn"]},
+                "model.x": {"type": "boolean", "when": {"model": ["resnet"]}},
+            },
+            "model only takes ['mlp', 'cnn']",
+        ),
+    ],
+)
+def test_malformed_search_spaces_are_named(space, message):
+    with pytest.raises(ConfigError, match=r".*" + message.replace("[", r"\[").replace("]", r"\]")):
+        space_of(space)
+
+
+def test_choice_of_lists_round_trips_through_labels():
+    space = space_of(
+        {
+            "model.filters": {"type": "choice", "values": [[32, 64], [16, 32]]},
+            "x.rate": {"type": "choice", "values": [0, 1.0e-4]},
+            "lr": {"type": "float", "min": 1e-4, "max": 1e-2, "sampling": "log"},
+        }
+    )
+    assert space.assignments({"model.filters": "[16, 32]", "x.rate": 0.0, "lr": 0.0012345678}) == {
+        "model.filters": [16, 32],
+        "x.rate": 0.0,
+        "lr": 0.001235,
+    }
+
+
+def test_values_render_as_hydra_overrides():
+    assert render_value([32, 64]) == "[32,64]"
+    assert render_value(0.001) == "0.001"
+    assert render_value(True) == "true"
+    assert render_value("light") == "light"
+    assert render_value("a b") == "'a b'"
+
+
+def test_searched_keys_cannot_also_be_fixed_on_the_command_line():
+    kept = training_overrides(["model=mlp", "tuner=grid", "tuning.retrain=true", "seed=3"], ("lr",))
+    assert kept == ["model=mlp", "seed=3"]
+    with pytest.raises(ConfigError, match="model.hidden_units, which the search space varies"):
+        training_overrides(["model.hidden_units=[8]"], ("model.hidden_units",))
+
+
+def test_tuner_settings_are_checked():
+    with pytest.raises(ConfigError, match="tuner.name='annealing'"):
+        parse_tuner(OmegaConf.create({"tuner": {"name": "annealing"}}))
+    with pytest.raises(ConfigError, match="leave tuner.max_trials null"):
+        parse_tuner(OmegaConf.create({"tuner": {"name": "hyperband", "max_trials": 5}}))
+    with pytest.raises(ConfigError, match="tuner.max_epochs"):
+        parse_tuner(OmegaConf.create({"tuner": {"name": "random", "max_epochs": "many"}}))
+    with pytest.raises(ConfigError, match="expected HOST:PORT"):
+        parse_tuning(OmegaConf.create({"tuning": {"oracle_address": "localhost"}}))
+    with pytest.raises(ConfigError, match="tuning.objective.metric='test_accuracy'"):
+        parse_tuning(OmegaConf.create({"tuning": {"objective": {"metric": "test_accuracy"}}}))
+
+
+@pytest.mark.parametrize("name", ["random", "grid", "bayesian", "hyperband"])
+def test_every_tuner_and_search_option_composes(name):
+    searches = sorted(path.stem for path in (CONFIG_DIR / "search").glob("*.yaml"))
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        for search in searches:
+            cfg = compose(config_name="tune", overrides=[f"tuner={name}", f"search={search}"])
+            assert parse_tuner(cfg).name == name
+            assert parse_search_space(cfg).keys
+
+
+def test_preset_composes_to_the_winning_configuration(tmp_path):
+    overrides = ["debug=smoke", "+experiment=best", "model.dropout_rate=0.1", "trainer.epochs=3"]
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        text = preset_text(compose_training, overrides, "found by a test")
+        (tmp_path / "experiment").mkdir()
+        (tmp_path / "experiment" / "found.yaml").write_text(text)
+        rerun, _ = compose_training([f"hydra.searchpath=[file://{tmp_path}]", "+experiment=found"])
+        target, _ = compose_training(overrides)
+    assert text.startswith("# @package _global_\n# found by a test\n")
+    assert "override /augment: light" in text and "filters" not in text, text
+    assert OmegaConf.to_container(rerun) == OmegaConf.to_container(target)
+
+
+def test_bad_search_key_fails_before_any_trial(tmp_path):
+    with pytest.raises(ConfigError, match=r"search space, trying .*model.filters"):
+        tune(tmp_path, "search=cnn_bn")  # model=mlp has no filters
+    assert not (tmp_path / "search" / "trials").exists()
+
+
+# ----------------------------------------------------------------------------- searches
+@pytest.mark.parametrize(
+    ("tuner", "budget", "expected_trials"),
+    [
+        ("random", ("tuner.max_trials=2",), 2),
+        ("grid", (), 4),  # all 2 x 2 combinations
+        ("bayesian", ("tuner.max_trials=3", "tuner.num_initial_points=2"), 3),
+        ("hyperband", ("tuner.max_epochs=2", "tuner.factor=2"), None),
+    ],
+)
+def test_each_tuner_completes_a_search(tmp_path, tuner, budget, expected_trials):
+    summary, table = tune(tmp_path, f"tuner={tuner}", "tuner.max_epochs=1", *budget)
+    assert summary["failed"] == 0 and summary["completed"] == len(table)
+    if expected_trials:
+        assert len(table) == expected_trials
+    else:
+        assert 2 <= len(table) <= 6 and set(table["budget_epochs"]) == {1, 2}
+    assert list(table["val_accuracy"]) == sorted(table["val_accuracy"], reverse=True)
+    assert summary["best_score"] == table["val_accuracy"].iloc[0]
+    search_dir = tmp_path / "search"
+    runs = sorted(search_dir.glob("trials/trial_*/seed_0/metrics.json"))
+    assert len(runs) == len(table)
+    assert all(json.loads(run.read_text())["status"] == "completed" for run in runs)
+    assert list(search_dir.glob("trials/trial_*/seed_0/tensorboard/*events*")), "HParams records"
+    assert (search_dir / "experiment" / "search_best.yaml").is_file()
+    header = (search_dir / "trials.md").read_text().splitlines()[0].split("|")
+    assert [cell.strip() for cell in header[1:3]] == ["trial", "status"]
+
+
+def test_a_failing_trial_is_recorded_and_the_search_goes_on(tmp_path, monkeypatch):
+    from mnist_exp.tuning import trials
+
+    real_run = trials.run_experiment
+
+    def run_or_fail(cfg, run_dir, **kwargs):
+        if list(cfg.model.hidden_units) == [32]:  # the first trial of the grid
+            raise RuntimeError("out of memory (simulated)")
+        return real_run(cfg, run_dir, **kwargs)
+
+    monkeypatch.setattr(trials, "run_experiment", run_or_fail)
+    summary, table = tune(tmp_path, "tuner=grid", "tuner.max_trials=2", "tuner.max_epochs=1")
+    assert len(table) == 2 and summary["completed"] == 1 and summary["failed"] == 1
+    assert list(table["status"]) == ["COMPLETED", "FAILED"], "failed trials sort last"
+    assert "out of memory (simulated)" in table["reason"].iloc[1]
+    assert table["trial"].iloc[0] == 1, "the search went on after the failure"
+
+
+def test_an_existing_search_is_never_overwritten(tmp_path):
+    state = tmp_path / "search" / "trials" / "oracle.json"
+    state.parent.mkdir(parents=True)
+    state.write_text("{}")
+    with pytest.raises(MnistExpError, match="already holds a search; continue it with"):
+        tune(tmp_path, "tuner.max_trials=1")
+    assert state.read_text() == "{}"
+
+
+def test_resume_needs_a_search_and_names_a_damaged_state_file(tmp_path):
+    with pytest.raises(MnistExpError, match="holds no search to resume"):
+        tune(tmp_path, "tuning.resume=true")
+    state = tmp_path / "search" / "trials" / "oracle.json"
+    state.parent.mkdir(parents=True)
+    (tmp_path / "search" / "trials" / "tuner0.json").write_text("{}")
+    state.write_text('{"ongoing_trials": {}, "hyperpar')  # cut short, as a full disk leaves it
+    with pytest.raises(MnistExpError, match=r"oracle.json is damaged .* start a new search"):
+        tune(tmp_path, "tuning.resume=true")
+
+
+# ----------------------------------------------------------------------------- processes
+def tune_command(*arguments: str) -> list[str]:
+    return [sys.executable, "-m", "mnist_exp.tune", *SMOKE, *arguments]
+
+
+@pytest.mark.slow
+def test_kill_minus_nine_mid_search_then_resume_completes_the_configured_trials(tmp_path):
+    search_dir = tmp_path / "search"
+    arguments = ("tuner=grid", "tuner.max_epochs=1", f"hydra.run.dir={search_dir}")
+    env = {**os.environ, "HOME": str(tmp_path)}
+    process = subprocess.Popen(
+        tune_command(*arguments), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 240
+    while len(list(search_dir.glob("trials/trial_*/seed_0/metrics.json"))) < 2:
+        assert process.poll() is None, "the search ended before it could be killed"
+        assert time.monotonic() < deadline, "the second trial never started"
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    first_run = sorted(search_dir.glob("trials/trial_*/seed_0/metrics.json"))[0]
+    first = json.loads(first_run.read_text())
+    assert first["status"] == "completed"
+
+    result = run_module("mnist_exp.tune", f"resume={search_dir}", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    table = pd.read_csv(search_dir / "trials.csv")
+    assert sorted(table["trial"]) == [0, 1, 2, 3], "exactly the configured trials, ids kept"
+    assert set(table["status"]) == {"COMPLETED"}
+    again = json.loads(first_run.read_text())
+    assert again["finished_at"] == first["finished_at"], "a completed trial is not rerun"
+    combos = table[["optimizer.learning_rate", "model.hidden_units"]].astype(str)
+    assert not combos.duplicated().any(), "grid search resumed without repeating a combination"
+
+
+@pytest.mark.slow
+def test_chief_and_two_workers_share_one_search_without_duplicates(tmp_path):
+    search_dir = tmp_path / "distributed"
+    result = run_module(
+        "mnist_exp.tuning.launch",
+        "--workers",
+        "2",
+        "--run-dir",
+        str(search_dir),
+        "--",
+        *SMOKE,
+        "tuner=grid",
+        "tuner.max_epochs=1",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    table = pd.read_csv(search_dir / "trials.csv")
+    assert sorted(table["trial"]) == [0, 1, 2, 3] and set(table["status"]) == {"COMPLETED"}
+    combos = table[["optimizer.learning_rate", "model.hidden_units"]].astype(str)
+    assert not combos.duplicated().any()
+    runs = list(search_dir.glob("trials/trial_*/seed_*/metrics.json"))
+    assert len(runs) == 4, "each trial ran once"
+    worker_logs = [(search_dir / "workers" / str(i) / "output.log").read_text() for i in (1, 2)]
+    assert sum(log.count("done in") for log in worker_logs) == 4
+
+
+@pytest.mark.slow
+def test_retrain_runs_the_exported_preset_as_a_normal_run(tmp_path):
+    summary, _ = tune(
+        tmp_path,
+        "tuner.max_trials=1",
+        "tuner.max_epochs=1",
+        "tuning.retrain=true",
+        "tuning.retrain_epochs=2",
+        "tuning.retrain_overrides=['trainer.early_stopping.patience=1']",
+    )
+    retrained = summary["retrain"]
+    assert retrained["status"] == "completed" and retrained["epochs_run"] == 2
+    assert 0 <= retrained["test_accuracy"] <= 1
+    run_dir = tmp_path / "search" / "retrain"
+    config = OmegaConf.load(run_dir / ".hydra" / "config.yaml")
+    best = summary["best_values"]
+    assert config.trainer.early_stopping.patience == 1
+    assert config.optimizer.learning_rate == best["optimizer.learning_rate"]
+    assert list(config.model.hidden_units) == best["model.hidden_units"]
+    assert "test accuracy" in (tmp_path / "search" / "experiment" / "search_best.yaml").read_text()
