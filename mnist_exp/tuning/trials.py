@@ -133,9 +133,9 @@ class TrialRunner:
             except MnistExpError as error:
                 raise ConfigError(f"search space, trying {assignments}: {error}") from None
             except Exception as error:  # Hydra's composition errors
-                raise ConfigError(
-                    f"search space, trying {assignments}: {str(error).splitlines()[0]}"
-                ) from None
+                cause = str(error.__cause__ or "").split("\n")[0]
+                message = str(error).split("\n")[0] + (f" ({cause})" if cause else "")
+                raise ConfigError(f"search space, trying {assignments}: {message}") from None
 
     def _active(self, key: str, values: dict) -> bool:
         parameter = next(p for p in self.space.parameters if p.key == key)
