@@ -32,10 +32,15 @@ def write_json_atomically(path: Path, payload: dict) -> None:
     os.replace(temporary, path)
 
 
-def read_metrics(run_dir: Path) -> dict | None:
-    """The run's metrics.json, or None if it has none yet."""
-    path = Path(run_dir) / METRICS_FILE
+def read_json(path: Path) -> dict | None:
+    """A JSON file this package wrote, or None if there is none yet."""
+    path = Path(path)
     if not path.is_file():
         return None
     with open(path) as stream:
         return json.load(stream)
+
+
+def read_metrics(run_dir: Path) -> dict | None:
+    """The run's metrics.json, or None if it has none yet."""
+    return read_json(Path(run_dir) / METRICS_FILE)

@@ -197,6 +197,16 @@ def test_an_existing_search_is_never_overwritten(tmp_path):
     assert state.read_text() == "{}"
 
 
+def test_resuming_a_finished_search_keeps_its_trials_and_time(tmp_path):
+    first, _ = tune(tmp_path, "tuner.max_trials=1", "tuner.max_epochs=1")
+    run = tmp_path / "search" / "trials" / "trial_0" / "seed_0" / "metrics.json"
+    finished_at = json.loads(run.read_text())["finished_at"]
+    again, table = tune(tmp_path, "tuner.max_trials=1", "tuner.max_epochs=1", "tuning.resume=true")
+    assert len(table) == 1 and again["best_trial"] == first["best_trial"]
+    assert json.loads(run.read_text())["finished_at"] == finished_at, "not retrained"
+    assert again["search_seconds"] >= first["search_seconds"]
+
+
 def test_resume_needs_a_search_and_names_a_damaged_state_file(tmp_path):
     with pytest.raises(MnistExpError, match="holds no search to resume"):
         tune(tmp_path, "tuning.resume=true")

@@ -159,11 +159,14 @@ def _finish(tuner, runner, tuning, output_dir: Path, space, seconds: float) -> d
     table = _write_table(tuner, output_dir, space)
     _declare_domains(table, output_dir, space)
     counts = summary_counts(table)
+    earlier = artifacts.read_json(output_dir / SUMMARY_FILE) or {}
     summary = {
         **counts,
         "objective": tuning.objective.metric,
         "direction": tuning.objective.direction,
-        "search_seconds": round(seconds, 1),
+        # A resumed search adds to its finished predecessor's time; a killed one wrote none.
+        "search_seconds": round(seconds + earlier.get("search_seconds", 0), 1),
+        "trial_seconds": round(float(table["seconds"].fillna(0).sum()), 1) if len(table) else 0,
     }
     best = [t for t in tuner.oracle.get_best_trials(1) if t.status == "COMPLETED"]
     log.info(
