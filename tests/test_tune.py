@@ -188,6 +188,18 @@ def test_a_failing_trial_is_recorded_and_the_search_goes_on(tmp_path, monkeypatc
     assert table["trial"].iloc[0] == 1, "the search went on after the failure"
 
 
+def test_failures_in_a_row_stop_the_search_with_one_message(tmp_path, monkeypatch):
+    def always_fail(cfg, run_dir, **kwargs):
+        raise RuntimeError("broken (simulated)")
+
+    monkeypatch.setattr("mnist_exp.tuning.trials.run_experiment", always_fail)
+    with pytest.raises(MnistExpError, match="2 trials in a row failed; their reasons are in"):
+        tune(tmp_path, "tuner=grid", "tuner.max_consecutive_failed_trials=2")
+    table = pd.read_csv(tmp_path / "search" / "trials.csv")
+    assert list(table["status"]) == ["FAILED", "FAILED"]
+    assert table["reason"].str.contains("broken").all()
+
+
 def test_an_existing_search_is_never_overwritten(tmp_path):
     state = tmp_path / "search" / "trials" / "oracle.json"
     state.parent.mkdir(parents=True)

@@ -116,11 +116,26 @@ def run_search(
             tuner.oracle, tuning.oracle_address, lambda: _chief_progress(tuner, output_dir, space)
         )
     else:
-        tuner.search()
+        _search(tuner, tuner_settings, output_dir, space)
     if tuning.role == "worker":
         log.info("Worker %s: no trials left.", tuning.tuner_id)
         return {"role": "worker"}
     return _finish(tuner, runner, tuning, output_dir, space, time.monotonic() - started)
+
+
+def _search(tuner, tuner_settings, output_dir: Path, space) -> None:
+    """Runs trials until the oracle stops; too many failures in a row end in one message."""
+    try:
+        tuner.search()
+    except RuntimeError as error:
+        if "consecutive failures" not in str(error):
+            raise
+        _write_table(tuner, output_dir, space)
+        raise MnistExpError(
+            f"Search stopped: {tuner_settings.max_consecutive_failed_trials} trials in a row "
+            f"failed; their reasons are in {output_dir / 'trials.md'}. Fix the cause, then "
+            f"continue with python -m mnist_exp.tune resume={output_dir}."
+        ) from None
 
 
 def _write_table(tuner, output_dir: Path, space):
