@@ -1,0 +1,116 @@
+"""`python -m mnist_exp.ensemble RUN_DIR RUN_DIR ...`: average the softmax of finished runs'
+saved models on their common test set and report each model's and the ensemble's accuracy.
+
+Every run must have scored the same test images (same dataset and test subsample); the
+models are loaded with Keras' safe mode on. Writes ensemble.json into --output if given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+import numpy as np
+from omegaconf import OmegaConf
+
+from mnist_exp import artifacts
+from mnist_exp.errors import MnistExpError
+from mnist_exp.runs import CONFIG_FILE
+from mnist_exp.settings import parse_settings
+
+log = logging.getLogger("mnist_exp.ensemble")
+
+BATCH_SIZE = 1000
+
+
+def _settings(run_dir: Path):
+    metrics = artifacts.read_metrics(run_dir)
+    if not (run_dir / CONFIG_FILE).is_file() or metrics is None:
+        raise MnistExpError(f"{run_dir} is not a run directory (no {CONFIG_FILE} or metrics).")
+    if metrics.get("status") != "completed":
+        raise MnistExpError(f"{run_dir} did not complete (status {metrics.get('status')}).")
+    if not (run_dir / artifacts.MODEL_FILE).is_file():
+        raise MnistExpError(f"{run_dir} has no {artifacts.MODEL_FILE}.")
+    return parse_settings(OmegaConf.load(run_dir / CONFIG_FILE))
+
+
+def _test_set_key(settings) -> tuple:
+    """What decides a run's test images."""
+    dataset = settings.dataset
+    seed = settings.seed if dataset.max_test_examples else None
+    return (dataset.name, dataset.path, dataset.max_test_examples, seed)
+
+
+def ensemble_accuracy(run_dirs: list[Path]) -> dict:
+    """Each model's test accuracy and the accuracy of their averaged softmax.
+
+    Raises:
+        MnistExpError: for a run that is not finished, runs scored on different test sets,
+            or a model file that cannot be loaded safely.
+    """
+    if len(run_dirs) < 2:
+        raise MnistExpError("An ensemble needs at least two run directories.")
+    settings = [_settings(run_dir) for run_dir in run_dirs]
+    keys = {_test_set_key(s) for s in settings}
+    if len(keys) > 1:
+        raise MnistExpError(
+            f"The runs were scored on different test sets {sorted(map(str, keys))}; "
+            "ensemble runs of one dataset with the same dataset.max_test_examples."
+        )
+    import keras
+
+    from mnist_exp.custom_loop import predict
+    from mnist_exp.data.pipeline import make_evaluation_dataset
+    from mnist_exp.data.prepare import prepare_splits
+
+    splits = prepare_splits(settings[0].dataset, settings[0].seed)
+    test = make_evaluation_dataset(splits.x_test, splits.y_test, batch_size=BATCH_SIZE)
+    members, total = [], None
+    for run_dir in run_dirs:
+        path = run_dir / artifacts.MODEL_FILE
+        try:
+            model = keras.models.load_model(path, compile=False)  # safe_mode stays on
+        except Exception as error:
+            raise MnistExpError(
+                f"Cannot load {path} ({type(error).__name__}: {str(error)[:200]}); "
+                "rerun that experiment or leave it out."
+            ) from None
+        probabilities, labels = predict(model, test)
+        accuracy = float(np.mean(probabilities.argmax(axis=1) == labels))
+        members.append({"run_dir": str(run_dir), "test_accuracy": accuracy})
+        log.info("%s: test accuracy %.4f", run_dir, accuracy)
+        total = probabilities if total is None else total + probabilities
+        keras.backend.clear_session()
+    ensemble = float(np.mean(total.argmax(axis=1) == labels))
+    return {"members": members, "num_test": len(labels), "ensemble_test_accuracy": ensemble}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m mnist_exp.ensemble", description=__doc__)
+    parser.add_argument("run_dirs", nargs="+", type=Path)
+    parser.add_argument("--output", type=Path, help="folder for ensemble.json")
+    arguments = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    try:
+        result = ensemble_accuracy([run_dir.resolve() for run_dir in arguments.run_dirs])
+    except MnistExpError as error:
+        log.error("ensemble: %s", error)
+        return 2
+    log.info(
+        "ensemble of %d models: test accuracy %.4f (best single %.4f) on %d images",
+        len(result["members"]),
+        result["ensemble_test_accuracy"],
+        max(member["test_accuracy"] for member in result["members"]),
+        result["num_test"],
+    )
+    if arguments.output:
+        arguments.output.mkdir(parents=True, exist_ok=True)
+        (arguments.output / "ensemble.json").write_text(json.dumps(result, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

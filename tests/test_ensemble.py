@@ -1,0 +1,53 @@
+"""`python -m mnist_exp.ensemble`: averaged softmax of finished runs, refused on mismatches."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+from conftest import smoke_config
+from omegaconf import OmegaConf
+
+from mnist_exp.ensemble import main as ensemble_main
+from mnist_exp.experiment import run_experiment
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("ensemble")
+    metrics = {}
+    for name, overrides in {
+        "a": ("model=mlp", "seed=0"),
+        "b": ("model=cnn_small", "seed=0"),
+        "other_test_set": ("model=mlp", "dataset.max_test_examples=50"),
+    }.items():
+        cfg = smoke_config(*overrides)
+        (root / name / ".hydra").mkdir(parents=True)
+        (root / name / ".hydra" / "config.yaml").write_text(OmegaConf.to_yaml(cfg))
+        metrics[name] = run_experiment(cfg, root / name)
+    return root, metrics
+
+
+def test_ensemble_scores_each_model_as_its_run_did_and_the_average(runs, tmp_path):
+    root, metrics = runs
+    assert ensemble_main([str(root / "a"), str(root / "b"), "--output", str(tmp_path)]) == 0
+    result = json.loads((tmp_path / "ensemble.json").read_text())
+    scored = [member["test_accuracy"] for member in result["members"]]
+    assert scored == pytest.approx([metrics["a"]["test_accuracy"], metrics["b"]["test_accuracy"]])
+    assert 0 <= result["ensemble_test_accuracy"] <= 1 and result["num_test"] == 100
+
+
+def test_runs_scored_on_other_test_images_are_refused(runs, caplog):
+    root, _ = runs
+    assert ensemble_main([str(root / "a"), str(root / "other_test_set")]) == 2
+    assert "different test sets" in caplog.text
+
+
+def test_a_tampered_model_file_is_named(runs, tmp_path, caplog):
+    root, _ = runs
+    broken = tmp_path / "broken"
+    shutil.copytree(root / "a", broken)
+    (broken / "model.keras").write_bytes(b"not a zip file")
+    assert ensemble_main([str(root / "b"), str(broken)]) == 2
+    assert "Cannot load" in caplog.text and "model.keras" in caplog.text
