@@ -21,15 +21,22 @@ def _json_safe(value):
     return value
 
 
-def write_json_atomically(path: Path, payload: dict) -> None:
-    """Writes JSON through a temporary file and a rename: readers never see half a file."""
+def write_text_atomically(path: Path, text: str) -> None:
+    """Writes through a temporary file and a rename: a kill leaves the old file or the new
+    one, and readers never see half a file."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     with os.fdopen(handle, "w") as stream:
-        json.dump({key: _json_safe(value) for key, value in payload.items()}, stream, indent=2)
-        stream.write("\n")
+        stream.write(text)
     os.chmod(temporary, 0o644)
     os.replace(temporary, path)
+
+
+def write_json_atomically(path: Path, payload: dict) -> None:
+    """`payload` as indented JSON (non-finite floats as strings), written atomically."""
+    safe = {key: _json_safe(value) for key, value in payload.items()}
+    write_text_atomically(path, json.dumps(safe, indent=2) + "\n")
 
 
 def read_json(path: Path) -> dict | None:

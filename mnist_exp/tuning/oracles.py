@@ -5,24 +5,14 @@ atomically, a damaged one is named with the fix, and grid search keeps its order
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import keras_tuner
 from keras_tuner.src.tuners.gridsearch import GridSearchOracle, LinkedList
 
+from mnist_exp.artifacts import write_text_atomically
 from mnist_exp.errors import MnistExpError
 from mnist_exp.tuning.settings import ObjectiveSettings, TunerSettings
-
-
-def write_text_atomically(path: str | Path, text: str) -> None:
-    """Temporary file + rename: a kill leaves the old file or the new one, never half."""
-    path = Path(path)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(handle, "w") as stream:
-        stream.write(text)
-    os.replace(temporary, path)
 
 
 def read_state(path: str | Path) -> dict:

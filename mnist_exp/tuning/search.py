@@ -21,6 +21,7 @@ from omegaconf import DictConfig
 
 from mnist_exp import artifacts
 from mnist_exp.errors import MnistExpError
+from mnist_exp.experiment import FINISHED
 from mnist_exp.tuning.distributed import configure_environment, serve_oracle
 from mnist_exp.tuning.overrides import training_overrides
 from mnist_exp.tuning.preset import Composer, preset_text
@@ -247,7 +248,7 @@ def retrain(output_dir: Path) -> dict:
     """
     run_dir = output_dir / RETRAIN_DIR
     existing = artifacts.read_metrics(run_dir)
-    if existing and existing.get("status") in ("completed", "diverged"):
+    if existing and existing.get("status") in FINISHED:
         log.info("Retrain already done in %s.", run_dir)
     else:
         if existing:

@@ -110,9 +110,6 @@ class SearchSpace:
         """Config key -> value for a trial's active hyperparameter values."""
         return {p.key: p.value_of(values[p.key]) for p in self.parameters if p.key in values}
 
-    def choice_values(self, key: str) -> tuple:
-        return next((p.values for p in self.parameters if p.key == key and p.values), ())
-
 
 def _numbers(key: str, spec: dict) -> None:
     where = f"search.space.{key}"

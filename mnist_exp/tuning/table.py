@@ -8,8 +8,9 @@ from pathlib import Path
 import pandas as pd
 
 from mnist_exp import artifacts
-from mnist_exp.tuning.oracles import write_text_atomically
+from mnist_exp.artifacts import write_text_atomically
 from mnist_exp.tuning.space import SearchSpace
+from mnist_exp.tuning.trials import EPOCHS_VALUE
 from mnist_exp.tuning.tuner import failure_reason
 
 TABLE_CSV = "trials.csv"
@@ -37,8 +38,8 @@ def trials_table(oracle, project_dir: Path, space: SearchSpace) -> pd.DataFrame:
         row[metric] = trial.score
         row["epochs"] = sum(run.get("epochs_run") or 0 for run in runs) or None
         row["seconds"] = round(sum(run.get("wall_seconds") or 0 for run in runs), 1) or None
-        if "tuner/epochs" in values:
-            row["budget_epochs"] = values["tuner/epochs"]
+        if EPOCHS_VALUE in values:
+            row["budget_epochs"] = values[EPOCHS_VALUE]
         errors = [run["error"] for run in runs if run.get("error")]
         row["reason"] = failure_reason(trial) or (errors[0] if errors else "")
         rows.append(row)

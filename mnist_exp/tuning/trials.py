@@ -19,7 +19,7 @@ from omegaconf import OmegaConf
 
 from mnist_exp import artifacts
 from mnist_exp.errors import ConfigError, MnistExpError
-from mnist_exp.experiment import run_experiment
+from mnist_exp.experiment import FINISHED, run_experiment
 from mnist_exp.runs import CONFIG_FILE, HYDRA_FILE
 from mnist_exp.settings import parse_settings
 from mnist_exp.tuning.overrides import render
@@ -167,7 +167,7 @@ class TrialRunner:
             raise TrialFailed(
                 f"{run_dir} holds a run of another configuration; it is left as it is."
             )
-        if existing and existing.get("status") in ("completed", "diverged"):
+        if existing and existing.get("status") in FINISHED:
             return existing  # finished before the search was killed
         resume = existing is not None and (run_dir / artifacts.BACKUP_DIR).is_dir()
         if existing is not None and not resume:

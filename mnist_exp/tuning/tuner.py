@@ -12,9 +12,9 @@ from pathlib import Path
 from keras_tuner.engine.base_tuner import BaseTuner
 from keras_tuner.errors import FailedTrialError
 
-from mnist_exp.tuning.oracles import write_text_atomically
+from mnist_exp.artifacts import write_text_atomically
 from mnist_exp.tuning.space import SearchSpace
-from mnist_exp.tuning.trials import TrialFailed, TrialRunner
+from mnist_exp.tuning.trials import EPOCHS_VALUE, TrialFailed, TrialRunner
 
 log = logging.getLogger("mnist_exp.tune")
 
@@ -23,8 +23,8 @@ PROJECT_NAME = "trials"  # the search state: DIRECTORY/trials/{oracle.json,trial
 
 def describe(space: SearchSpace, values: dict) -> str:
     shown = {**space.assignments(values)}
-    if "tuner/epochs" in values:
-        shown["epochs"] = values["tuner/epochs"]
+    if EPOCHS_VALUE in values:
+        shown["epochs"] = values[EPOCHS_VALUE]
     return ", ".join(f"{key}={value}" for key, value in shown.items())
 
 
