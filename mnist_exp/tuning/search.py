@@ -31,14 +31,13 @@ from mnist_exp.tuning.trials import TrialRunner
 
 log = logging.getLogger("mnist_exp.tune")
 
+PROJECT_NAME = "trials"  # Keras Tuner's state: DIR/trials/{oracle.json,trial_*/}
 PRESET_NAME = "search_best"
 SUMMARY_FILE = "search.json"
 RETRAIN_DIR = "retrain"
 
 
 def _check_state(state_dir: Path, tuning: TuningSettings) -> None:
-    from mnist_exp.tuning.tuner import PROJECT_NAME
-
     exists = (state_dir / PROJECT_NAME / "oracle.json").is_file()
     if tuning.role == "worker":
         return  # a worker's state lives with the chief
@@ -107,6 +106,7 @@ def run_search(
     tuner = ConfigTuner(
         oracle,
         state_dir,
+        PROJECT_NAME,
         runner,
         tuner_settings.max_trials,
         on_trial_ended=None if tuning.role == "worker" else write_results,

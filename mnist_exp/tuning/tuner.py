@@ -18,8 +18,6 @@ from mnist_exp.tuning.trials import EPOCHS_VALUE, TrialFailed, TrialRunner
 
 log = logging.getLogger("mnist_exp.tune")
 
-PROJECT_NAME = "trials"  # the search state: DIRECTORY/trials/{oracle.json,trial_*/}
-
 
 def describe(space: SearchSpace, values: dict) -> str:
     shown = {**space.assignments(values)}
@@ -33,7 +31,8 @@ class ConfigTuner(BaseTuner):
 
     Args:
         oracle: a Keras Tuner oracle (see oracles.build_oracle).
-        directory: where the search lives; the state is in DIRECTORY/trials.
+        directory: where the search lives.
+        project_name: the folder in `directory` that holds Keras Tuner's state and trials.
         runner: runs a trial's values, returns its score.
         max_trials: the planned number of trials, for progress lines (None: unknown).
         on_trial_ended: called with the tuner after each trial (e.g. to rewrite the table).
@@ -43,6 +42,7 @@ class ConfigTuner(BaseTuner):
         self,
         oracle,
         directory: Path,
+        project_name: str,
         runner: TrialRunner,
         max_trials: int | None,
         on_trial_ended: Callable[[ConfigTuner], None] | None = None,
@@ -53,7 +53,7 @@ class ConfigTuner(BaseTuner):
         self._started = time.monotonic()
         self._trial_started = 0.0
         super().__init__(
-            oracle=oracle, hypermodel=None, directory=str(directory), project_name=PROJECT_NAME
+            oracle=oracle, hypermodel=None, directory=str(directory), project_name=project_name
         )
 
     def _number(self, trial) -> str:
