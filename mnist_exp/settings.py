@@ -124,12 +124,23 @@ class ResnetSettings:
     l2_regularization: float = 0.0
 
 
+@dataclass
+class FastCnnSettings:
+    name: str = "fast_cnn"
+    filters: list[int] = field(default_factory=lambda: [24, 32])
+    kernel_sizes: list[int] = field(default_factory=lambda: [5, 3])
+    dense_units: int = 256
+    dropout_rate: float = 0.0
+    l2_regularization: float = 0.0
+
+
 MODEL_SETTINGS = {
     "mlp": MlpSettings,
     "cnn_small": CnnSmallSettings,
     "cnn": CnnSettings,
     "cnn_bn": CnnBnSettings,
     "resnet": ResnetSettings,
+    "fast_cnn": FastCnnSettings,
 }
 
 
@@ -148,6 +159,13 @@ def _check_model(model) -> None:
             _require(value > 0, f"model.{key}={value} must be positive.")
         elif key == "dense_units":
             _require(value >= 0, f"model.dense_units={value} must be >= 0 (0: none).")
+    kernel_sizes = getattr(model, "kernel_sizes", None)
+    if kernel_sizes is not None:
+        _require(
+            len(kernel_sizes) == len(model.filters),
+            f"model.kernel_sizes={kernel_sizes} needs one kernel size per entry of "
+            f"model.filters={model.filters}.",
+        )
 
 
 # --------------------------------------------------------------------------- optimization

@@ -43,9 +43,15 @@ class BatchPlan:
     learning_rate: float
 
 
+_jobs_started = 0
+
+
 def start_job(seed: int, deterministic: bool) -> None:
     """Fresh Keras state and seeds, so a job alone and inside a multirun give the same result."""
-    keras.backend.clear_session()
+    global _jobs_started
+    # Garbage collection (~0.2 s after importing TensorFlow) only pays once a job has run.
+    keras.backend.clear_session(free_memory=_jobs_started > 0)
+    _jobs_started += 1
     keras.utils.set_random_seed(seed)
     if deterministic:
         tf.config.experimental.enable_op_determinism()
@@ -76,7 +82,23 @@ def build_trainable(settings: ExperimentSettings, splits: Splits, strategy):
     plan = plan_batches(settings, strategy, len(splits.y_train))
     with strategy.scope():
         model = compile_model(settings, splits, plan)
+        create_training_variables(model, splits.image_shape)
     return plan, model
+
+
+def create_training_variables(model, image_shape) -> None:
+    """Creates the optimizer's and the metrics' variables now rather than in fit's first step.
+
+    Outside a tf.distribute scope Keras creates them while tracing the train step, and a
+    tf.function that creates variables on its first call is traced twice (tensorflow#48851):
+    about a second more before the first step. This is the build Keras itself runs when the
+    model was made inside a strategy scope.
+    """
+    batch = (
+        keras.KerasTensor((None, *image_shape), dtype="float32"),
+        keras.KerasTensor((None,), dtype="int32"),
+    )
+    model._symbolic_build(data_batch=batch)
 
 
 def training_dataset(

@@ -18,7 +18,7 @@ def options(group: str) -> list[str]:
 
 
 def test_groups_have_the_documented_options():
-    assert options("model") == ["cnn", "cnn_bn", "cnn_small", "mlp", "resnet"]
+    assert options("model") == ["cnn", "cnn_bn", "cnn_small", "fast_cnn", "mlp", "resnet"]
     assert options("optimizer") == ["adam", "adamw", "rmsprop", "sgd"]
     assert options("schedule") == [
         "constant",
@@ -146,16 +146,31 @@ def test_mixed_float16_without_gpu_is_refused():
         ("dataset.validation_size=0", "validation_size"),
         ("seed=1.5", "seed=1.5 must be a non-negative integer"),
         ("augment.zoom_fraction=2", "zoom_fraction=2.0 must be in"),
+        ("model=fast_cnn", None),
+        ("model=fast_cnn model.kernel_sizes=[5]", r"kernel_sizes=\[5\] needs one kernel size per"),
         ("schedule=step", None),
     ],
 )
 def test_bad_values_get_one_clear_message(override, message):
-    cfg = smoke_config(override)
+    cfg = smoke_config(*override.split())
     if message is None:
         parse_settings(cfg)
         return
     with pytest.raises(ConfigError, match=message):
         parse_settings(cfg)
+
+
+def test_fast_cnn_too_deep_for_the_image_names_the_stage():
+    from mnist_exp.models import build_model
+
+    with pytest.raises(ValueError, match="stage 2: a 5x5 feature map is too small"):
+        build_model(
+            "fast_cnn",
+            input_shape=(28, 28, 1),
+            num_classes=10,
+            filters=[8, 8, 8],
+            kernel_sizes=[5, 3, 5],
+        )
 
 
 def test_unknown_option_lists_the_available_ones():

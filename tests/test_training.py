@@ -109,3 +109,28 @@ def test_divergence_stops_with_status_diverged(tmp_path):
     assert metrics["status"] == "diverged"
     assert metrics["epochs_run"] == 1
     assert not math.isfinite(float(read_json(tmp_path / "metrics.json")["best_val_accuracy"]))
+
+
+def test_the_train_step_is_traced_once():
+    """Optimizer and metric variables exist before fit, so the first step is traced once
+    (a tf.function creating variables on its first call is traced twice)."""
+    from mnist_exp.data.prepare import prepare_splits
+    from mnist_exp.hardware import build_strategy
+    from mnist_exp.settings import parse_settings
+    from mnist_exp.training import build_trainable, training_dataset
+
+    settings = parse_settings(smoke_config("model=fast_cnn", "trainer.epochs=2"))
+    splits = prepare_splits(settings.dataset, settings.seed)
+    strategy = build_strategy(settings.strategy)
+    plan, model = build_trainable(settings, splits, strategy)
+    traced = []
+    train_step = model.train_step
+    model.train_step = lambda data: traced.append(1) or train_step(data)
+    model.fit(
+        training_dataset(settings, splits, plan),
+        epochs=2,
+        steps_per_epoch=plan.steps_per_epoch,
+        verbose=0,
+    )
+    assert len(traced) == 1
+    assert model.optimizer.iterations.numpy() == 2 * plan.steps_per_epoch

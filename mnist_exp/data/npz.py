@@ -46,7 +46,8 @@ def write_npz_atomically(path: Path, arrays: dict[str, np.ndarray]) -> None:
     handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp.npz")
     try:
         with os.fdopen(handle, "wb") as stream:
-            np.savez_compressed(stream, **arrays)
+            # Uncompressed: 55 MB for MNIST, read in ~0.04 s instead of ~0.2 s, at every start.
+            np.savez(stream, **arrays)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
