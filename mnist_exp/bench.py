@@ -253,26 +253,35 @@ def measure_peak_flops(size: int = 2048, repeats: int = 10) -> float:
     return 2 * size**3 * repeats / (time.perf_counter() - started)
 
 
-def measure_startup(dataset: str, max_train: int | None) -> dict:
-    """Runs the start-up probe in a fresh process; returns its timings and peak memory."""
+def measure_startup(dataset: str, max_train: int | None, runs: int) -> dict:
+    """Runs the start-up probe in `runs` fresh processes, one after another: the median of
+    each timing (one process is at the mercy of a busy moment) and the highest peak memory."""
     subsample = ["--max-train", str(max_train)] if max_train else []
-    started = time.time()
-    output = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mnist_exp.bench",
-            "--startup-probe",
-            str(started),
-            "--dataset",
-            dataset,
-            *subsample,
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    return json.loads(output.strip().splitlines()[-1])
+    probes = []
+    for _ in range(runs):
+        started = time.time()
+        output = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "mnist_exp.bench",
+                "--startup-probe",
+                str(started),
+                "--dataset",
+                dataset,
+                *subsample,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        probes.append(json.loads(output.strip().splitlines()[-1]))
+    figures = {key: statistics.median(probe[key] for probe in probes) for key in probes[0]}
+    figures["peak_rss_mib"] = max(probe["peak_rss_mib"] for probe in probes)
+    figures["rest_to_first_step_seconds_each"] = [
+        round(probe["rest_to_first_step_seconds"], 2) for probe in probes
+    ]
+    return figures
 
 
 def peak_rss_mib() -> float:
@@ -288,7 +297,8 @@ def peak_rss_mib() -> float:
 
 def startup_probe(process_started: float, dataset: str, max_train: int | None) -> None:
     """In a fresh process: TensorFlow import, then config, data, model and the first training
-    step, then the rest of one epoch for peak memory. Prints one JSON line."""
+    step, then 100 more steps (memory has levelled off by then) for peak memory. Prints one
+    JSON line."""
     import_started = time.time()
     import tensorflow  # noqa: F401
 
@@ -301,6 +311,8 @@ def startup_probe(process_started: float, dataset: str, max_train: int | None) -
         def on_train_batch_end(self, batch, logs=None):
             if batch == 0:
                 callback_state["first_step_done"] = time.time()
+            if batch == 100:
+                self.model.stop_training = True
 
     splits = load_splits(dataset, max_train)
     fit_framework([], splits, 0, 1, [FirstStep()])
@@ -399,6 +411,9 @@ def parse_arguments(argv=None):
         "--skip", nargs="*", default=[], choices=("accuracy", "overhead", "startup")
     )
     parser.add_argument("--output", type=Path)
+    parser.add_argument(
+        "--startup-runs", type=int, default=3, help="fresh processes timed for start-up"
+    )
     parser.add_argument("--startup-probe", type=float, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
@@ -436,7 +451,7 @@ def main(argv=None) -> int:
             framework_share_of_peak=overhead["framework_images_per_second"] * flops / peak,
         )
     if "startup" not in arguments.skip:
-        startup = measure_startup(arguments.dataset, arguments.max_train)
+        startup = measure_startup(arguments.dataset, arguments.max_train, arguments.startup_runs)
         figures.update({f"startup_{key}": value for key, value in startup.items()})
     figures["bench_process_peak_rss_mib"] = peak_rss_mib()
     results = {

@@ -43,15 +43,15 @@ def prepare_splits(settings: DatasetSettings, seed: int) -> Splits:
     )
     train_indices = stratified_subsample(data.y_train, settings.max_train_examples, seed)
     test_indices = stratified_subsample(data.y_test, settings.max_test_examples, seed)
-    x_all, y_all = data.x_train[train_indices], data.y_train[train_indices]
+    x_all, y_all = _select(data.x_train, train_indices), _select(data.y_train, train_indices)
     fit_indices, val_indices = stratified_split(y_all, settings.validation_size, seed)
     splits = Splits(
         x_train=x_all[fit_indices],
         y_train=y_all[fit_indices],
         x_val=x_all[val_indices],
         y_val=y_all[val_indices],
-        x_test=data.x_test[test_indices],
-        y_test=data.y_test[test_indices],
+        x_test=_select(data.x_test, test_indices),
+        y_test=_select(data.y_test, test_indices),
         class_names=data.class_names,
         source=data.source,
     )
@@ -64,3 +64,9 @@ def prepare_splits(settings: DatasetSettings, seed: int) -> Splits:
         len(splits.y_test),
     )
     return splits
+
+
+def _select(array: np.ndarray, indices: np.ndarray) -> np.ndarray:
+    """`array[indices]`, without copying when `indices` is every index in order (no subsample:
+    saves copying the whole training set at every start)."""
+    return array if len(indices) == len(array) else array[indices]
