@@ -8,7 +8,6 @@ models are loaded with Keras' safe mode on. Writes ensemble.json into --output i
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 from pathlib import Path
@@ -107,8 +106,7 @@ def main(argv=None) -> int:
         result["num_test"],
     )
     if arguments.output:
-        arguments.output.mkdir(parents=True, exist_ok=True)
-        (arguments.output / "ensemble.json").write_text(json.dumps(result, indent=2) + "\n")
+        artifacts.write_json_atomically(arguments.output / "ensemble.json", result)
     return 0
 
 
