@@ -70,9 +70,12 @@ class EpochLogger(keras.callbacks.Callback):
         log.info("epoch %d/%d %s (%.1fs)", epoch + 1, self.epochs, shown, seconds)
 
 
+LAST_EPOCH = "last"  # trainer.checkpoint_monitor that keeps the final epoch's weights
+
+
 class BestModelSaver(keras.callbacks.Callback):
-    """Saves the model whenever `monitor` improves, through a temporary file and a rename,
-    so a run killed mid-save never leaves a truncated model behind."""
+    """Saves the model whenever `monitor` improves (every epoch for `LAST_EPOCH`), through a
+    temporary file and a rename, so a run killed mid-save never leaves a truncated model."""
 
     def __init__(self, path: Path, monitor: str):
         super().__init__()
@@ -86,11 +89,16 @@ class BestModelSaver(keras.callbacks.Callback):
         return value < self.best_value if self.mode == "min" else value > self.best_value
 
     def on_epoch_end(self, epoch, logs=None):
-        value = (logs or {}).get(self.monitor)
-        if value is None:
+        logs = logs or {}
+        if self.monitor == LAST_EPOCH:
+            value = float(epoch + 1)
+        elif self.monitor in logs:
+            value = logs[self.monitor]
+        else:
             raise KeyError(
                 f"Cannot checkpoint on '{self.monitor}': the epoch logs only have "
-                f"{sorted(logs or {})}. Set trainer.checkpoint_monitor to one of them."
+                f"{sorted(logs)}. Set trainer.checkpoint_monitor to one of them, or to "
+                f"'{LAST_EPOCH}'."
             )
         if not finite_logs(logs) or not self._improved(value):
             return  # never save a diverged epoch, whatever its accuracy says

@@ -25,7 +25,8 @@ log = logging.getLogger("mnist_exp.ensemble")
 BATCH_SIZE = 1000
 
 
-def _settings(run_dir: Path):
+def _checked_run(run_dir: Path):
+    """The settings and metrics of a finished run with a saved model."""
     metrics = artifacts.read_metrics(run_dir)
     if not (run_dir / CONFIG_FILE).is_file() or metrics is None:
         raise MnistExpError(f"{run_dir} is not a run directory (no {CONFIG_FILE} or metrics).")
@@ -33,7 +34,7 @@ def _settings(run_dir: Path):
         raise MnistExpError(f"{run_dir} did not complete (status {metrics.get('status')}).")
     if not (run_dir / artifacts.MODEL_FILE).is_file():
         raise MnistExpError(f"{run_dir} has no {artifacts.MODEL_FILE}.")
-    return parse_settings(OmegaConf.load(run_dir / CONFIG_FILE))
+    return parse_settings(OmegaConf.load(run_dir / CONFIG_FILE)), metrics
 
 
 def _test_set_key(settings) -> tuple:
@@ -44,7 +45,8 @@ def _test_set_key(settings) -> tuple:
 
 
 def ensemble_accuracy(run_dirs: list[Path]) -> dict:
-    """Each model's test accuracy and the accuracy of their averaged softmax.
+    """Each model's test accuracy and training time, and the accuracy of their averaged
+    softmax.
 
     Raises:
         MnistExpError: for a run that is not finished, runs scored on different test sets,
@@ -52,7 +54,8 @@ def ensemble_accuracy(run_dirs: list[Path]) -> dict:
     """
     if len(run_dirs) < 2:
         raise MnistExpError("An ensemble needs at least two run directories.")
-    settings = [_settings(run_dir) for run_dir in run_dirs]
+    runs = [_checked_run(run_dir) for run_dir in run_dirs]
+    settings = [run_settings for run_settings, _ in runs]
     keys = {_test_set_key(s) for s in settings}
     if len(keys) > 1:
         raise MnistExpError(
@@ -68,7 +71,7 @@ def ensemble_accuracy(run_dirs: list[Path]) -> dict:
     splits = prepare_splits(settings[0].dataset, settings[0].seed)
     test = make_evaluation_dataset(splits.x_test, splits.y_test, batch_size=BATCH_SIZE)
     members, total = [], None
-    for run_dir in run_dirs:
+    for run_dir, (_, metrics) in zip(run_dirs, runs, strict=True):
         path = run_dir / artifacts.MODEL_FILE
         try:
             model = keras.models.load_model(path, compile=False)  # safe_mode stays on
@@ -79,12 +82,21 @@ def ensemble_accuracy(run_dirs: list[Path]) -> dict:
             ) from None
         probabilities, labels = predict(model, test)
         accuracy = float(np.mean(probabilities.argmax(axis=1) == labels))
-        members.append({"run_dir": str(run_dir), "test_accuracy": accuracy})
-        log.info("%s: test accuracy %.4f", run_dir, accuracy)
+        train_seconds = metrics.get("train_seconds")
+        members.append(
+            {"run_dir": str(run_dir), "test_accuracy": accuracy, "train_seconds": train_seconds}
+        )
+        log.info("%s: test accuracy %.4f, trained in %s s", run_dir, accuracy, train_seconds)
         total = probabilities if total is None else total + probabilities
         keras.backend.clear_session()
     ensemble = float(np.mean(total.argmax(axis=1) == labels))
-    return {"members": members, "num_test": len(labels), "ensemble_test_accuracy": ensemble}
+    times = [member["train_seconds"] for member in members]
+    return {
+        "members": members,
+        "num_test": len(labels),
+        "ensemble_test_accuracy": ensemble,
+        "total_train_seconds": None if None in times else round(sum(times), 1),
+    }
 
 
 def main(argv=None) -> int:
@@ -99,11 +111,13 @@ def main(argv=None) -> int:
         log.error("ensemble: %s", error)
         return 2
     log.info(
-        "ensemble of %d models: test accuracy %.4f (best single %.4f) on %d images",
+        "ensemble of %d models: test accuracy %.4f (best single %.4f) on %d images; "
+        "%s s of training in all",
         len(result["members"]),
         result["ensemble_test_accuracy"],
         max(member["test_accuracy"] for member in result["members"]),
         result["num_test"],
+        result["total_train_seconds"],
     )
     if arguments.output:
         artifacts.write_json_atomically(arguments.output / "ensemble.json", result)

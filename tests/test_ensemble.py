@@ -36,6 +36,9 @@ def test_ensemble_scores_each_model_as_its_run_did_and_the_average(runs, tmp_pat
     scored = [member["test_accuracy"] for member in result["members"]]
     assert scored == pytest.approx([metrics["a"]["test_accuracy"], metrics["b"]["test_accuracy"]])
     assert 0 <= result["ensemble_test_accuracy"] <= 1 and result["num_test"] == 100
+    times = [metrics[name]["train_seconds"] for name in ("a", "b")]
+    assert [member["train_seconds"] for member in result["members"]] == times
+    assert result["total_train_seconds"] == pytest.approx(sum(times), abs=0.1)
 
 
 def test_runs_scored_on_other_test_images_are_refused(runs, caplog):

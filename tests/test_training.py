@@ -67,6 +67,26 @@ def test_test_set_is_scored_with_the_best_checkpoint(tmp_path):
     assert np.isfinite(metrics["test_loss"])
 
 
+def test_checkpoint_monitor_last_keeps_and_scores_the_final_epoch(tmp_path):
+    import keras
+
+    from mnist_exp.data.pipeline import make_evaluation_dataset
+    from mnist_exp.data.prepare import prepare_splits
+    from mnist_exp.settings import parse_settings
+
+    cfg = smoke_config("model=mlp", "trainer.epochs=3", "trainer.checkpoint_monitor=last")
+    metrics = run_experiment(cfg, tmp_path)
+    assert metrics["best_epoch"] == metrics["epochs_run"] == 3
+    with open(tmp_path / "history.csv") as stream:
+        final_val_loss = float(list(csv.DictReader(stream))[-1]["val_loss"])
+    settings = parse_settings(cfg)
+    splits = prepare_splits(settings.dataset, settings.seed)
+    model = keras.saving.load_model(tmp_path / "model.keras")
+    validation = make_evaluation_dataset(splits.x_val, splits.y_val, batch_size=64)
+    loss, _ = model.evaluate(validation, verbose=0)
+    assert loss == pytest.approx(final_val_loss, rel=1e-4)
+
+
 def test_same_seed_gives_same_result(tmp_path):
     overrides = (
         "model=cnn_small",
