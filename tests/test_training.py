@@ -48,42 +48,38 @@ def test_a_run_leaves_its_artifacts_and_learns(tmp_path):
     assert list((tmp_path / "tensorboard" / "validation").glob("events.out.tfevents.*"))
 
 
-def test_test_set_is_scored_with_the_best_checkpoint(tmp_path):
+def evaluate_saved_model(run_dir, cfg, split):
+    """(loss, accuracy) of the run's model.keras on its `split` ("val" or "test") images."""
     import keras
-    import numpy as np
 
     from mnist_exp.data.pipeline import make_evaluation_dataset
     from mnist_exp.data.prepare import prepare_splits
     from mnist_exp.settings import parse_settings
 
-    cfg = smoke_config("model=mlp", "trainer.epochs=2")
-    metrics = run_experiment(cfg, tmp_path)
     settings = parse_settings(cfg)
     splits = prepare_splits(settings.dataset, settings.seed)
-    model = keras.saving.load_model(tmp_path / "model.keras")
-    test = make_evaluation_dataset(splits.x_test, splits.y_test, batch_size=64)
-    _, accuracy = model.evaluate(test, verbose=0)
+    model = keras.saving.load_model(run_dir / "model.keras")
+    images, labels = getattr(splits, f"x_{split}"), getattr(splits, f"y_{split}")
+    return model.evaluate(make_evaluation_dataset(images, labels, batch_size=64), verbose=0)
+
+
+def test_test_set_is_scored_with_the_best_checkpoint(tmp_path):
+    import numpy as np
+
+    cfg = smoke_config("model=mlp", "trainer.epochs=2")
+    metrics = run_experiment(cfg, tmp_path)
+    _, accuracy = evaluate_saved_model(tmp_path, cfg, "test")
     assert accuracy == pytest.approx(metrics["test_accuracy"], abs=1e-6)
     assert np.isfinite(metrics["test_loss"])
 
 
 def test_checkpoint_monitor_last_keeps_and_scores_the_final_epoch(tmp_path):
-    import keras
-
-    from mnist_exp.data.pipeline import make_evaluation_dataset
-    from mnist_exp.data.prepare import prepare_splits
-    from mnist_exp.settings import parse_settings
-
     cfg = smoke_config("model=mlp", "trainer.epochs=3", "trainer.checkpoint_monitor=last")
     metrics = run_experiment(cfg, tmp_path)
     assert metrics["best_epoch"] == metrics["epochs_run"] == 3
     with open(tmp_path / "history.csv") as stream:
         final_val_loss = float(list(csv.DictReader(stream))[-1]["val_loss"])
-    settings = parse_settings(cfg)
-    splits = prepare_splits(settings.dataset, settings.seed)
-    model = keras.saving.load_model(tmp_path / "model.keras")
-    validation = make_evaluation_dataset(splits.x_val, splits.y_val, batch_size=64)
-    loss, _ = model.evaluate(validation, verbose=0)
+    loss, _ = evaluate_saved_model(tmp_path, cfg, "val")
     assert loss == pytest.approx(final_val_loss, rel=1e-4)
 
 
