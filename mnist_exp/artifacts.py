@@ -6,7 +6,10 @@ import json
 import math
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 METRICS_FILE = "metrics.json"
 HISTORY_FILE = "history.csv"
@@ -21,16 +24,27 @@ def _json_safe(value):
     return value
 
 
-def write_text_atomically(path: Path, text: str) -> None:
-    """Writes through a temporary file and a rename: a kill leaves the old file or the new
-    one, and readers never see half a file."""
+@contextmanager
+def open_atomically(path: Path, mode: str = "w") -> Iterator[IO]:
+    """Opens a temporary file beside `path` and renames it onto `path` when the block ends
+    without error (removing it otherwise): a kill leaves the old file or the new one, and
+    readers never see half a file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(handle, "w") as stream:
+    try:
+        with os.fdopen(handle, mode) as stream:
+            yield stream
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def write_text_atomically(path: Path, text: str) -> None:
+    with open_atomically(path) as stream:
         stream.write(text)
-    os.chmod(temporary, 0o644)
-    os.replace(temporary, path)
 
 
 def write_json_atomically(path: Path, payload: dict) -> None:

