@@ -10,6 +10,8 @@ from pathlib import Path
 
 import keras
 
+from mnist_exp.settings import LAST_EPOCH
+
 log = logging.getLogger(__name__)
 
 
@@ -68,9 +70,6 @@ class EpochLogger(keras.callbacks.Callback):
         seconds = time.perf_counter() - self._started
         self.epoch_seconds.append(seconds)
         log.info("epoch %d/%d %s (%.1fs)", epoch + 1, self.epochs, shown, seconds)
-
-
-LAST_EPOCH = "last"  # trainer.checkpoint_monitor that keeps the final epoch's weights
 
 
 class BestModelSaver(keras.callbacks.Callback):

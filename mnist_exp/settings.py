@@ -25,6 +25,15 @@ def _check_rate(section: str, name: str, value: float) -> None:
     _require(0.0 <= value < 1.0, f"{section}.{name}={value} must be in [0, 1).")
 
 
+EPOCH_LOG_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")  # what every epoch logs
+LAST_EPOCH = "last"  # trainer.checkpoint_monitor that keeps the final epoch's weights
+
+
+def _check_monitor(key: str, value: str, extra: tuple[str, ...] = ()) -> None:
+    choices = EPOCH_LOG_KEYS + extra
+    _require(value in choices, f"{key}={value!r}: expected one of {choices}.")
+
+
 # --------------------------------------------------------------------------- data
 @dataclass
 class DatasetSettings:
@@ -134,6 +143,15 @@ class FastCnnSettings:
     l2_regularization: float = 0.0
 
 
+@dataclass
+class StridedCnnSettings:
+    name: str = "strided_cnn"
+    filters: list[int] = field(default_factory=lambda: [32, 64])
+    head_filters: int = 128
+    dropout_rate: float = 0.4
+    l2_regularization: float = 0.0
+
+
 MODEL_SETTINGS = {
     "mlp": MlpSettings,
     "cnn_small": CnnSmallSettings,
@@ -141,6 +159,7 @@ MODEL_SETTINGS = {
     "cnn_bn": CnnBnSettings,
     "resnet": ResnetSettings,
     "fast_cnn": FastCnnSettings,
+    "strided_cnn": StridedCnnSettings,
 }
 
 
@@ -198,6 +217,7 @@ class ScheduleSettings:
         _require(0 <= self.final_fraction <= 1, "schedule.final_fraction must be in [0, 1].")
         _require(0 < self.peak_fraction < 1, "schedule.peak_fraction must be in (0, 1).")
         _require(0 < self.factor < 1, "schedule.factor must be in (0, 1).")
+        _check_monitor("schedule.monitor", self.monitor)
         if self.name == "step":
             _require(
                 len(self.factors) == len(self.boundaries) + 1,
@@ -238,6 +258,8 @@ class TrainerSettings:
         _require(self.steps_per_execution >= 1, "trainer.steps_per_execution must be >= 1.")
         _require(self.verbose in (0, 1, 2), "trainer.verbose must be 0, 1 or 2.")
         _require(self.early_stopping.patience >= 0, "trainer.early_stopping.patience must be >= 0.")
+        _check_monitor("trainer.checkpoint_monitor", self.checkpoint_monitor, (LAST_EPOCH,))
+        _check_monitor("trainer.early_stopping.monitor", self.early_stopping.monitor)
 
 
 # --------------------------------------------------------------------------- hardware

@@ -18,7 +18,15 @@ def options(group: str) -> list[str]:
 
 
 def test_groups_have_the_documented_options():
-    assert options("model") == ["cnn", "cnn_bn", "cnn_small", "fast_cnn", "mlp", "resnet"]
+    assert options("model") == [
+        "cnn",
+        "cnn_bn",
+        "cnn_small",
+        "fast_cnn",
+        "mlp",
+        "resnet",
+        "strided_cnn",
+    ]
     assert options("optimizer") == ["adam", "adamw", "rmsprop", "sgd"]
     assert options("schedule") == [
         "constant",
@@ -149,6 +157,10 @@ def test_mixed_float16_without_gpu_is_refused():
         ("model=fast_cnn", None),
         ("model=fast_cnn model.kernel_sizes=[5]", r"kernel_sizes=\[5\] needs one kernel size per"),
         ("schedule=step", None),
+        ("trainer.checkpoint_monitor=val_acc", r"checkpoint_monitor='val_acc'.*'last'"),
+        ("trainer.early_stopping.monitor=accuracy", None),
+        ("trainer.early_stopping.monitor=last", r"early_stopping.monitor='last': expected"),
+        ("schedule=reduce_on_plateau schedule.monitor=val_los", "schedule.monitor='val_los'"),
     ],
 )
 def test_bad_values_get_one_clear_message(override, message):
@@ -171,6 +183,20 @@ def test_fast_cnn_too_deep_for_the_image_names_the_stage():
             filters=[8, 8, 8],
             kernel_sizes=[5, 3, 5],
         )
+
+
+def test_strided_cnn_spans_the_last_map_and_refuses_too_many_blocks():
+    from mnist_exp.models import build_model
+
+    network = build_model(
+        "strided_cnn", input_shape=(28, 28, 1), num_classes=10, filters=[8, 16], head_filters=32
+    )
+    # 28 -> 24 -> 12 -> 8 -> 4, then a 4x4 head convolution down to 1x1.
+    assert network.get_layer("block1_downsample_conv").output.shape[1:3] == (4, 4)
+    assert network.get_layer("head_conv").kernel.shape[:2] == (4, 4)
+    assert network.get_layer("head_conv").output.shape[1:] == (1, 1, 32)
+    with pytest.raises(ValueError, match="block 2: a 4x4 feature map is too small"):
+        build_model("strided_cnn", input_shape=(28, 28, 1), num_classes=10, filters=[8, 8, 8])
 
 
 def test_unknown_option_lists_the_available_ones():
