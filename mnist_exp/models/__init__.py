@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 
-MODEL_NAMES = ("mlp", "cnn_small", "cnn", "cnn_bn", "resnet", "fast_cnn")
+MODEL_NAMES = ("mlp", "cnn_small", "cnn", "cnn_bn", "resnet", "fast_cnn", "strided_cnn")
 
 
 def build_model(name: str, *, input_shape, num_classes: int, **architecture):

@@ -41,16 +41,19 @@ def conv_bn_relu(
     filters: int,
     l2_regularization: float,
     *,
+    kernel_size: int = 3,
     strides: int = 1,
+    padding: str = "same",
     name: str,
     relu: bool = True,
 ):
-    """3x3 convolution without bias, BatchNorm, then ReLU unless `relu` is False."""
+    """Convolution without bias (3x3 same-padded by default), BatchNorm, then ReLU unless
+    `relu` is False."""
     features = layers.Conv2D(
         filters,
-        3,
+        kernel_size,
         strides=strides,
-        padding="same",
+        padding=padding,
         use_bias=False,
         kernel_regularizer=l2_regularizer(l2_regularization),
         name=f"{name}_conv",
