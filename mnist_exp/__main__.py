@@ -1,7 +1,7 @@
-"""`python -m mnist_exp [overrides]`: train and evaluate one experiment (or `-m` a sweep)."""
+"""`mnist-exp [overrides]` (`python -m mnist_exp`): train and evaluate one experiment, `-m` a
+sweep, `resume=RUN_DIR` continue a run. The logic is in mnist_exp.training."""
 
 import sys
-from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -9,32 +9,20 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from mnist_exp.errors import MnistExpError
-from mnist_exp.experiment import run_experiment
+from mnist_exp.training.job import Job, run_job
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="config")
 def main(cfg: DictConfig) -> float:
-    """Runs one job and returns its validation objective for sweepers."""
-    hydra_config = HydraConfig.get()
+    """Runs one job and returns its objective for sweepers."""
     try:
-        metrics = run_experiment(
-            cfg, Path(hydra_config.runtime.output_dir), choices=dict(hydra_config.runtime.choices)
-        )
+        metrics = run_job(cfg, Job.from_hydra())
     except MnistExpError:
-        if hydra_config.mode == RunMode.RUN:
-            sys.exit(2)  # Already logged as one clear message; no traceback for bad input.
+        if HydraConfig.get().mode == RunMode.RUN:
+            sys.exit(2)  # run_job logged one clear message; no traceback for bad input
         raise
     return metrics["objective"]
 
 
-def _resume_argument(argv: list[str]) -> str | None:
-    return next((arg.split("=", 1)[1] for arg in argv if arg.startswith("resume=")), None)
-
-
 if __name__ == "__main__":
-    if resume_dir := _resume_argument(sys.argv[1:]):
-        from mnist_exp import resume
-
-        others = [arg for arg in sys.argv[1:] if not arg.startswith("resume=")]
-        sys.exit(resume.main([resume_dir, *others]))
     main()

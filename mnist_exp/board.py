@@ -1,39 +1,9 @@
-"""`python -m mnist_exp.board [LOGDIR] [--port N]`: TensorBoard over the runs, on localhost.
+"""`mnist-exp-board` (`python -m mnist_exp.board`);
+the command line of mnist_exp.reporting.board."""
 
-Every run, multirun job and their HParams appear; pass `--host 0.0.0.0` only if you mean to
-expose it to your network.
-"""
-
-from __future__ import annotations
-
-import argparse
-import subprocess
 import sys
 
-
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mnist_exp.board", description=__doc__)
-    parser.add_argument("logdir", nargs="?", default="outputs")
-    parser.add_argument("--port", type=int, default=6006)
-    parser.add_argument("--host", default="127.0.0.1", help="default: localhost only")
-    arguments = parser.parse_args(argv)
-    command = [
-        sys.executable,
-        "-m",
-        "tensorboard.main",
-        "--logdir",
-        arguments.logdir,
-        "--host",
-        arguments.host,
-        "--port",
-        str(arguments.port),
-    ]
-    print(
-        f"TensorBoard on http://{arguments.host}:{arguments.port} over {arguments.logdir}",
-        flush=True,
-    )
-    return subprocess.call(command)
-
+from mnist_exp.reporting.board import main
 
 if __name__ == "__main__":
     sys.exit(main())

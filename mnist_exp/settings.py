@@ -7,6 +7,7 @@ impossible value costs the user a second, not a TensorFlow start-up.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -302,6 +303,30 @@ class PrecisionSettings:
         )
 
 
+# --------------------------------------------------------------------------- objective
+@dataclass
+class ObjectiveSettings:
+    """What a run is judged by: the best epoch's value of one history column. The Hydra task
+    function returns it (for sweepers), Keras Tuner optimizes it, HParams records it."""
+
+    metric: str = "val_accuracy"
+    direction: str = "max"
+
+    def __post_init__(self):
+        _check_monitor("objective.metric", self.metric)
+        _require(
+            self.direction in ("max", "min"),
+            f"objective.direction={self.direction!r}: expected max or min.",
+        )
+
+    def best(self, values) -> float:
+        """The best finite value of `values` (NaN when there is none)."""
+        finite = [float(v) for v in values if math.isfinite(v)]
+        if not finite:
+            return math.nan
+        return max(finite) if self.direction == "max" else min(finite)
+
+
 # --------------------------------------------------------------------------- experiment
 @dataclass
 class ExperimentSettings:
@@ -314,6 +339,7 @@ class ExperimentSettings:
     trainer: TrainerSettings
     strategy: StrategySettings
     precision: PrecisionSettings
+    objective: ObjectiveSettings
 
     @property
     def learning_rate(self) -> float:
@@ -374,6 +400,7 @@ def parse_settings(cfg: DictConfig) -> ExperimentSettings:
         trainer=parse_section(cfg, "trainer", TrainerSettings),
         strategy=parse_section(cfg, "strategy", StrategySettings),
         precision=parse_section(cfg, "precision", PrecisionSettings),
+        objective=parse_section(cfg, "objective", ObjectiveSettings),
     )
 
 

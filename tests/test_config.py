@@ -66,7 +66,7 @@ def test_model_yaml_keys_are_the_builder_arguments(model):
 @pytest.mark.parametrize("optimizer", options("optimizer"))
 @pytest.mark.parametrize("schedule", options("schedule"))
 def test_every_optimizer_and_schedule_instantiates(optimizer, schedule):
-    from mnist_exp.optimization import build_learning_rate, build_optimizer
+    from mnist_exp.training.optimization import build_learning_rate, build_optimizer
 
     settings = parse_settings(smoke_config(f"optimizer={optimizer}", f"schedule={schedule}"))
     rate = build_learning_rate(
@@ -79,7 +79,7 @@ def test_every_optimizer_and_schedule_instantiates(optimizer, schedule):
 
 
 def test_one_cycle_rises_then_falls():
-    from mnist_exp.optimization import OneCycle
+    from mnist_exp.training.optimization import OneCycle
 
     schedule = OneCycle(0.01, total_steps=100, peak_fraction=0.3, final_fraction=0.0)
     values = [float(schedule(step)) for step in range(101)]
@@ -92,7 +92,7 @@ def test_one_cycle_rises_then_falls():
 def test_every_augmentation_keeps_shape_and_range(augment):
     import tensorflow as tf
 
-    from mnist_exp.augmentation import make_augmenter
+    from mnist_exp.data.augmentation import make_augmenter
 
     settings = parse_settings(smoke_config(f"augment={augment}"))
     augmenter = make_augmenter(settings.augment)
@@ -111,14 +111,14 @@ def test_every_augmentation_keeps_shape_and_range(augment):
 @pytest.mark.parametrize("strategy", sorted(set(options("strategy")) - {"multi_worker"}))
 def test_every_strategy_builds(strategy):
     """multi_worker needs a cluster and a fresh process: see test_distributed.py."""
-    from mnist_exp.hardware import build_strategy
+    from mnist_exp.training.strategy import build_strategy
 
     settings = parse_settings(smoke_config(f"strategy={strategy}"))
     assert build_strategy(settings.strategy).num_replicas_in_sync >= 1
 
 
 def test_missing_gpu_device_is_a_clear_error():
-    from mnist_exp.hardware import build_strategy
+    from mnist_exp.training.strategy import build_strategy
 
     settings = parse_settings(smoke_config("strategy=one_device", "strategy.device=/gpu:7"))
     with pytest.raises(ConfigError, match="does not exist on this machine"):
@@ -133,7 +133,7 @@ def test_every_precision_parses(precision):
 def test_mixed_float16_without_gpu_is_refused():
     import tensorflow as tf
 
-    from mnist_exp.hardware import set_precision
+    from mnist_exp.training.strategy import set_precision
 
     if tf.config.list_physical_devices("GPU"):
         pytest.skip("this machine has a GPU")

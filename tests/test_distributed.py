@@ -8,9 +8,9 @@ import json
 import pytest
 from conftest import run_module, smoke_config
 
-from mnist_exp.cluster import is_chief_process
 from mnist_exp.errors import ConfigError
 from mnist_exp.settings import StrategySettings, parse_settings
+from mnist_exp.training.cluster import is_chief_process
 
 TINY = (
     "debug=smoke",
@@ -27,7 +27,7 @@ def read_metrics(run_dir):
 
 @pytest.fixture(scope="module")
 def default_result(tmp_path_factory):
-    from mnist_exp.experiment import run_experiment
+    from mnist_exp.training.runner import run_experiment
 
     return run_experiment(smoke_config(*TINY[2:]), tmp_path_factory.mktemp("default"))
 
@@ -82,7 +82,7 @@ def test_a_failing_worker_run_reports_failure(tmp_path):
 
 
 def test_batch_must_split_across_replicas():
-    from mnist_exp.hardware import global_batch_size
+    from mnist_exp.training.strategy import global_batch_size
 
     settings = StrategySettings(name="mirrored")
     assert global_batch_size(64, settings, 2) == 64
@@ -92,7 +92,7 @@ def test_batch_must_split_across_replicas():
 
 
 def test_learning_rate_scales_linearly_when_asked(monkeypatch):
-    from mnist_exp.training import plan_batches
+    from mnist_exp.training.engine import plan_batches
 
     class TwoReplicas:
         num_replicas_in_sync = 2
@@ -106,7 +106,7 @@ def test_learning_rate_scales_linearly_when_asked(monkeypatch):
 
 
 def test_multi_worker_without_a_cluster_says_how_to_get_one(monkeypatch):
-    from mnist_exp.hardware import build_strategy
+    from mnist_exp.training.strategy import build_strategy
 
     monkeypatch.delenv("TF_CONFIG", raising=False)
     with pytest.raises(ConfigError, match="python -m mnist_exp.launch"):

@@ -9,8 +9,8 @@ import pytest
 from conftest import smoke_config
 from omegaconf import OmegaConf
 
-from mnist_exp.ensemble import main as ensemble_main
-from mnist_exp.experiment import run_experiment
+from mnist_exp.tools.ensemble import main as ensemble_main
+from mnist_exp.training.runner import run_experiment
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mnist_exp.augmentation import make_augmenter
+from mnist_exp.data.augmentation import make_augmenter
 from mnist_exp.data.pipeline import make_evaluation_dataset, make_training_dataset
 from mnist_exp.settings import AugmentSettings
 

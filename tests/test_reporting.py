@@ -10,12 +10,12 @@ from conftest import smoke_config
 from omegaconf import OmegaConf
 from PIL import Image
 
-from mnist_exp import compare
-from mnist_exp.experiment import run_experiment
-from mnist_exp.flatten import flatten_config, with_group_choices
 from mnist_exp.reporting.report import PER_CLASS_FILE, REPORT_FILES
 from mnist_exp.reporting.scores import confusion_matrix, per_class_scores
-from mnist_exp.runs import runs_table
+from mnist_exp.runs import compare
+from mnist_exp.runs.flatten import flatten_config, with_group_choices
+from mnist_exp.runs.table import runs_table
+from mnist_exp.training.runner import run_experiment
 
 
 def test_scores_match_a_hand_count():

@@ -15,11 +15,11 @@ import numpy as np
 import pytest
 from conftest import smoke_config
 
-from mnist_exp import backup
 from mnist_exp.errors import MnistExpError
-from mnist_exp.experiment import run_experiment
-from mnist_exp.resume import load_run_config
-from mnist_exp.resume import main as resume_main
+from mnist_exp.training import backup
+from mnist_exp.training.resume import load_run_config
+from mnist_exp.training.resume import main as resume_main
+from mnist_exp.training.runner import run_experiment
 
 SLOW_ENOUGH = (
     "model=cnn_small",

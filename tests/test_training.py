@@ -10,7 +10,7 @@ import pytest
 from conftest import smoke_config
 
 from mnist_exp.errors import ConfigError, MnistExpError
-from mnist_exp.experiment import run_experiment
+from mnist_exp.training.runner import run_experiment
 
 REQUIRED_METRICS = {
     "test_accuracy",
@@ -131,9 +131,9 @@ def test_the_train_step_is_traced_once():
     """Optimizer and metric variables exist before fit, so the first step is traced once
     (a tf.function creating variables on its first call is traced twice)."""
     from mnist_exp.data.prepare import prepare_splits
-    from mnist_exp.hardware import build_strategy
     from mnist_exp.settings import parse_settings
-    from mnist_exp.training import build_trainable, training_dataset
+    from mnist_exp.training.engine import build_trainable, training_dataset
+    from mnist_exp.training.strategy import build_strategy
 
     settings = parse_settings(smoke_config("model=fast_cnn", "trainer.epochs=2"))
     splits = prepare_splits(settings.dataset, settings.seed)

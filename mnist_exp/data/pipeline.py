@@ -7,8 +7,6 @@ therefore sees exactly the batches an uninterrupted run would have seen.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import tensorflow as tf
 
@@ -39,7 +37,7 @@ def make_training_dataset(
         seed: with the epoch, fixes the order; with the step, the augmentation.
         initial_epoch: the first epoch to produce (a resumed run starts past 0).
         epochs: one past the last epoch to produce.
-        augment: `augment(images, seed) -> images` (see `mnist_exp.augmentation`), or None.
+        augment: `augment(images, seed) -> images` (see `mnist_exp.data.augmentation`), or None.
         shard_index: which slice of every batch this input pipeline yields.
         num_shards: slices per batch (workers of a multi-worker run). Above 1, every pipeline
             builds the same global batches and yields its own 1/num_shards of each, so the
@@ -72,11 +70,6 @@ def make_training_dataset(
     dataset = tf.data.Dataset.range(initial_epoch, epochs).flat_map(epoch_batches)
     dataset = dataset.map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return dataset.prefetch(tf.data.AUTOTUNE)
-
-
-def steps_per_epoch(count: int, batch_size: int, num_shards: int = 1) -> int:
-    """Batches per epoch; a sharded pipeline drops the last, partial one."""
-    return count // batch_size if num_shards > 1 else math.ceil(count / batch_size)
 
 
 def make_evaluation_dataset(images: np.ndarray, labels: np.ndarray, *, batch_size: int):

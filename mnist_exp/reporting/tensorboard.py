@@ -8,7 +8,7 @@ import numpy as np
 import tensorflow as tf
 from tensorboard.plugins.hparams import api as hparams_api
 
-FINAL_METRICS = ("test_accuracy", "test_loss", "best_val_accuracy", "train_seconds")
+FINAL_METRICS = ("objective", "test_accuracy", "test_loss", "best_val_accuracy", "train_seconds")
 
 
 def _png_to_image(png: bytes) -> np.ndarray:

@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import logging
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 from omegaconf import DictConfig
 
-from mnist_exp import artifacts
+from mnist_exp.commands import python_argv, shown
 from mnist_exp.errors import MnistExpError
-from mnist_exp.experiment import FINISHED
+from mnist_exp.runs import artifacts
+from mnist_exp.runs.load import FINISHED
 from mnist_exp.tuning.distributed import configure_environment, serve_oracle
 from mnist_exp.tuning.overrides import training_overrides
 from mnist_exp.tuning.preset import Composer, preset_text
@@ -44,7 +44,7 @@ def _check_state(state_dir: Path, tuning: TuningSettings) -> None:
     if exists and not tuning.resume:
         raise MnistExpError(
             f"{state_dir} already holds a search; continue it with "
-            f"python -m mnist_exp.tune resume={state_dir}, or choose another directory."
+            f"{shown('tune')} resume={state_dir}, or choose another directory."
         )
     if tuning.resume and not exists:
         raise MnistExpError(
@@ -135,7 +135,7 @@ def _search(tuner, tuner_settings, output_dir: Path, space) -> None:
         raise MnistExpError(
             f"Search stopped: {tuner_settings.max_consecutive_failed_trials} trials in a row "
             f"failed; their reasons are in {output_dir / 'trials.md'}. Fix the cause, then "
-            f"continue with python -m mnist_exp.tune resume={output_dir}."
+            f"continue with {shown('tune')} resume={output_dir}."
         ) from None
 
 
@@ -206,13 +206,13 @@ def _finish(tuner, runner, tuning, output_dir: Path, space, seconds: float) -> d
     preset = _write_preset(runner, overrides, output_dir, trial, tuning, summary)
     summary["preset"] = str(preset)
     log.info(
-        "Best: trial %s, %s=%.4f: %s\nPreset: %s\n  rerun: python -m mnist_exp --config-dir %s "
-        "+experiment=%s",
+        "Best: trial %s, %s=%.4f: %s\nPreset: %s\n  rerun: %s --config-dir %s +experiment=%s",
         trial.trial_id,
         tuning.objective.metric,
         trial.score,
         " ".join(overrides) or "(the defaults)",
         preset,
+        shown("train"),
         output_dir,
         PRESET_NAME,
     )
@@ -227,7 +227,7 @@ def _write_preset(runner, overrides, output_dir: Path, trial, tuning, summary) -
     header = [
         f"Found by mnist_exp.tune in {output_dir}: trial {trial.trial_id} of "
         f"{summary['trials']}, {tuning.objective.metric}={trial.score:.4f} during the search.",
-        f"  python -m mnist_exp --config-dir {output_dir} +experiment={PRESET_NAME}",
+        f"  {shown('train')} --config-dir {output_dir} +experiment={PRESET_NAME}",
     ]
     retrained = summary.get("retrain")
     if retrained:
@@ -252,12 +252,10 @@ def retrain(output_dir: Path) -> dict:
         log.info("Retrain already done in %s.", run_dir)
     else:
         if existing:
-            command = [sys.executable, "-m", "mnist_exp.resume", str(run_dir)]
+            command = [*python_argv("resume"), str(run_dir)]
         else:
             command = [
-                sys.executable,
-                "-m",
-                "mnist_exp",
+                *python_argv("train"),
                 "--config-dir",
                 str(output_dir),
                 f"+experiment={PRESET_NAME}",

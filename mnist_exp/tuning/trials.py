@@ -17,11 +17,12 @@ import pandas as pd
 import yaml
 from omegaconf import OmegaConf
 
-from mnist_exp import artifacts
 from mnist_exp.errors import ConfigError, MnistExpError
-from mnist_exp.experiment import FINISHED, run_experiment
-from mnist_exp.runs import CONFIG_FILE, HYDRA_FILE
+from mnist_exp.runs import artifacts
+from mnist_exp.runs.load import FINISHED
+from mnist_exp.runs.record import CONFIG_FILE, HYDRA_FILE
 from mnist_exp.settings import parse_settings
+from mnist_exp.training.runner import run_experiment
 from mnist_exp.tuning.overrides import render
 from mnist_exp.tuning.preset import Composer
 from mnist_exp.tuning.settings import ObjectiveSettings, TunerSettings

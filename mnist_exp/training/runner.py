@@ -12,15 +12,15 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from mnist_exp import artifacts
-from mnist_exp.cluster import is_chief_process
+from mnist_exp.commands import shown
 from mnist_exp.errors import MnistExpError
-from mnist_exp.flatten import flatten_config, with_group_choices
+from mnist_exp.runs import artifacts
+from mnist_exp.runs.flatten import flatten_config, with_group_choices
+from mnist_exp.runs.load import FINISHED
 from mnist_exp.settings import parse_settings
+from mnist_exp.training.cluster import is_chief_process
 
 log = logging.getLogger(__name__)
-
-OBJECTIVE = "best_val_accuracy"
 
 
 def _now() -> str:
@@ -37,9 +37,6 @@ def _summary(metrics: dict, output_dir: Path) -> str:
     )
 
 
-FINISHED = ("completed", "diverged")
-
-
 def _start_record(output_dir: Path, resume: bool) -> dict:
     existing = artifacts.read_metrics(output_dir)
     if resume:
@@ -50,12 +47,14 @@ def _start_record(output_dir: Path, resume: bool) -> dict:
                 f"{output_dir} already finished (status {existing['status']}); nothing to "
                 "resume. Start a new run instead."
             )
-        return {**existing, "status": "running", "resumed_at": _now()}
+        # What the interrupted attempt left (its error, its end) is not this attempt's.
+        kept = {k: v for k, v in existing.items() if k not in ("error", "finished_at")}
+        return {**kept, "status": "running", "resumed_at": _now()}
     if existing is not None:
         raise MnistExpError(
             f"{output_dir} already holds a run (status {existing.get('status')}); refusing to "
             "overwrite it. Choose another hydra.run.dir, or resume it: "
-            f"python -m mnist_exp.resume {output_dir}"
+            f"{shown('resume')} {output_dir}"
         )
     return {"status": "running", "started_at": _now()}
 
@@ -74,7 +73,8 @@ def run_experiment(
         resume: continue an interrupted run in `output_dir` from its last backup.
 
     Returns:
-        The metrics, including "objective" (the validation accuracy sweepers maximize).
+        The metrics, including "objective" (the value of `objective.metric` at the best
+        epoch, which sweepers optimize).
     """
     output_dir = Path(output_dir)
     record = _start_record(output_dir, resume)
@@ -89,10 +89,13 @@ def run_experiment(
         record.update(model=settings.model.name, dataset=settings.dataset.name, seed=settings.seed)
         artifacts.write_json_atomically(run_dir / artifacts.METRICS_FILE, record)
         # Imported here so that config errors surface before TensorFlow starts.
-        from mnist_exp.training import train_and_evaluate
+        from mnist_exp.training.engine import end_job, train_and_evaluate
 
         hparams = with_group_choices(flatten_config(cfg), choices)
-        record.update(train_and_evaluate(settings, run_dir, hparams=hparams, resume=resume))
+        try:
+            record.update(train_and_evaluate(settings, run_dir, hparams=hparams, resume=resume))
+        finally:
+            end_job()
     except BaseException as error:
         record.update(
             status="interrupted" if isinstance(error, KeyboardInterrupt) else "failed",
@@ -102,20 +105,13 @@ def run_experiment(
             wall_seconds=round(time.perf_counter() - started, 3),
         )
         artifacts.write_json_atomically(run_dir / artifacts.METRICS_FILE, record)
-        if isinstance(error, MnistExpError):
-            log.error("%s", error)
-        elif isinstance(error, Exception):
+        if isinstance(error, Exception) and not isinstance(error, MnistExpError):
             log.error("Run failed:\n%s", traceback.format_exc())
         raise
     finally:
         if run_dir != output_dir:
             shutil.rmtree(run_dir, ignore_errors=True)
-    record.update(
-        objective_name=OBJECTIVE,
-        objective=record[OBJECTIVE],
-        finished_at=_now(),
-        wall_seconds=round(time.perf_counter() - started, 3),
-    )
+    record.update(finished_at=_now(), wall_seconds=round(time.perf_counter() - started, 3))
     if run_dir == output_dir:
         artifacts.write_json_atomically(output_dir / artifacts.METRICS_FILE, record)
         log.info("%s", _summary(record, output_dir))

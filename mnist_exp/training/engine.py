@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 
 import keras
@@ -11,63 +10,53 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from mnist_exp import artifacts
-from mnist_exp.augmentation import make_augmenter
-from mnist_exp.backup import RunBackup, remove_backups, restore_latest
-from mnist_exp.callbacks import BestModelSaver, EpochLogger, LearningRateLogger, monitor_mode
-from mnist_exp.custom_loop import evaluate, fit_with_strategy
+from mnist_exp.data.augmentation import make_augmenter
 from mnist_exp.data.pipeline import (
     make_evaluation_dataset,
     make_training_dataset,
-    steps_per_epoch,
 )
 from mnist_exp.data.prepare import Splits, prepare_splits
-from mnist_exp.hardware import build_strategy, global_batch_size, is_multi_worker, set_precision
 from mnist_exp.models import build_model
-from mnist_exp.optimization import build_learning_rate, build_optimizer, schedule_callbacks
+from mnist_exp.models.inference import evaluate
 from mnist_exp.reporting.report import build_report, write_report
 from mnist_exp.reporting.tensorboard import write_run_record
+from mnist_exp.runs import artifacts
 from mnist_exp.settings import ExperimentSettings, model_arguments
+from mnist_exp.training.backup import remove_backups, restore_latest, with_backup
+from mnist_exp.training.batch_plan import BatchPlan
+from mnist_exp.training.callbacks import (
+    BestModelSaver,
+    EpochLogger,
+    LearningRateLogger,
+    monitor_mode,
+)
+from mnist_exp.training.custom_loop import fit_with_strategy
+from mnist_exp.training.optimization import build_learning_rate, build_optimizer, schedule_callbacks
+from mnist_exp.training.strategy import build_strategy, is_multi_worker, set_precision
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class BatchPlan:
-    """How the data is cut up for the strategy in use."""
-
-    replicas: int
-    global_batch: int
-    num_shards: int  # input pipelines (workers); above 1 each yields its slice of each batch
-    steps_per_epoch: int
-    learning_rate: float
-
-
-_jobs_started = 0
-
-
 def start_job(seed: int, deterministic: bool) -> None:
-    """Fresh Keras state and seeds, so a job alone and inside a multirun give the same result."""
-    global _jobs_started
-    # Garbage collection (~0.2 s after importing TensorFlow) only pays once a job has run.
-    keras.backend.clear_session(free_memory=_jobs_started > 0)
-    _jobs_started += 1
+    """Fresh Keras state and seeds, so a job alone and inside a multirun give the same result.
+    The garbage collection (~0.2 s) is left to `end_job`, where there is something to free."""
+    keras.backend.clear_session(free_memory=False)
     keras.utils.set_random_seed(seed)
     if deterministic:
         tf.config.experimental.enable_op_determinism()
 
 
+def end_job() -> None:
+    """Frees the finished job's models and graphs before the next job of a multirun."""
+    keras.backend.clear_session(free_memory=True)
+
+
 def plan_batches(settings: ExperimentSettings, strategy, num_train: int) -> BatchPlan:
-    replicas = strategy.num_replicas_in_sync
-    global_batch = global_batch_size(settings.trainer.batch_size, settings.strategy, replicas)
-    num_shards = replicas if is_multi_worker(strategy) else 1
-    scale = replicas if settings.strategy.scale_learning_rate else 1
-    return BatchPlan(
-        replicas=replicas,
-        global_batch=global_batch,
-        num_shards=num_shards,
-        steps_per_epoch=steps_per_epoch(num_train, global_batch, num_shards),
-        learning_rate=settings.learning_rate * scale,
+    return BatchPlan.build(
+        settings,
+        replicas=strategy.num_replicas_in_sync,
+        multi_worker=is_multi_worker(strategy),
+        num_train=num_train,
     )
 
 
@@ -264,7 +253,7 @@ def train_and_evaluate(
         settings: the checked experiment settings.
         output_dir: where every artifact goes (a scratch folder on non-chief workers).
         hparams: the flattened config, recorded for TensorBoard's HParams dashboard.
-        resume: continue from the newest backup in `output_dir` (see `mnist_exp.backup`).
+        resume: continue from the newest backup in `output_dir` (see `mnist_exp.training.backup`).
 
     Returns:
         The run's metrics (see README: "What a run leaves").
@@ -287,13 +276,21 @@ def train_and_evaluate(
 
     epoch_logger = EpochLogger(trainer.epochs)
     saver = BestModelSaver(output_dir / artifacts.MODEL_FILE, trainer.checkpoint_monitor)
-    callbacks = build_callbacks(settings, output_dir, epoch_logger, saver, initial_epoch > 0)
-    callbacks.append(RunBackup(output_dir, callbacks, restored))
+    callbacks = with_backup(
+        build_callbacks(settings, output_dir, epoch_logger, saver, initial_epoch > 0),
+        output_dir,
+        restored,
+    )
     validation = make_evaluation_dataset(splits.x_val, splits.y_val, batch_size=plan.global_batch)
     _fit(model, strategy, settings, splits, plan, validation, initial_epoch, callbacks)
 
     history = _read_history(output_dir)
     metrics = _history_metrics(history)
+    metrics.update(
+        objective_name=settings.objective.metric,
+        objective=settings.objective.best(history[settings.objective.metric]),
+        class_names=list(splits.class_names),
+    )
     if trainer.early_stopping.restore_best_weights and saver.best_epoch is not None:
         model.load_weights(output_dir / artifacts.MODEL_FILE)
     test = evaluate(

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import keras
 
-from mnist_exp.artifacts import BACKUP_DIR
-from mnist_exp.callbacks import finite_logs
+from mnist_exp.runs.artifacts import BACKUP_DIR
+from mnist_exp.training.callbacks import BestModelSaver, EpochLogger, finite_logs
 
 log = logging.getLogger(__name__)
 
@@ -25,18 +25,23 @@ WEIGHTS_FILE = "state.weights.h5"
 STATE_FILE = "state.json"
 KEPT_BACKUPS = 2
 
-# The counters each stateful callback needs to carry on as if never interrupted.
+# The counters each stateful callback needs to carry on as if never interrupted, by class
+# (subclasses included), saved under the class's name.
 CALLBACK_STATE = {
-    "EarlyStopping": ("wait", "best", "stopped_epoch", "best_epoch"),
-    "ReduceLROnPlateau": ("wait", "best", "cooldown_counter"),
-    "BestModelSaver": ("best_value", "best_epoch"),
-    "EpochLogger": ("train_seconds", "epoch_seconds"),
+    keras.callbacks.EarlyStopping: ("wait", "best", "stopped_epoch", "best_epoch"),
+    keras.callbacks.ReduceLROnPlateau: ("wait", "best", "cooldown_counter"),
+    BestModelSaver: ("best_value", "best_epoch"),
+    EpochLogger: ("train_seconds", "epoch_seconds"),
 }
 
 
-def _callback_key(callback) -> str | None:
-    name = type(callback).__name__
-    return name if name in CALLBACK_STATE else None
+def _stateful(callbacks: list) -> dict[str, tuple[keras.callbacks.Callback, tuple[str, ...]]]:
+    found = {}
+    for callback in callbacks:
+        for kind, names in CALLBACK_STATE.items():
+            if isinstance(callback, kind):
+                found[kind.__name__] = (callback, names)
+    return found
 
 
 def _seed_generator_states(model: keras.Model) -> list:
@@ -86,27 +91,35 @@ def restore_latest(model: keras.Model, run_dir: Path) -> dict | None:
     return None
 
 
-class RunBackup(keras.callbacks.Callback):
-    """Backs up the training state at each finite epoch's end, and puts restored callback
-    counters back at train begin.
+def with_backup(callbacks: list, run_dir: Path, restored_state: dict | None) -> list:
+    """`callbacks` followed by the RunBackup that saves and restores their counters.
 
-    Put it last in the callback list: its `on_train_begin` must run after the other
-    callbacks reset their counters, so the restored counters stick.
+    The backup comes last on purpose: Keras calls callbacks in list order, and an epoch's
+    backup must hold the counters every other callback updated at that epoch's end.
     """
+    return [*callbacks, RunBackup(run_dir, callbacks, restored_state)]
+
+
+class RunBackup(keras.callbacks.Callback):
+    """Backs up the training state at each finite epoch's end; puts restored callback counters
+    back when the first epoch begins (after every callback's own reset in on_train_begin).
+    Build it with `with_backup`."""
 
     def __init__(self, run_dir: Path, callbacks: list, restored_state: dict | None = None):
         super().__init__()
         self.run_dir = Path(run_dir)
-        self.stateful = {key: cb for cb in callbacks if (key := _callback_key(cb))}
+        self.stateful = _stateful(callbacks)
         self.restored_state = restored_state
 
-    def on_train_begin(self, logs=None):
+    def on_epoch_begin(self, epoch, logs=None):
         if not self.restored_state:
             return
         for key, values in self.restored_state["callbacks"].items():
-            for name, value in values.items():
-                if key in self.stateful:
-                    setattr(self.stateful[key], name, value)
+            if key in self.stateful:
+                callback, _ = self.stateful[key]
+                for name, value in values.items():
+                    setattr(callback, name, value)
+        self.restored_state = None  # once: the counters move on from here
 
     def on_epoch_end(self, epoch, logs=None):
         if not finite_logs(logs or {}):
@@ -124,8 +137,8 @@ class RunBackup(keras.callbacks.Callback):
                 keras.ops.convert_to_numpy(v).tolist() for v in _seed_generator_states(self.model)
             ],
             "callbacks": {
-                key: {name: getattr(callback, name, None) for name in CALLBACK_STATE[key]}
-                for key, callback in self.stateful.items()
+                key: {name: getattr(callback, name, None) for name in names}
+                for key, (callback, names) in self.stateful.items()
             },
         }
         (temporary / STATE_FILE).write_text(json.dumps(state))

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
 import pandas as pd
-from omegaconf import OmegaConf
 
-from mnist_exp.artifacts import METRICS_FILE
-from mnist_exp.flatten import flatten_config, with_group_choices
+from mnist_exp.runs.flatten import flatten_config, with_group_choices
+from mnist_exp.runs.load import Run
+from mnist_exp.runs.record import CONFIG_FILE
 
 log = logging.getLogger(__name__)
 
@@ -23,8 +22,6 @@ METRIC_COLUMNS = (
     "images_per_second",
     "num_params",
 )
-CONFIG_FILE = Path(".hydra") / "config.yaml"
-HYDRA_FILE = Path(".hydra") / "hydra.yaml"
 
 
 def find_run_dirs(paths) -> list[Path]:
@@ -41,30 +38,16 @@ def find_run_dirs(paths) -> list[Path]:
     return sorted(found)
 
 
-def _read_choices(run_dir: Path) -> dict:
-    """Hydra's config-group choices (model=cnn_bn, optimizer=adam, ...) of the run."""
-    try:
-        hydra = OmegaConf.load(run_dir / HYDRA_FILE)
-        return OmegaConf.to_container(hydra.hydra.runtime.choices)
-    except Exception:  # an old or partial run: the table still shows it, just with fewer columns
-        return {}
-
-
 def read_run(run_dir: Path) -> dict:
     """One table row: group choices, flattened config, metrics, status and directory."""
+    run = Run(Path(run_dir))
     flat: dict = {}
     try:
-        flat = flatten_config(OmegaConf.load(run_dir / CONFIG_FILE))
+        flat = flatten_config(run.config)
     except Exception as error:
         log.warning("%s: unreadable config (%s)", run_dir, error)
-    row = with_group_choices(flat, _read_choices(run_dir))
-    metrics_path = run_dir / METRICS_FILE
-    metrics = {}
-    if metrics_path.is_file():
-        try:
-            metrics = json.loads(metrics_path.read_text())
-        except json.JSONDecodeError:
-            metrics = {"status": "unreadable"}
+    row = with_group_choices(flat, run.choices)
+    metrics = run.metrics
     for column in METRIC_COLUMNS:
         value = metrics.get(column)
         row[column] = value if isinstance(value, (int, float)) else float("nan")

@@ -8,6 +8,7 @@ import os
 import keras
 import tensorflow as tf
 
+from mnist_exp.commands import shown
 from mnist_exp.errors import ConfigError
 from mnist_exp.settings import PrecisionSettings, StrategySettings
 
@@ -30,7 +31,7 @@ def configure_cpu_devices(count: int) -> None:
         raise ConfigError(
             f"strategy.cpu_devices={count} must be set before TensorFlow starts, but this "
             f"process already runs it with {len(current)} CPU device(s). Run it in a fresh "
-            "process (python -m mnist_exp ...)."
+            f"process ({shown('train')} ...)."
         ) from error
 
 
@@ -65,7 +66,7 @@ def _set_cluster(settings: StrategySettings) -> None:
         raise ConfigError(
             "strategy=multi_worker needs a cluster: set TF_CONFIG on every worker, or "
             "strategy.workers=[host:port,...] and strategy.worker_index=N, or start local "
-            "workers with: python -m mnist_exp.launch --workers 2 -- [overrides]"
+            f"workers with: {shown('launch')} --workers 2 -- [overrides]"
         )
 
 
@@ -98,31 +99,6 @@ def build_strategy(settings: StrategySettings) -> tf.distribute.Strategy:
 
 def is_multi_worker(strategy: tf.distribute.Strategy) -> bool:
     return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
-
-
-def is_chief(strategy: tf.distribute.Strategy) -> bool:
-    """Worker 0 of a multi-worker run is the chief; every other strategy is its own chief."""
-    if not is_multi_worker(strategy):
-        return True
-    resolver = strategy.cluster_resolver
-    return resolver.task_type in (None, "chief") or (
-        resolver.task_type == "worker" and resolver.task_id == 0
-    )
-
-
-def global_batch_size(batch_size: int, settings: StrategySettings, replicas: int) -> int:
-    """The batch summed over replicas, per `strategy.batch_size_per_replica`.
-
-    Raises:
-        ConfigError: when a global batch does not split evenly across the replicas.
-    """
-    total = batch_size * replicas if settings.batch_size_per_replica else batch_size
-    if total % replicas:
-        raise ConfigError(
-            f"trainer.batch_size={batch_size} does not split across {replicas} replicas; use a "
-            "multiple of the replica count, or strategy.batch_size_per_replica=true."
-        )
-    return total
 
 
 def set_precision(settings: PrecisionSettings) -> None:

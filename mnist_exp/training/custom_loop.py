@@ -12,8 +12,9 @@ from __future__ import annotations
 import math
 
 import keras
-import numpy as np
 import tensorflow as tf
+
+from mnist_exp.models.inference import evaluate
 
 SUM = tf.distribute.ReduceOp.SUM
 
@@ -46,31 +47,6 @@ def _train_step_function(model, strategy, global_batch_size: int):
         return tf.stack([strategy.reduce(SUM, value, axis=None) for value in sums])
 
     return train_step
-
-
-def predict(model, dataset) -> tuple[np.ndarray, np.ndarray]:
-    """Probabilities and labels for every batch of `dataset`, on this worker alone."""
-
-    @tf.function
-    def predict_step(images):
-        return model(images, training=False)
-
-    probabilities, labels = [], []
-    for images, batch_labels in dataset:
-        probabilities.append(predict_step(images).numpy())
-        labels.append(batch_labels.numpy())
-    return np.concatenate(probabilities), np.concatenate(labels)
-
-
-def evaluate(model, dataset) -> dict[str, float]:
-    """Mean cross-entropy and accuracy over `dataset`, plus the probabilities."""
-    probabilities, labels = predict(model, dataset)
-    picked = probabilities[np.arange(len(labels)), labels].astype(np.float64)
-    return {
-        "loss": float(-np.mean(np.log(np.clip(picked, 1e-7, 1.0)))),
-        "accuracy": float(np.mean(probabilities.argmax(axis=1) == labels)),
-        "probabilities": probabilities,
-    }
 
 
 def fit_with_strategy(

@@ -1,0 +1,44 @@
+"""The commands users type, named once.
+
+Console scripts (pyproject.toml's [project.scripts], checked against this table by a test),
+messages, hints and subprocess calls all take a command's name from here, so moving a module
+never changes what a user types or what a message tells them to type.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Command:
+    script: str  # the console script
+    module: str  # `python -m MODULE` runs the same thing
+    target: str  # the console script's entry point, "module:function"
+
+
+COMMANDS = {
+    "train": Command("mnist-exp", "mnist_exp", "mnist_exp.__main__:main"),
+    "resume": Command("mnist-exp-resume", "mnist_exp.resume", "mnist_exp.resume:main"),
+    "tune": Command("mnist-exp-tune", "mnist_exp.tune", "mnist_exp.tune:main"),
+    "compare": Command("mnist-exp-compare", "mnist_exp.compare", "mnist_exp.compare:main"),
+    "board": Command("mnist-exp-board", "mnist_exp.board", "mnist_exp.board:main"),
+    "ensemble": Command("mnist-exp-ensemble", "mnist_exp.ensemble", "mnist_exp.ensemble:main"),
+    "bench": Command("mnist-exp-bench", "mnist_exp.bench", "mnist_exp.bench:main"),
+    "launch": Command("mnist-exp-launch", "mnist_exp.launch", "mnist_exp.launch:main"),
+    "tune-launch": Command(
+        "mnist-exp-tune-launch", "mnist_exp.tuning.launch", "mnist_exp.tuning.launch:main"
+    ),
+}
+
+
+def shown(name: str) -> str:
+    """The command as messages and help texts show it, e.g. 'mnist-exp-resume'."""
+    return COMMANDS[name].script
+
+
+def python_argv(name: str) -> list[str]:
+    """The command as a subprocess runs it: this interpreter with `-m MODULE`, so it works
+    whether or not the console scripts are on PATH."""
+    return [sys.executable, "-m", COMMANDS[name].module]

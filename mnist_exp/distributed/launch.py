@@ -1,0 +1,129 @@
+"""`python -m mnist_exp.launch --workers N -- [overrides]`: a multi-worker run on this machine.
+
+Starts N processes of `python -m mnist_exp strategy=multi_worker ...` on free loopback ports.
+Worker 0 (the chief) writes the run directory; worker i keeps only its log, in
+RUN/workers/i. If one worker fails the others are stopped; the exit status is the first
+failure's. On several machines, run the same command on each with its own TF_CONFIG instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+from mnist_exp.commands import python_argv, shown
+
+
+def free_ports(count: int) -> list[int]:
+    """Ports the OS reports free on 127.0.0.1 (held together so they are distinct)."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def worker_commands(count: int, run_dir: Path, overrides: list[str]) -> list[list[str]]:
+    workers = ",".join(f"127.0.0.1:{port}" for port in free_ports(count))
+    commands = []
+    for index in range(count):
+        command = [
+            *python_argv("train"),
+            *overrides,
+            "strategy=multi_worker",
+            f"strategy.workers=[{workers}]",
+            f"strategy.worker_index={index}",
+        ]
+        if index == 0:
+            command.append(f"hydra.run.dir={run_dir}")
+        else:
+            command += [
+                f"hydra.run.dir={run_dir / 'workers' / str(index)}",
+                "hydra.output_subdir=null",
+            ]
+        commands.append(command)
+    return commands
+
+
+def run_workers(commands: list[list[str]], run_dir: Path) -> int:
+    """Runs the workers to the end; a failure stops the rest. Returns the exit status."""
+    processes = []
+    for index, command in enumerate(commands):
+        if index == 0:
+            processes.append(subprocess.Popen(command))
+            continue
+        log_dir = run_dir / "workers" / str(index)
+        log_dir.mkdir(parents=True, exist_ok=True)
+        with open(log_dir / "output.log", "w") as output:
+            processes.append(subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT))
+    status = 0
+    try:
+        while any(process.poll() is None for process in processes):
+            failed = [p.returncode for p in processes if p.returncode not in (None, 0)]
+            if failed:
+                status = failed[0]
+                break
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        status = 130
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+    return status or next((p.returncode for p in processes if p.returncode), 0)
+
+
+def timestamped_dir(root: str, suffix: str) -> Path:
+    now = datetime.now()
+    return Path(root) / now.strftime("%Y-%m-%d") / now.strftime(f"%H-%M-%S-%f-{suffix}")
+
+
+def launcher_main(argv, *, prog: str, description: str, default_dir: Path, commands) -> int:
+    """The command line shared by the local launchers.
+
+    Args:
+        argv: the arguments (None: sys.argv).
+        prog, description: for --help.
+        default_dir: the run directory when --run-dir is not given.
+        commands: (workers, run_dir, overrides) -> one command per process; the first one's
+            output goes to the console, the others' to RUN/workers/I/output.log.
+    """
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
+    parser.add_argument("--run-dir", type=Path, help=f"default: {default_dir.parent}/TIME")
+    parser.add_argument("overrides", nargs="*", help="config overrides")
+    arguments = parser.parse_args(argv)
+    if arguments.workers < 1:
+        parser.error("--workers must be >= 1")
+    run_dir = arguments.run_dir or default_dir
+    print(f"{prog}: {arguments.workers} workers on 127.0.0.1, directory {run_dir}", flush=True)
+    status = run_workers(commands(arguments.workers, run_dir, arguments.overrides), run_dir)
+    print(f"{prog}: {'done' if status == 0 else f'failed (exit {status})'}", flush=True)
+    return status
+
+
+def main(argv=None) -> int:
+    return launcher_main(
+        argv,
+        prog=shown("launch"),
+        description=__doc__,
+        default_dir=timestamped_dir("outputs", "multiworker"),
+        commands=worker_commands,
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,41 @@
+"""`python -m mnist_exp.board [LOGDIR] [--port N]`: TensorBoard over the runs, on localhost.
+
+Every run, multirun job and their HParams appear; pass `--host 0.0.0.0` only if you mean to
+expose it to your network.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+
+from mnist_exp.commands import shown
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog=shown("board"), description=__doc__)
+    parser.add_argument("logdir", nargs="?", default="outputs")
+    parser.add_argument("--port", type=int, default=6006)
+    parser.add_argument("--host", default="127.0.0.1", help="default: localhost only")
+    arguments = parser.parse_args(argv)
+    command = [
+        sys.executable,
+        "-m",
+        "tensorboard.main",
+        "--logdir",
+        arguments.logdir,
+        "--host",
+        arguments.host,
+        "--port",
+        str(arguments.port),
+    ]
+    print(
+        f"TensorBoard on http://{arguments.host}:{arguments.port} over {arguments.logdir}",
+        flush=True,
+    )
+    return subprocess.call(command)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

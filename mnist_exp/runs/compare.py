@@ -1,0 +1,167 @@
+"""`python -m mnist_exp.compare [PATHS...]`: a table of runs, only the config keys that differ.
+
+Examples:
+    python -m mnist_exp.compare outputs/multirun --group-by model
+    python -m mnist_exp.compare outputs --where model=cnn_bn --sort train_seconds --format markdown
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from mnist_exp.commands import shown
+from mnist_exp.runs.table import METRIC_COLUMNS, runs_table
+
+FIXED_COLUMNS = (*METRIC_COLUMNS, "status", "error", "run_dir")
+
+
+def varying_config_columns(table: pd.DataFrame) -> list[str]:
+    """Config columns whose value is not the same in every run (missing counts as a value)."""
+    config_columns = [column for column in table.columns if column not in FIXED_COLUMNS]
+    varying = [
+        column for column in config_columns if table[column].astype(str).nunique(dropna=False) > 1
+    ]
+    # Group choices (model, optimizer, ...) first, then the dotted keys inside the groups.
+    return sorted(varying, key=lambda column: ("." in column, column))
+
+
+def _column(table: pd.DataFrame, key: str) -> str:
+    if key in table.columns:
+        return key
+    raise SystemExit(
+        f"compare: no column '{key}'. Columns: {', '.join(sorted(map(str, table.columns)))}"
+    )
+
+
+def filter_runs(table: pd.DataFrame, conditions: list[str]) -> pd.DataFrame:
+    """Keeps rows where each `key=value` holds (values compared as text)."""
+    for condition in conditions:
+        key, separator, value = condition.partition("=")
+        if not separator:
+            raise SystemExit(f"compare: --where expects key=value, got '{condition}'.")
+        table = table[table[_column(table, key)].astype(str) == value]
+    return table
+
+
+def _number(value, digits: int = 4) -> str:
+    if isinstance(value, str) or pd.isna(value):
+        return "" if not isinstance(value, str) else value
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.{digits}g}"
+
+
+def mean_and_spread(values: pd.Series) -> str:
+    """'mean ± sample std' (just the value for a single run)."""
+    if len(values) == 1:
+        return _number(values.iloc[0])
+    return f"{_number(values.mean())} ± {_number(values.std(ddof=1), digits=2)}"
+
+
+def summarize(table: pd.DataFrame, group_by: list[str]) -> pd.DataFrame:
+    """Per group: n runs, completed runs, and mean ± std of each metric over completed runs."""
+    columns = [_column(table, key) for key in group_by]
+    completed = table[table["status"] == "completed"]
+    rows = []
+    for keys, group in table.groupby(columns, dropna=False, sort=True):
+        keys = keys if isinstance(keys, tuple) else (keys,)
+        done = completed.loc[completed.index.intersection(group.index)]
+        row = dict(zip(columns, keys, strict=True))
+        row["runs"] = len(group)
+        row["completed"] = len(done)
+        for metric in METRIC_COLUMNS:
+            values = done[metric].dropna()
+            row[metric] = mean_and_spread(values) if len(values) else ""
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def run_table(table: pd.DataFrame, sort: str | None) -> pd.DataFrame:
+    """One row per run: the varying config keys, metrics, status and directory."""
+    columns = varying_config_columns(table) + [c for c in FIXED_COLUMNS if c != "error"]
+    shown = table[columns].copy()
+    shown["run_dir"] = shown["run_dir"].map(_relative)
+    sort_column = _column(table, sort or "test_accuracy")
+    return shown.sort_values(
+        sort_column, ascending=sort_column in ("test_loss", "train_seconds"), na_position="last"
+    )
+
+
+def _relative(path: str) -> str:
+    try:
+        return str(Path(path).relative_to(Path.cwd()))
+    except ValueError:
+        return path
+
+
+def render(table: pd.DataFrame, output_format: str) -> str:
+    if output_format == "csv":
+        return table.to_csv(index=False)
+    shown = table.copy()
+    for column in shown.columns:
+        if pd.api.types.is_numeric_dtype(shown[column]):
+            shown[column] = shown[column].map(_number)
+    shown = shown.fillna("")
+    if output_format == "markdown":
+        return shown.to_markdown(index=False, disable_numparse=True)
+    return shown.to_string(index=False)
+
+
+def parse_arguments(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog=shown("compare"),
+        description="Compare mnist_exp runs: one row per run (or per group), only the config "
+        "keys that differ between runs.",
+    )
+    parser.add_argument(
+        "paths",
+        nargs="*",
+        default=["outputs"],
+        help="run or multirun directories, searched recursively (default: outputs)",
+    )
+    parser.add_argument(
+        "--where",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="keep runs where KEY equals VALUE, e.g. model=cnn_bn (repeatable)",
+    )
+    parser.add_argument(
+        "--group-by",
+        action="append",
+        default=[],
+        metavar="KEY",
+        help="aggregate over the other keys (e.g. seeds): mean ± std and n",
+    )
+    parser.add_argument("--sort", help="column to sort runs by (default: test_accuracy)")
+    parser.add_argument("--format", choices=("table", "csv", "markdown"), default="table")
+    parser.add_argument("--output", type=Path, help="write here instead of standard output")
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    arguments = parse_arguments(argv)
+    table = runs_table(arguments.paths)
+    if table.empty:
+        print(
+            f"compare: no runs under {' '.join(arguments.paths)} (a run has .hydra/config.yaml).",
+            file=sys.stderr,
+        )
+        return 1
+    table = filter_runs(table, arguments.where)
+    if arguments.group_by:
+        result = summarize(table, arguments.group_by)
+    else:
+        result = run_table(table, arguments.sort)
+    text = render(result, arguments.format)
+    if arguments.output:
+        arguments.output.write_text(text)
+    else:
+        print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,55 @@
+"""One process at a time in a run directory: an OS file lock that dies with its holder.
+
+`flock` is released by the kernel when the holding process ends, however it ends, so a
+kill -9 never leaves a stale lock behind; the PID written into the file only names the holder
+in the message a second process gets.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from pathlib import Path
+
+from mnist_exp.errors import MnistExpError
+
+LOCK_FILE = ".lock"
+
+
+class RunDirectoryBusy(MnistExpError):
+    """Another live process holds the run directory."""
+
+
+class RunLock:
+    """Holds `run_dir` for this process until `release` (or the process's end).
+
+    Raises:
+        RunDirectoryBusy: when another process holds it, naming that process.
+    """
+
+    def __init__(self, run_dir: Path):
+        self.path = Path(run_dir) / LOCK_FILE
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(self._fd, 32).decode(errors="replace").strip() or "unknown"
+            os.close(self._fd)
+            raise RunDirectoryBusy(
+                f"{run_dir} is in use by another process (PID {holder}); nothing was changed. "
+                "Wait for it to end (or stop it), then run this again."
+            ) from None
+        os.ftruncate(self._fd, 0)
+        os.write(self._fd, f"{os.getpid()}\n".encode())
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing the descriptor drops the lock
+            self._fd = None
+
+    def __enter__(self) -> RunLock:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.release()

@@ -1,0 +1,111 @@
+"""`python -m mnist_exp.ensemble RUN_DIR RUN_DIR ...`: average the softmax of finished runs'
+saved models on their common test set and report each model's and the ensemble's accuracy.
+
+Every run must have scored the same test images (same dataset and test subsample); the
+models are loaded with Keras' safe mode on. Writes ensemble.json into --output if given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from mnist_exp.commands import shown
+from mnist_exp.errors import MnistExpError
+from mnist_exp.runs import artifacts
+from mnist_exp.runs.load import open_finished_run
+
+log = logging.getLogger("mnist_exp.ensemble")
+
+BATCH_SIZE = 1000
+
+
+def _test_set_key(settings) -> tuple:
+    """What decides a run's test images."""
+    dataset = settings.dataset
+    seed = settings.seed if dataset.max_test_examples else None
+    return (dataset.name, dataset.path, dataset.max_test_examples, seed)
+
+
+def ensemble_accuracy(run_dirs: list[Path]) -> dict:
+    """Each model's test accuracy and training time, and the accuracy of their averaged
+    softmax.
+
+    Raises:
+        MnistExpError: for a run that is not finished, runs scored on different test sets,
+            or a model file that cannot be loaded safely.
+    """
+    if len(run_dirs) < 2:
+        raise MnistExpError("An ensemble needs at least two run directories.")
+    runs = [open_finished_run(run_dir) for run_dir in run_dirs]
+    settings = [run.settings() for run in runs]
+    keys = {_test_set_key(s) for s in settings}
+    if len(keys) > 1:
+        raise MnistExpError(
+            f"The runs were scored on different test sets {sorted(map(str, keys))}; "
+            "ensemble runs of one dataset with the same dataset.max_test_examples."
+        )
+    import keras
+
+    from mnist_exp.data.pipeline import make_evaluation_dataset
+    from mnist_exp.data.prepare import prepare_splits
+    from mnist_exp.models.inference import predict
+
+    splits = prepare_splits(settings[0].dataset, settings[0].seed)
+    test = make_evaluation_dataset(splits.x_test, splits.y_test, batch_size=BATCH_SIZE)
+    members, total = [], None
+    for run in runs:
+        probabilities, labels = predict(run.load_model(), test)
+        accuracy = float(np.mean(probabilities.argmax(axis=1) == labels))
+        train_seconds = run.metrics.get("train_seconds")
+        members.append(
+            {
+                "run_dir": str(run.directory),
+                "test_accuracy": accuracy,
+                "train_seconds": train_seconds,
+            }
+        )
+        log.info("%s: test accuracy %.4f, trained in %s s", run.directory, accuracy, train_seconds)
+        total = probabilities if total is None else total + probabilities
+        keras.backend.clear_session()
+    ensemble = float(np.mean(total.argmax(axis=1) == labels))
+    times = [member["train_seconds"] for member in members]
+    return {
+        "members": members,
+        "num_test": len(labels),
+        "ensemble_test_accuracy": ensemble,
+        "total_train_seconds": None if None in times else round(sum(times), 1),
+    }
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog=shown("ensemble"), description=__doc__)
+    parser.add_argument("run_dirs", nargs="+", type=Path)
+    parser.add_argument("--output", type=Path, help="folder for ensemble.json")
+    arguments = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    try:
+        result = ensemble_accuracy([run_dir.resolve() for run_dir in arguments.run_dirs])
+    except MnistExpError as error:
+        log.error("ensemble: %s", error)
+        return 2
+    log.info(
+        "ensemble of %d models: test accuracy %.4f (best single %.4f) on %d images; "
+        "%s s of training in all",
+        len(result["members"]),
+        result["ensemble_test_accuracy"],
+        max(member["test_accuracy"] for member in result["members"]),
+        result["num_test"],
+        result["total_train_seconds"],
+    )
+    if arguments.output:
+        artifacts.write_json_atomically(arguments.output / "ensemble.json", result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,41 @@
+"""`mnist-exp-resume RUN_DIR [overrides]`, the same as `mnist-exp resume=RUN_DIR`: continue a
+killed, interrupted or failed run in its own directory, with its saved config, from its last
+backup. The result matches an uninterrupted run (exactly with trainer.deterministic=true).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+from mnist_exp.commands import shown
+from mnist_exp.errors import MnistExpError
+from mnist_exp.runs.record import LOG_FORMAT
+from mnist_exp.training.job import ALLOWED_RESUME_OVERRIDES, RESUME_KEY, Job, run_job
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog=shown("resume"), description=__doc__)
+    parser.add_argument("run_dir", type=Path, help="the run directory to continue")
+    parser.add_argument(
+        "overrides",
+        nargs="*",
+        help=f"KEY=VALUE; only {', '.join(ALLOWED_RESUME_OVERRIDES)} (default: none)",
+    )
+    arguments = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    run_dir = arguments.run_dir.resolve()
+    job = Job(output_dir=run_dir, overrides=tuple(arguments.overrides))
+    try:
+        run_job(OmegaConf.create({RESUME_KEY: str(run_dir)}), job)
+    except MnistExpError:
+        return 2  # run_job logged the reason
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
