@@ -1,8 +1,7 @@
-"""`python -m mnist_exp.tune [tuner=...] [search=...] [overrides]`: a Keras Tuner search
-(`resume=DIR` continues a killed one). The logic is in mnist_exp.tuning."""
+"""`mnist-exp-tune [tuner=...] [search=...] [overrides]` (`python -m mnist_exp.tune`): a Keras
+Tuner search (`resume=DIR` continues a killed one). The logic is in mnist_exp.tuning."""
 
 import sys
-from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -10,8 +9,9 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from mnist_exp.errors import MnistExpError
+from mnist_exp.training.job import Job
+from mnist_exp.tuning.job import run_search_job
 from mnist_exp.tuning.overrides import TUNING_ROOTS
-from mnist_exp.tuning.search import run_search
 
 CONFIG_NAME = "tune"
 
@@ -32,45 +32,22 @@ def compose_training(overrides: list[str]) -> tuple[DictConfig, dict]:
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name=CONFIG_NAME)
 def main(cfg: DictConfig) -> float | None:
-    hydra_config = HydraConfig.get()
+    """Runs (or continues, with `resume=DIR`) one search; returns its best score."""
     try:
-        summary = run_search(
-            cfg,
-            Path(hydra_config.runtime.output_dir),
-            list(hydra_config.overrides.task),
-            compose=compose_training,
+        summary = run_search_job(
+            cfg, Job.from_hydra(), compose=compose_training, compose_search=compose_search
         )
-    except MnistExpError as error:
-        if hydra_config.mode == RunMode.RUN:
-            import logging
-
-            logging.getLogger("mnist_exp.tune").error("%s", error)
-            sys.exit(2)
+    except MnistExpError:
+        if HydraConfig.get().mode == RunMode.RUN:
+            sys.exit(2)  # run_search_job logged one clear message
         raise
     return summary.get("best_score")
 
 
-def resume_arguments(search_dir: str, others: list[str]) -> list[str]:
-    """The command line that continues the search in `search_dir`: its saved overrides."""
-    saved = Path(search_dir) / ".hydra" / "overrides.yaml"
-    if not saved.is_file():
-        raise MnistExpError(f"{search_dir} is not a search directory (no {saved.name} in .hydra).")
-    overrides = [
-        override
-        for override in OmegaConf.to_container(OmegaConf.load(saved))
-        if not override.startswith(("hydra.run.dir=", "tuning.resume="))
-    ]
-    return [*overrides, *others, f"hydra.run.dir={search_dir}", "tuning.resume=true"]
+def compose_search(overrides: list[str]) -> DictConfig:
+    """The whole tuning config for `overrides`, as the command line composes it."""
+    return hydra.compose(config_name=CONFIG_NAME, overrides=overrides)
 
 
 if __name__ == "__main__":
-    arguments = sys.argv[1:]
-    resume_dir = next((a.split("=", 1)[1] for a in arguments if a.startswith("resume=")), None)
-    if resume_dir:
-        try:
-            others = [a for a in arguments if not a.startswith("resume=")]
-            sys.argv = [sys.argv[0], *resume_arguments(resume_dir, others)]
-        except MnistExpError as error:
-            print(f"mnist_exp.tune: {error}", file=sys.stderr)
-            sys.exit(2)
     main()

@@ -8,6 +8,7 @@ import json
 import pytest
 from conftest import run_module, smoke_config
 
+from mnist_exp.commands import shown
 from mnist_exp.errors import ConfigError
 from mnist_exp.settings import StrategySettings, parse_settings
 from mnist_exp.training.cluster import is_chief_process
@@ -81,35 +82,42 @@ def test_a_failing_worker_run_reports_failure(tmp_path):
     assert "failed" in result.stdout
 
 
-def test_batch_must_split_across_replicas():
-    from mnist_exp.training.strategy import global_batch_size
+def plan_for(num_train: int, *overrides: str, replicas: int = 2, multi_worker=False):
+    from mnist_exp.training.batch_plan import BatchPlan
 
-    settings = StrategySettings(name="mirrored")
-    assert global_batch_size(64, settings, 2) == 64
-    assert global_batch_size(64, StrategySettings(batch_size_per_replica=True), 2) == 128
-    with pytest.raises(ConfigError, match="does not split across 2 replicas"):
-        global_batch_size(63, settings, 2)
-
-
-def test_learning_rate_scales_linearly_when_asked(monkeypatch):
-    from mnist_exp.training.engine import plan_batches
-
-    class TwoReplicas:
-        num_replicas_in_sync = 2
-
-    settings = parse_settings(
-        smoke_config("strategy=mirrored", "strategy.scale_learning_rate=true")
+    settings = parse_settings(smoke_config("strategy=mirrored", *overrides))
+    plan = BatchPlan.build(
+        settings, replicas=replicas, multi_worker=multi_worker, num_train=num_train
     )
-    plan = plan_batches(settings, TwoReplicas(), num_train=640)
+    return settings, plan
+
+
+def test_batch_must_split_across_replicas():
+    assert plan_for(640, "trainer.batch_size=64")[1].global_batch == 64
+    per_replica = plan_for(640, "trainer.batch_size=64", "strategy.batch_size_per_replica=true")
+    assert per_replica[1].global_batch == 128
+    with pytest.raises(ConfigError, match="does not split across 2 replicas"):
+        plan_for(640, "trainer.batch_size=63")
+
+
+def test_learning_rate_scales_linearly_when_asked():
+    settings, plan = plan_for(640, "strategy.scale_learning_rate=true")
     assert plan.learning_rate == pytest.approx(2 * settings.learning_rate)
     assert plan.steps_per_epoch == 10
+    assert plan_for(640)[1].learning_rate == pytest.approx(settings.learning_rate)
+
+
+def test_sharded_input_drops_the_partial_last_batch():
+    assert plan_for(650, multi_worker=False)[1].steps_per_epoch == 11
+    sharded = plan_for(650, multi_worker=True)[1]
+    assert sharded.steps_per_epoch == 10 and sharded.num_shards == 2
 
 
 def test_multi_worker_without_a_cluster_says_how_to_get_one(monkeypatch):
     from mnist_exp.training.strategy import build_strategy
 
     monkeypatch.delenv("TF_CONFIG", raising=False)
-    with pytest.raises(ConfigError, match="python -m mnist_exp.launch"):
+    with pytest.raises(ConfigError, match=shown("launch")):
         build_strategy(StrategySettings(name="multi_worker"))
 
 

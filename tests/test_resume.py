@@ -17,7 +17,7 @@ from conftest import smoke_config
 
 from mnist_exp.errors import MnistExpError
 from mnist_exp.training import backup
-from mnist_exp.training.resume import load_run_config
+from mnist_exp.training.job import saved_config_with
 from mnist_exp.training.resume import main as resume_main
 from mnist_exp.training.runner import run_experiment
 
@@ -79,7 +79,7 @@ def test_kill_minus_nine_then_resume_matches_an_uninterrupted_run(tmp_path):
 
 def interrupted_run(run_dir, monkeypatch, *overrides):
     """A 3-epoch run whose backups are kept and whose status says it never finished."""
-    monkeypatch.setattr("mnist_exp.training.remove_backups", lambda run_dir: None)
+    monkeypatch.setattr("mnist_exp.training.engine.remove_backups", lambda run_dir: None)
     cfg = smoke_config(
         "model=mlp",
         "trainer.epochs=3",
@@ -124,8 +124,8 @@ def test_finished_runs_and_experiment_changes_are_refused(tmp_path):
     (tmp_path / ".hydra").mkdir()
     (tmp_path / ".hydra" / "config.yaml").write_text("trainer:\n  epochs: 3\n  verbose: 0\n")
     with pytest.raises(MnistExpError, match="would change the experiment"):
-        load_run_config(tmp_path, ["trainer.epochs=5"])
-    cfg, _ = load_run_config(tmp_path, ["trainer.verbose=2"])
+        saved_config_with(tmp_path, ["trainer.epochs=5"])
+    cfg = saved_config_with(tmp_path, ["trainer.verbose=2"])
     assert cfg.trainer.verbose == 2
 
 

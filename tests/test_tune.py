@@ -21,7 +21,7 @@ from mnist_exp.tune import compose_training
 from mnist_exp.tuning.overrides import render_value, training_overrides
 from mnist_exp.tuning.preset import preset_text
 from mnist_exp.tuning.search import run_search
-from mnist_exp.tuning.settings import parse_tuner, parse_tuning
+from mnist_exp.tuning.settings import parse_objective, parse_tuner, parse_tuning
 from mnist_exp.tuning.space import parse_search_space
 
 SMOKE = ("debug=smoke", "dataset.download=false", "model=mlp", "search=smoke")
@@ -108,8 +108,8 @@ def test_tuner_settings_are_checked():
         parse_tuner(OmegaConf.create({"tuner": {"name": "random", "max_epochs": "many"}}))
     with pytest.raises(ConfigError, match="expected HOST:PORT"):
         parse_tuning(OmegaConf.create({"tuning": {"oracle_address": "localhost"}}))
-    with pytest.raises(ConfigError, match="tuning.objective.metric='test_accuracy'"):
-        parse_tuning(OmegaConf.create({"tuning": {"objective": {"metric": "test_accuracy"}}}))
+    with pytest.raises(ConfigError, match="objective.metric='test_accuracy'"):
+        parse_objective(OmegaConf.create({"objective": {"metric": "test_accuracy"}}))
 
 
 @pytest.mark.parametrize("name", ["random", "grid", "bayesian", "hyperband"])

@@ -21,8 +21,8 @@ def flatten_config(cfg: DictConfig, prefix: str = "") -> dict[str, object]:
         if not prefix and key == "hydra":
             continue
         name = f"{prefix}{key}"
-        if _is_secret(cfg, key):
-            continue
+        if _is_secret(cfg, key) or OmegaConf.is_missing(cfg, key):
+            continue  # secrets never reach a record; `???` (e.g. an unused resume=) has no value
         value = cfg._get_node(key)
         if isinstance(value, DictConfig):
             flat.update(flatten_config(value, prefix=f"{name}."))

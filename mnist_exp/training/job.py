@@ -23,10 +23,12 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 
 from mnist_exp.commands import shown
-from mnist_exp.errors import MnistExpError
+from mnist_exp.errors import ConfigError, MnistExpError
 from mnist_exp.runs import artifacts, record
 from mnist_exp.runs.load import FINISHED
 from mnist_exp.runs.lock import RunLock
+from mnist_exp.settings import StrategySettings, parse_section
+from mnist_exp.training.cluster import is_chief_process
 from mnist_exp.training.runner import run_experiment
 
 log = logging.getLogger("mnist_exp")
@@ -131,7 +133,7 @@ def run_job(cfg: DictConfig, job: Job) -> dict:
                     )
                 log.info("%s already %s; skipped.", run_dir, metrics["status"])
                 return {**metrics, "skipped": True}
-            if not continuing:
+            if not continuing and _is_chief(experiment):  # other workers keep only a log
                 record.write_record(run_dir, experiment, job.hydra, job.overrides)
             choices = record.read_choices(run_dir) if continuing else job.choices
             handler = record.log_to_file(run_dir, "train")
@@ -147,6 +149,13 @@ def run_job(cfg: DictConfig, job: Job) -> dict:
         if handler is not None:
             logging.getLogger().removeHandler(handler)
             handler.close()
+
+
+def _is_chief(experiment: DictConfig) -> bool:
+    try:
+        return is_chief_process(parse_section(experiment, "strategy", StrategySettings))
+    except ConfigError:
+        return True  # the runner records the bad config as this run's failure
 
 
 def _check_same_experiment(run_dir: Path, experiment: DictConfig) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from omegaconf import DictConfig
@@ -25,7 +26,7 @@ from mnist_exp.runs.load import FINISHED
 from mnist_exp.tuning.distributed import configure_environment, serve_oracle
 from mnist_exp.tuning.overrides import training_overrides
 from mnist_exp.tuning.preset import Composer, preset_text
-from mnist_exp.tuning.settings import TuningSettings, parse_tuner, parse_tuning
+from mnist_exp.tuning.settings import TuningSettings, parse_objective, parse_tuner, parse_tuning
 from mnist_exp.tuning.space import parse_search_space
 from mnist_exp.tuning.trials import TrialRunner
 
@@ -53,7 +54,11 @@ def _check_state(state_dir: Path, tuning: TuningSettings) -> None:
 
 
 def run_search(
-    cfg: DictConfig, output_dir: Path, task_overrides: list[str], compose: Composer
+    cfg: DictConfig,
+    output_dir: Path,
+    task_overrides: list[str],
+    compose: Composer,
+    on_start: Callable[[], None] | None = None,
 ) -> dict:
     """Runs (or resumes, or serves, or works for) the search `cfg` describes.
 
@@ -62,29 +67,34 @@ def run_search(
         output_dir: this process's run directory.
         task_overrides: the command line's overrides, replayed for every trial.
         compose: composes the training config for a list of overrides.
+        on_start: called once the config and the directory passed their checks, before
+            TensorFlow starts (the caller records the search there).
 
     Returns:
         The summary written to search.json ({"role": "worker"} on a worker).
     """
     tuner_settings, tuning = parse_tuner(cfg), parse_tuning(cfg)
+    objective = parse_objective(cfg)
     space = parse_search_space(cfg)
     runner = TrialRunner(
         compose,
         training_overrides(task_overrides, space.keys),
         space,
         tuner_settings,
-        tuning.objective,
+        objective,
     )
     runner.preflight()
     state_dir = Path(tuning.directory or output_dir).resolve()
     _check_state(state_dir, tuning)
+    if on_start is not None:
+        on_start()
     configure_environment(tuning)
     log.info(
         "%s search over %s (%s %s), %s trials of %d epochs; state in %s",
         tuner_settings.name,
         ", ".join(space.keys),
-        tuning.objective.direction,
-        tuning.objective.metric,
+        objective.direction,
+        objective.metric,
         tuner_settings.max_trials or "all",
         tuner_settings.max_epochs,
         state_dir,
@@ -97,7 +107,7 @@ def run_search(
 
     hyperparameters = keras_tuner.HyperParameters()
     space.declare(hyperparameters)
-    oracle = build_oracle(tuner_settings, tuning.objective, hyperparameters)
+    oracle = build_oracle(tuner_settings, objective, hyperparameters)
     started = time.monotonic()
 
     def write_results(tuner) -> None:
@@ -172,14 +182,15 @@ def _declare_domains(table, output_dir: Path, space) -> None:
 def _finish(tuner, runner, tuning, output_dir: Path, space, seconds: float) -> dict:
     from mnist_exp.tuning.table import summary_counts
 
+    objective = runner.objective
     table = _write_table(tuner, output_dir, space)
     _declare_domains(table, output_dir, space)
     counts = summary_counts(table)
     earlier = artifacts.read_json(output_dir / SUMMARY_FILE) or {}
     summary = {
         **counts,
-        "objective": tuning.objective.metric,
-        "direction": tuning.objective.direction,
+        "objective": objective.metric,
+        "direction": objective.direction,
         # A resumed search adds to its finished predecessor's time; a killed one wrote none.
         "search_seconds": round(seconds + earlier.get("search_seconds", 0), 1),
         "trial_seconds": round(float(table["seconds"].fillna(0).sum()), 1) if len(table) else 0,
@@ -208,7 +219,7 @@ def _finish(tuner, runner, tuning, output_dir: Path, space, seconds: float) -> d
     log.info(
         "Best: trial %s, %s=%.4f: %s\nPreset: %s\n  rerun: %s --config-dir %s +experiment=%s",
         trial.trial_id,
-        tuning.objective.metric,
+        objective.metric,
         trial.score,
         " ".join(overrides) or "(the defaults)",
         preset,
@@ -224,9 +235,10 @@ def _finish(tuner, runner, tuning, output_dir: Path, space, seconds: float) -> d
 
 
 def _write_preset(runner, overrides, output_dir: Path, trial, tuning, summary) -> Path:
+    objective = runner.objective
     header = [
         f"Found by mnist_exp.tune in {output_dir}: trial {trial.trial_id} of "
-        f"{summary['trials']}, {tuning.objective.metric}={trial.score:.4f} during the search.",
+        f"{summary['trials']}, {objective.metric}={trial.score:.4f} during the search.",
         f"  {shown('train')} --config-dir {output_dir} +experiment={PRESET_NAME}",
     ]
     retrained = summary.get("retrain")

@@ -7,9 +7,8 @@ from dataclasses import dataclass, field
 from omegaconf import DictConfig
 
 from mnist_exp.errors import ConfigError
-from mnist_exp.settings import parse_section
+from mnist_exp.settings import ObjectiveSettings, parse_section
 
-OBJECTIVE_METRICS = ("val_accuracy", "val_loss", "accuracy", "loss")
 ROLES = ("standalone", "chief", "worker")
 
 
@@ -101,26 +100,9 @@ TUNER_SETTINGS = {
 
 
 @dataclass
-class ObjectiveSettings:
-    metric: str = "val_accuracy"
-    direction: str = "max"
-
-    def __post_init__(self):
-        _require(
-            self.metric in OBJECTIVE_METRICS,
-            f"tuning.objective.metric={self.metric!r}: expected one of {OBJECTIVE_METRICS}.",
-        )
-        _require(
-            self.direction in ("max", "min"),
-            f"tuning.objective.direction={self.direction!r}: expected max or min.",
-        )
-
-
-@dataclass
 class TuningSettings:
     """Where the search lives, how it is distributed and what happens after it."""
 
-    objective: ObjectiveSettings = field(default_factory=ObjectiveSettings)
     resume: bool = False
     directory: str | None = None
     role: str = "standalone"
@@ -180,6 +162,11 @@ def parse_tuner(cfg: DictConfig) -> TunerSettings:
         name in TUNER_SETTINGS, f"tuner.name={name!r}: expected one of {sorted(TUNER_SETTINGS)}."
     )
     return parse_section(cfg, "tuner", TUNER_SETTINGS[name])
+
+
+def parse_objective(cfg: DictConfig) -> ObjectiveSettings:
+    """The top-level `objective` section: what trials are scored by (as every run is)."""
+    return parse_section(cfg, "objective", ObjectiveSettings)
 
 
 def parse_tuning(cfg: DictConfig) -> TuningSettings:

@@ -21,11 +21,11 @@ from mnist_exp.errors import ConfigError, MnistExpError
 from mnist_exp.runs import artifacts
 from mnist_exp.runs.load import FINISHED
 from mnist_exp.runs.record import CONFIG_FILE, HYDRA_FILE
-from mnist_exp.settings import parse_settings
+from mnist_exp.settings import ObjectiveSettings, parse_settings
 from mnist_exp.training.runner import run_experiment
 from mnist_exp.tuning.overrides import render
 from mnist_exp.tuning.preset import Composer
-from mnist_exp.tuning.settings import ObjectiveSettings, TunerSettings
+from mnist_exp.tuning.settings import TunerSettings
 from mnist_exp.tuning.space import SearchSpace
 
 log = logging.getLogger(__name__)
@@ -40,10 +40,10 @@ class TrialFailed(Exception):
 def best_score(run_dir: Path, objective: ObjectiveSettings) -> float:
     """The best epoch's value of the objective's history column."""
     history = pd.read_csv(run_dir / artifacts.HISTORY_FILE)
-    values = [v for v in history[objective.metric] if math.isfinite(v)]
-    if not values:
+    score = objective.best(history[objective.metric])
+    if math.isnan(score):
         raise TrialFailed(f"no finite {objective.metric} in {run_dir / artifacts.HISTORY_FILE}")
-    return max(values) if objective.direction == "max" else min(values)
+    return score
 
 
 def write_hydra_files(run_dir: Path, cfg, choices: dict, overrides: list[str]) -> None:

@@ -1,0 +1,96 @@
+"""One search as a Hydra job: which directory it works in, held by this process alone, with
+a record written once and never changed. `resume=DIR` continues the search in DIR with the
+overrides it was started with; any other override is refused before anything is written."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from omegaconf import DictConfig
+
+from mnist_exp.errors import MnistExpError
+from mnist_exp.runs import record
+from mnist_exp.runs.lock import RunLock
+from mnist_exp.training.job import Job, resume_dir_of, without_resume
+from mnist_exp.tuning.preset import Composer
+from mnist_exp.tuning.search import run_search
+from mnist_exp.tuning.settings import parse_tuning
+
+log = logging.getLogger("mnist_exp.tune")
+
+RESUME_OVERRIDE = "tuning.resume=true"
+
+
+def _is_command_override(override: str) -> bool:
+    """Overrides about this command, not the search: where it runs and whether it resumes."""
+    key = override.lstrip("+~").partition("=")[0]
+    return key in ("resume", "tuning.resume") or key.startswith("hydra.")
+
+
+def saved_search_overrides(search_dir, extra: list[str]) -> list[str]:
+    """The overrides the search in `search_dir` was started with.
+
+    Raises:
+        MnistExpError: for a directory without a search, or `extra` overrides that are not
+            among the saved ones (a search continues exactly as it started).
+    """
+    if not record.has_record(search_dir):
+        raise MnistExpError(f"{search_dir} is not a search directory (no {record.CONFIG_FILE}).")
+    saved = [o for o in record.read_overrides(search_dir) if not _is_command_override(o)]
+    changed = [o for o in extra if not _is_command_override(o) and o not in saved]
+    if changed:
+        raise MnistExpError(
+            f"Refusing {changed} on a resume: a search continues with the overrides it was "
+            f"started with ({saved or 'none'}); nothing was changed. Start a new search to "
+            "change them."
+        )
+    return saved
+
+
+def run_search_job(
+    cfg: DictConfig,
+    job: Job,
+    compose: Composer,
+    compose_search: Callable[[list[str]], DictConfig] | None = None,
+) -> dict:
+    """Runs, continues or refuses the search `cfg` describes; every MnistExpError is logged
+    here once.
+
+    Args:
+        cfg: the composed tuning config.
+        job: what Hydra says of this job.
+        compose: composes a trial's training config from overrides.
+        compose_search: composes the whole tuning config (needed for `resume=DIR`).
+    """
+    handler = None
+    try:
+        overrides = list(job.overrides)
+        resume_dir = resume_dir_of(cfg)
+        output_dir = (resume_dir or job.output_dir).resolve()
+        if resume_dir is not None:
+            overrides = [*saved_search_overrides(output_dir, overrides), RESUME_OVERRIDE]
+            cfg = compose_search(overrides)
+        cfg = without_resume(cfg)
+        tuning = parse_tuning(cfg)
+        with RunLock(output_dir):
+            recorded = record.has_record(output_dir)
+            if recorded and not tuning.resume and tuning.role != "worker":
+                raise MnistExpError(
+                    f"{output_dir} already holds a search; nothing was changed. Continue "
+                    f"it with resume={output_dir}, or choose another directory."
+                )
+            handler = record.log_to_file(output_dir, "tune")
+
+            def write_record() -> None:
+                if tuning.role != "worker" and not record.has_record(output_dir):
+                    record.write_record(output_dir, cfg, job.hydra, job.overrides)
+
+            return run_search(cfg, output_dir, overrides, compose=compose, on_start=write_record)
+    except MnistExpError as error:
+        log.error("%s", error)
+        raise
+    finally:
+        if handler is not None:
+            logging.getLogger().removeHandler(handler)
+            handler.close()
