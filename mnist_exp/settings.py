@@ -9,12 +9,14 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from mnist_exp.errors import ConfigError
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "conf"  # the apps' Hydra config
 
 
 def _require(condition: bool, message: str) -> None:
@@ -36,6 +38,9 @@ def _check_monitor(key: str, value: str, extra: tuple[str, ...] = ()) -> None:
 
 
 # --------------------------------------------------------------------------- data
+KNOWN_TRAIN_SIZES = {"mnist": 60_000, "fashion_mnist": 60_000}  # training images, per file
+
+
 @dataclass
 class DatasetSettings:
     name: str = "mnist"
@@ -59,6 +64,19 @@ class DatasetSettings:
         for key in ("max_train_examples", "max_test_examples"):
             value = getattr(self, key)
             _require(value is None or value > 0, f"dataset.{key}={value} must be positive.")
+        if self.validation_size >= 1:
+            _require(
+                float(self.validation_size).is_integer(),
+                f"dataset.validation_size={self.validation_size} must be a fraction in (0, 1) "
+                "or a whole number of images.",
+            )
+            available = self.max_train_examples or KNOWN_TRAIN_SIZES.get(self.name)
+            _require(
+                self.path is not None or available is None or self.validation_size < available,
+                f"dataset.validation_size={int(self.validation_size)} leaves no training "
+                f"images out of {available}; use fewer, or a fraction such as "
+                "dataset.validation_size=0.1.",
+            )
 
 
 @dataclass
@@ -90,7 +108,15 @@ class AugmentSettings:
 
 # --------------------------------------------------------------------------- models
 @dataclass
-class MlpSettings:
+class ModelSettings:
+    """Base of each model's settings; a subclass per builder in mnist_exp.models, whose
+    fields (besides `name`) are that builder's keyword arguments."""
+
+    name: str = ""
+
+
+@dataclass
+class MlpSettings(ModelSettings):
     name: str = "mlp"
     hidden_units: list[int] = field(default_factory=lambda: [128, 64])
     dropout_rate: float = 0.0
@@ -98,7 +124,7 @@ class MlpSettings:
 
 
 @dataclass
-class CnnSmallSettings:
+class CnnSmallSettings(ModelSettings):
     name: str = "cnn_small"
     filters: list[int] = field(default_factory=lambda: [32, 64])
     dense_units: int = 0
@@ -107,7 +133,7 @@ class CnnSmallSettings:
 
 
 @dataclass
-class CnnSettings:
+class CnnSettings(ModelSettings):
     name: str = "cnn"
     filters: list[int] = field(default_factory=lambda: [32, 64])
     dense_units: int = 128
@@ -117,7 +143,7 @@ class CnnSettings:
 
 
 @dataclass
-class CnnBnSettings:
+class CnnBnSettings(ModelSettings):
     name: str = "cnn_bn"
     filters: list[int] = field(default_factory=lambda: [32, 64, 128])
     convs_per_block: int = 1
@@ -126,7 +152,7 @@ class CnnBnSettings:
 
 
 @dataclass
-class ResnetSettings:
+class ResnetSettings(ModelSettings):
     name: str = "resnet"
     filters: list[int] = field(default_factory=lambda: [32, 64, 128])
     blocks_per_stage: int = 2
@@ -135,7 +161,7 @@ class ResnetSettings:
 
 
 @dataclass
-class FastCnnSettings:
+class FastCnnSettings(ModelSettings):
     name: str = "fast_cnn"
     filters: list[int] = field(default_factory=lambda: [24, 32])
     kernel_sizes: list[int] = field(default_factory=lambda: [5, 3])
@@ -145,7 +171,7 @@ class FastCnnSettings:
 
 
 @dataclass
-class StridedCnnSettings:
+class StridedCnnSettings(ModelSettings):
     name: str = "strided_cnn"
     filters: list[int] = field(default_factory=lambda: [32, 64])
     head_filters: int = 128
@@ -153,15 +179,7 @@ class StridedCnnSettings:
     l2_regularization: float = 0.0
 
 
-MODEL_SETTINGS = {
-    "mlp": MlpSettings,
-    "cnn_small": CnnSmallSettings,
-    "cnn": CnnSettings,
-    "cnn_bn": CnnBnSettings,
-    "resnet": ResnetSettings,
-    "fast_cnn": FastCnnSettings,
-    "strided_cnn": StridedCnnSettings,
-}
+MODEL_SETTINGS = {settings().name: settings for settings in ModelSettings.__subclasses__()}
 
 
 def _check_model(model) -> None:
@@ -175,7 +193,7 @@ def _check_model(model) -> None:
                 len(value) > 0 and all(v > 0 for v in value),
                 f"model.{key}={value} must be a non-empty list of positive integers.",
             )
-        elif isinstance(value, int) and key != "dense_units":
+        elif isinstance(value, int) and not isinstance(value, bool) and key != "dense_units":
             _require(value > 0, f"model.{key}={value} must be positive.")
         elif key == "dense_units":
             _require(value >= 0, f"model.dense_units={value} must be >= 0 (0: none).")
@@ -207,6 +225,15 @@ class ScheduleSettings:
     min_learning_rate: float = 1e-6
 
     NAMES = ("constant", "exponential", "step", "cosine", "one_cycle", "reduce_on_plateau")
+    # The keys each schedule reads; any other key under that schedule is refused.
+    KEYS = {
+        "constant": (),
+        "exponential": ("decay_rate", "decay_epochs"),
+        "step": ("boundaries", "factors"),
+        "cosine": ("warmup_epochs", "final_fraction"),
+        "one_cycle": ("peak_fraction", "final_fraction"),
+        "reduce_on_plateau": ("monitor", "factor", "patience", "min_learning_rate"),
+    }
 
     def __post_init__(self):
         _require(
@@ -276,6 +303,14 @@ class StrategySettings:
     worker_index: int = 0
 
     NAMES = ("default", "one_device", "mirrored", "multi_worker")
+    _BATCHES = ("batch_size_per_replica", "scale_learning_rate")
+    # The keys each strategy reads; any other key under that strategy is refused.
+    KEYS = {
+        "default": ("cpu_devices", *_BATCHES),
+        "one_device": ("device", *_BATCHES),
+        "mirrored": ("devices", "cpu_devices", *_BATCHES),
+        "multi_worker": ("workers", "worker_index", *_BATCHES),
+    }
 
     def __post_init__(self):
         _require(
@@ -301,6 +336,17 @@ class PrecisionSettings:
             self.policy in self.POLICIES,
             f"precision.policy={self.policy!r}: expected one of {self.POLICIES}.",
         )
+
+
+# --------------------------------------------------------------------------- optimizer
+@dataclass(frozen=True)
+class OptimizerSettings:
+    """`_target_` (a Keras optimizer class), the base learning rate, and any other keyword
+    arguments of that class (checked by the class itself when it is built)."""
+
+    target: str
+    learning_rate: float
+    arguments: dict = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- objective
@@ -332,8 +378,8 @@ class ObjectiveSettings:
 class ExperimentSettings:
     seed: int
     dataset: DatasetSettings
-    model: Any
-    optimizer: dict
+    model: ModelSettings
+    optimizer: OptimizerSettings
     schedule: ScheduleSettings
     augment: AugmentSettings
     trainer: TrainerSettings
@@ -343,7 +389,7 @@ class ExperimentSettings:
 
     @property
     def learning_rate(self) -> float:
-        return float(self.optimizer["learning_rate"])
+        return self.optimizer.learning_rate
 
 
 def parse_section(cfg: DictConfig, key: str, schema: type):
@@ -361,15 +407,59 @@ def parse_section(cfg: DictConfig, key: str, schema: type):
         raise ConfigError(f"{key}: {error}") from None
 
 
-def _optimizer_section(cfg: DictConfig) -> dict:
+def _optimizer_section(cfg: DictConfig) -> OptimizerSettings:
+    _require("optimizer" in cfg, "The config has no 'optimizer' section; add an optimizer= choice.")
     optimizer = OmegaConf.to_container(cfg.optimizer, resolve=True)
-    _require("_target_" in optimizer, "optimizer needs a _target_ (e.g. keras.optimizers.Adam).")
-    rate = optimizer.get("learning_rate")
+    target = optimizer.pop("_target_", None)
+    _require(
+        isinstance(target, str) and bool(target),
+        "optimizer needs a _target_ (e.g. keras.optimizers.Adam).",
+    )
+    rate = optimizer.pop("learning_rate", None)
     _require(
         isinstance(rate, (int, float)) and not isinstance(rate, bool) and rate > 0,
         f"optimizer.learning_rate={rate!r} must be a positive number.",
     )
-    return optimizer
+    return OptimizerSettings(target=target, learning_rate=float(rate), arguments=optimizer)
+
+
+TOP_LEVEL_KEYS = (
+    "seed",
+    "resume",
+    "objective",
+    "dataset",
+    "model",
+    "optimizer",
+    "schedule",
+    "augment",
+    "trainer",
+    "strategy",
+    "precision",
+)
+
+
+def _check_known_keys(cfg: DictConfig) -> None:
+    unknown = [key for key in cfg if key not in TOP_LEVEL_KEYS]
+    _require(
+        not unknown,
+        f"Unknown top-level config key(s) {unknown}: the training app reads only "
+        f"{', '.join(TOP_LEVEL_KEYS)}. Remove them (a group such as search= or tuner= belongs "
+        "to the tuner: mnist-exp-tune).",
+    )
+
+
+def _check_option_keys(cfg: DictConfig, section: str, keys: dict) -> None:
+    """Refuses keys that another option of the group reads (e.g. +schedule.patience=5 under
+    schedule=cosine): they would be silently ignored."""
+    name = cfg[section].get("name")
+    allowed = ("name", *keys.get(name, ()))
+    foreign = [key for key in cfg[section] if key not in allowed]
+    _require(
+        not foreign,
+        f"{section}={name} does not use {', '.join(f'{section}.{key}' for key in foreign)}; "
+        f"its keys are {', '.join(f'{section}.{key}' for key in allowed[1:]) or 'none'}. "
+        f"Remove the key or pick the {section} that reads it.",
+    )
 
 
 def parse_settings(cfg: DictConfig) -> ExperimentSettings:
@@ -378,6 +468,7 @@ def parse_settings(cfg: DictConfig) -> ExperimentSettings:
     Raises:
         ConfigError: one message naming the key, the value received and what is expected.
     """
+    _check_known_keys(cfg)
     seed = cfg.get("seed", 0)
     _require(
         isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0,
@@ -390,7 +481,7 @@ def parse_settings(cfg: DictConfig) -> ExperimentSettings:
     )
     model = parse_section(cfg, "model", MODEL_SETTINGS[model_name])
     _check_model(model)
-    return ExperimentSettings(
+    settings = ExperimentSettings(
         seed=seed,
         dataset=parse_section(cfg, "dataset", DatasetSettings),
         model=model,
@@ -402,6 +493,9 @@ def parse_settings(cfg: DictConfig) -> ExperimentSettings:
         precision=parse_section(cfg, "precision", PrecisionSettings),
         objective=parse_section(cfg, "objective", ObjectiveSettings),
     )
+    _check_option_keys(cfg, "schedule", ScheduleSettings.KEYS)
+    _check_option_keys(cfg, "strategy", StrategySettings.KEYS)
+    return settings
 
 
 def model_arguments(model) -> dict:

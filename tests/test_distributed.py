@@ -27,14 +27,28 @@ def read_metrics(run_dir):
 
 
 @pytest.fixture(scope="module")
-def default_result(tmp_path_factory):
+def default_run(tmp_path_factory):
     from mnist_exp.training.runner import run_experiment
 
-    return run_experiment(smoke_config(*TINY[2:]), tmp_path_factory.mktemp("default"))
+    run_dir = tmp_path_factory.mktemp("default")
+    run_experiment(smoke_config(*TINY[2:]), run_dir)
+    return run_dir
+
+
+def assert_same_training(run_dir, reference_dir):
+    """Per-epoch losses agree to float rounding: a wrong cross-replica reduction (a sum for a
+    mean, a replica's half batch taken as the whole) moves them by far more than this."""
+    import pandas as pd
+
+    history = pd.read_csv(run_dir / "history.csv")
+    reference = pd.read_csv(reference_dir / "history.csv")
+    assert len(history) == len(reference) == 3
+    for column in ("loss", "val_loss", "accuracy", "val_accuracy"):
+        assert history[column].tolist() == pytest.approx(reference[column].tolist(), rel=2e-3)
 
 
 @pytest.mark.slow
-def test_mirrored_over_two_logical_cpus_matches_default(tmp_path, default_result):
+def test_mirrored_over_two_logical_cpus_matches_default(tmp_path, default_run):
     result = run_module(
         "mnist_exp",
         *TINY,
@@ -46,11 +60,11 @@ def test_mirrored_over_two_logical_cpus_matches_default(tmp_path, default_result
     assert result.returncode == 0, result.stderr[-3000:]
     metrics = read_metrics(tmp_path / "run")
     assert metrics["num_replicas"] == 2 and metrics["global_batch_size"] == 64
-    assert metrics["test_accuracy"] == pytest.approx(default_result["test_accuracy"], abs=0.05)
+    assert_same_training(tmp_path / "run", default_run)
 
 
 @pytest.mark.slow
-def test_two_local_workers_train_like_one_and_only_the_chief_writes(tmp_path, default_result):
+def test_two_local_workers_train_like_one_and_only_the_chief_writes(tmp_path, default_run):
     run_dir = tmp_path / "run"
     result = run_module(
         "mnist_exp.launch", "--workers", "2", "--run-dir", str(run_dir), *TINY, cwd=tmp_path
@@ -59,10 +73,14 @@ def test_two_local_workers_train_like_one_and_only_the_chief_writes(tmp_path, de
     metrics = read_metrics(run_dir)
     assert metrics["status"] == "completed" and metrics["num_replicas"] == 2
     assert metrics["epochs_run"] == 3
-    assert metrics["test_accuracy"] == pytest.approx(default_result["test_accuracy"], abs=0.05)
-    assert (run_dir / "model.keras").is_file() and (run_dir / "history.csv").is_file()
+    assert_same_training(run_dir, default_run)
+    assert (run_dir / "model.keras").is_file()
     worker_dir = run_dir / "workers" / "1"
-    assert sorted(path.name for path in worker_dir.iterdir()) == ["output.log", "train.log"]
+    assert sorted(path.name for path in worker_dir.iterdir()) == [
+        ".lock",
+        "output.log",
+        "train.log",
+    ]
     assert "Worker finished" in (worker_dir / "train.log").read_text()
 
 

@@ -41,6 +41,30 @@ def test_ensemble_scores_each_model_as_its_run_did_and_the_average(runs, tmp_pat
     assert result["total_train_seconds"] == pytest.approx(sum(times), abs=0.1)
 
 
+def test_the_ensemble_averages_the_members_probabilities(runs):
+    import keras
+    import numpy as np
+
+    from mnist_exp.data.prepare import prepare_splits
+    from mnist_exp.runs.load import open_finished_run
+    from mnist_exp.tools.ensemble import ensemble_accuracy
+
+    root, _ = runs
+    result = ensemble_accuracy([root / "a", root / "b"])
+    run = open_finished_run(root / "a")
+    splits = prepare_splits(run.settings().dataset, run.settings().seed)
+    members = [
+        keras.saving.load_model(root / name / "model.keras").predict(
+            splits.x_test[..., None].astype("float32"), verbose=0
+        )
+        for name in ("a", "b")
+    ]
+    mean = (members[0] + members[1]) / 2
+    np.testing.assert_allclose(result["probabilities"], mean, atol=1e-5)
+    assert result["ensemble_test_accuracy"] == np.mean(mean.argmax(axis=1) == splits.y_test)
+    assert not np.array_equal(members[0].argmax(1), members[1].argmax(1)), "members must differ"
+
+
 def test_runs_scored_on_other_test_images_are_refused(runs, caplog):
     root, _ = runs
     assert ensemble_main([str(root / "a"), str(root / "other_test_set")]) == 2

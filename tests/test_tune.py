@@ -17,6 +17,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from mnist_exp.errors import ConfigError, MnistExpError
+from mnist_exp.runs.record import config_differences, read_config
 from mnist_exp.tune import compose_training
 from mnist_exp.tuning.overrides import render_value, training_overrides
 from mnist_exp.tuning.preset import preset_text
@@ -303,8 +304,17 @@ def test_retrain_runs_the_exported_preset_as_a_normal_run(tmp_path):
     )
     retrained = summary["retrain"]
     assert retrained["status"] == "completed" and retrained["epochs_run"] == 2
-    assert 0 <= retrained["test_accuracy"] <= 1
     run_dir = tmp_path / "search" / "retrain"
+    best_trial = tmp_path / "search" / "trials" / f"trial_{summary['best_trial']}" / "seed_0"
+    differences = config_differences(read_config(best_trial), read_config(run_dir))
+    assert [line.split(":")[0] for line in differences] == [
+        "trainer.early_stopping.patience",
+        "trainer.epochs",
+    ], "the retrain is the best trial's config plus the retrain overrides, nothing else"
+    assert (
+        json.loads((run_dir / "metrics.json").read_text())["test_accuracy"]
+        == (retrained["test_accuracy"])
+    )
     config = OmegaConf.load(run_dir / ".hydra" / "config.yaml")
     best = summary["best_values"]
     assert config.trainer.early_stopping.patience == 1

@@ -8,8 +8,17 @@ so `model=NAME` in config picks the module, and its YAML keys are the keyword ar
 from __future__ import annotations
 
 import importlib
+import pkgutil
+from pathlib import Path
 
-MODEL_NAMES = ("mlp", "cnn_small", "cnn", "cnn_bn", "resnet", "fast_cnn", "strided_cnn")
+NOT_MODELS = ("layers", "inference")  # helper modules beside the builders
+MODEL_NAMES = tuple(
+    sorted(
+        module.name
+        for module in pkgutil.iter_modules([str(Path(__file__).parent)])
+        if module.name not in NOT_MODELS
+    )
+)
 
 
 def build_model(name: str, *, input_shape, num_classes: int, **architecture):

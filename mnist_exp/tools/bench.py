@@ -172,13 +172,12 @@ def fit_framework(
     """Trains with the framework's own config, builders, pipeline and compile settings."""
     from hydra import compose, initialize_config_dir
 
-    from mnist_exp.settings import parse_settings
+    from mnist_exp.settings import CONFIG_DIR, parse_settings
     from mnist_exp.training.engine import build_trainable, training_dataset
     from mnist_exp.training.strategy import build_strategy
 
-    config_dir = str(Path(__file__).resolve().parents[1] / "conf")
     epochs_override = [f"trainer.epochs={epochs}"] if epochs else []
-    with initialize_config_dir(config_dir=config_dir, version_base="1.3"):
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
         cfg = compose("config", [*preset_overrides, f"seed={seed}", *epochs_override])
     settings = parse_settings(cfg)
     count = num_images or len(splits.y_train)

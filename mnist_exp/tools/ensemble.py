@@ -72,9 +72,11 @@ def ensemble_accuracy(run_dirs: list[Path]) -> dict:
         log.info("%s: test accuracy %.4f, trained in %s s", run.directory, accuracy, train_seconds)
         total = probabilities if total is None else total + probabilities
         keras.backend.clear_session()
-    ensemble = float(np.mean(total.argmax(axis=1) == labels))
+    mean = total / len(runs)
+    ensemble = float(np.mean(mean.argmax(axis=1) == labels))
     times = [member["train_seconds"] for member in members]
     return {
+        "probabilities": mean,  # the averaged softmax, one row per test image
         "members": members,
         "num_test": len(labels),
         "ensemble_test_accuracy": ensemble,
@@ -103,6 +105,7 @@ def main(argv=None) -> int:
         result["total_train_seconds"],
     )
     if arguments.output:
+        result.pop("probabilities")
         artifacts.write_json_atomically(arguments.output / "ensemble.json", result)
     return 0
 

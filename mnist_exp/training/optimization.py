@@ -8,7 +8,7 @@ import keras
 from hydra.utils import instantiate
 
 from mnist_exp.errors import ConfigError
-from mnist_exp.settings import ScheduleSettings
+from mnist_exp.settings import OptimizerSettings, ScheduleSettings
 
 
 @keras.saving.register_keras_serializable(package="mnist_exp")
@@ -92,15 +92,15 @@ def schedule_callbacks(schedule: ScheduleSettings) -> list[keras.callbacks.Callb
     ]
 
 
-def build_optimizer(optimizer: dict, learning_rate) -> keras.optimizers.Optimizer:
+def build_optimizer(optimizer: OptimizerSettings, learning_rate) -> keras.optimizers.Optimizer:
     """Instantiates the optimizer config (`_target_` plus keyword arguments) with the schedule.
 
     Raises:
         ConfigError: when the optimizer rejects a key or value.
     """
     try:
-        arguments = {key: value for key, value in optimizer.items() if key != "learning_rate"}
-        return instantiate(arguments, learning_rate=learning_rate)
+        config = {"_target_": optimizer.target, **optimizer.arguments}
+        return instantiate(config, learning_rate=learning_rate)
     except Exception as error:
         cause = error.__cause__ or error
-        raise ConfigError(f"optimizer ({optimizer['_target_']}): {cause}") from None
+        raise ConfigError(f"optimizer ({optimizer.target}): {cause}") from None
