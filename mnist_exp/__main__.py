@@ -21,6 +21,8 @@ def main(cfg: DictConfig) -> float:
         if HydraConfig.get().mode == RunMode.RUN:
             sys.exit(2)  # run_job logged one clear message; no traceback for bad input
         raise
+    except KeyboardInterrupt:
+        sys.exit(130)  # run_job logged how to continue; no traceback
     return metrics["objective"]
 
 

@@ -101,3 +101,33 @@ def test_a_run_directory_is_held_by_one_process(tmp_path):
     resumed = run_module("mnist_exp", f"resume={run_dir}", "trainer.verbose=0", cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-2000:]
     assert json.loads((run_dir / "metrics.json").read_text())["status"] == "completed"
+
+
+def test_sigterm_ends_a_run_as_interrupted_and_resumable(tmp_path):
+    run_dir = tmp_path / "D"
+    env = {**os.environ, "HOME": str(tmp_path), "MNIST_EXP_CACHE": str(tmp_path / "cache")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mnist_exp", *SMOKE, "model=mlp", "trainer.epochs=3000",
+         "trainer.early_stopping.enabled=false", f"hydra.run.dir={run_dir}"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while not (run_dir / "backup").is_dir():
+        assert process.poll() is None and time.monotonic() < deadline
+        time.sleep(0.1)
+    process.terminate()
+    output, _ = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert "Traceback" not in output and f"Continue with: mnist-exp-resume {run_dir}" in output
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["status"] == "interrupted" and metrics["resumable"] is True
+
+
+def test_a_diverged_run_exits_non_zero_and_says_what_was_scored(tmp_path):
+    result = run_module(
+        "mnist_exp", *SMOKE, "model=mlp", "optimizer.learning_rate=1e12",
+        f"hydra.run.dir={tmp_path / 'D'}", cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "Training diverged" in result.stdout and "no finite checkpoint" in result.stdout
+    assert json.loads((tmp_path / "D" / "metrics.json").read_text())["status"] == "diverged"

@@ -265,6 +265,13 @@ def test_kill_minus_nine_mid_search_then_resume_completes_the_configured_trials(
     combos = table[["optimizer.learning_rate", "model.hidden_units"]].astype(str)
     assert not combos.duplicated().any(), "grid search resumed without repeating a combination"
 
+    record = {p.name: p.read_bytes() for p in (search_dir / ".hydra").iterdir()}
+    changed = run_module(
+        "mnist_exp.tune", f"resume={search_dir}", "optimizer.learning_rate=0.5", cwd=tmp_path
+    )
+    assert changed.returncode == 2 and "Refusing ['optimizer.learning_rate=0.5']" in changed.stdout
+    assert {p.name: p.read_bytes() for p in (search_dir / ".hydra").iterdir()} == record
+
 
 @pytest.mark.slow
 def test_chief_and_two_workers_share_one_search_without_duplicates(tmp_path):

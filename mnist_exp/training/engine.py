@@ -316,14 +316,7 @@ def train_and_evaluate(
         global_batch_size=plan.global_batch,
         resumed_from_epoch=initial_epoch or None,
     )
-    if metrics["status"] == "diverged":
-        log.error(
-            "Training diverged (non-finite loss) and stopped after epoch %d. The last finite "
-            "state is kept in %s/backup; try a lower optimizer.learning_rate.",
-            metrics["epochs_run"],
-            output_dir,
-        )
-    else:
+    if metrics["status"] != "diverged":  # a diverged run keeps its last finite backup
         remove_backups(output_dir)
     report = _report(
         test["probabilities"],

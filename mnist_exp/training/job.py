@@ -16,6 +16,9 @@ one run.
 from __future__ import annotations
 
 import logging
+import signal
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,6 +39,28 @@ log = logging.getLogger("mnist_exp")
 RESUME_KEY = "resume"
 # Overrides that change how a run reports, not what it computes.
 ALLOWED_RESUME_OVERRIDES = ("trainer.verbose",)
+
+
+class RunDiverged(MnistExpError):
+    """The run ended with a non-finite loss (recorded as status 'diverged')."""
+
+
+@contextmanager
+def sigterm_as_interrupt():
+    """SIGTERM (what `kill` and schedulers send) ends the run as Ctrl-C does: recorded as
+    interrupted and resumable. Only the main thread can take signals; elsewhere a no-op."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @dataclass(frozen=True)
@@ -141,7 +166,33 @@ def run_job(cfg: DictConfig, job: Job) -> dict:
                 log.info("Continuing %s", run_dir)
             # A recorded run without metrics was refused before training began: it starts anew.
             resume = continuing and bool(metrics)
-            return run_experiment(experiment, run_dir, choices=choices, resume=resume)
+            with sigterm_as_interrupt():
+                try:
+                    result = run_experiment(experiment, run_dir, choices=choices, resume=resume)
+                except KeyboardInterrupt:
+                    log.error(
+                        "Interrupted; recorded as 'interrupted'. Continue with: %s %s",
+                        shown("resume"),
+                        run_dir,
+                    )
+                    raise
+            if result["status"] == "diverged":
+                raise RunDiverged(
+                    f"Training diverged (non-finite loss) after epoch {result['epochs_run']}; "
+                    + (
+                        f"the test set was scored with the last finite checkpoint (epoch "
+                        f"{result['best_epoch']}). "
+                        if result.get("best_epoch")
+                        else "no finite checkpoint exists, so the test scores are not meaningful. "
+                    )
+                    + (
+                        f"The last finite training state is kept in {run_dir}/backup. "
+                        if (run_dir / artifacts.BACKUP_DIR).is_dir()
+                        else ""
+                    )
+                    + "Try a lower optimizer.learning_rate."
+                )
+            return result
     except MnistExpError as error:
         log.error("%s", error)
         raise
