@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -33,6 +34,14 @@ def compose_config(*overrides: str):
 def smoke_config(*overrides: str):
     """debug=smoke plus overrides: synthetic data, one epoch, never a download."""
     return compose_config("debug=smoke", "dataset.download=false", *overrides)
+
+
+def read_json(path) -> dict:
+    return json.loads(Path(path).read_text())
+
+
+def read_metrics(run_dir) -> dict:
+    return read_json(Path(run_dir) / "metrics.json")
 
 
 def make_arrays(num_train: int = 60, num_test: int = 20, seed: int = 0) -> dict:

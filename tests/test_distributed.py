@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import run_module, smoke_config
+from conftest import read_metrics, run_module, smoke_config
 
 from mnist_exp.commands import shown
 from mnist_exp.errors import ConfigError
@@ -20,10 +20,6 @@ TINY = (
     "trainer.epochs=3",
     "trainer.early_stopping.enabled=false",
 )
-
-
-def read_metrics(run_dir):
-    return json.loads((run_dir / "metrics.json").read_text())
 
 
 @pytest.fixture(scope="module")

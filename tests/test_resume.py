@@ -13,7 +13,7 @@ import time
 import h5py
 import numpy as np
 import pytest
-from conftest import smoke_config
+from conftest import read_json, smoke_config
 
 from mnist_exp.errors import MnistExpError
 from mnist_exp.training import backup
@@ -28,10 +28,6 @@ SLOW_ENOUGH = (
     "trainer.early_stopping.enabled=false",
     "dataset.max_train_examples=1500",
 )
-
-
-def read_json(path):
-    return json.loads(path.read_text())
 
 
 def epochs_in(history_path):

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import csv
-import json
 import math
 
 import pytest
-from conftest import smoke_config
+from conftest import read_json, smoke_config
 
 from mnist_exp.errors import ConfigError, MnistExpError
 from mnist_exp.training.runner import run_experiment
@@ -22,10 +21,6 @@ REQUIRED_METRICS = {
     "num_params",
     "status",
 }
-
-
-def read_json(path):
-    return json.loads(path.read_text())
 
 
 def test_a_run_leaves_its_artifacts_and_learns(tmp_path):
