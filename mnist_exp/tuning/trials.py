@@ -14,13 +14,12 @@ import shutil
 from pathlib import Path
 
 import pandas as pd
-import yaml
 from omegaconf import OmegaConf
 
 from mnist_exp.errors import ConfigError, MnistExpError
-from mnist_exp.runs import artifacts
+from mnist_exp.runs import artifacts, record
 from mnist_exp.runs.load import FINISHED
-from mnist_exp.runs.record import CONFIG_FILE, HYDRA_FILE
+from mnist_exp.runs.record import CONFIG_FILE
 from mnist_exp.settings import ObjectiveSettings, parse_settings
 from mnist_exp.training.runner import run_experiment
 from mnist_exp.tuning.overrides import render
@@ -48,11 +47,7 @@ def best_score(run_dir: Path, objective: ObjectiveSettings) -> float:
 
 def write_hydra_files(run_dir: Path, cfg, choices: dict, overrides: list[str]) -> None:
     """The files Hydra leaves in a run directory, so a trial reads like any run."""
-    hydra_dir = run_dir / CONFIG_FILE.parent
-    hydra_dir.mkdir(parents=True, exist_ok=True)
-    OmegaConf.save(cfg, run_dir / CONFIG_FILE)
-    OmegaConf.save({"hydra": {"runtime": {"choices": choices}}}, run_dir / HYDRA_FILE)
-    (hydra_dir / "overrides.yaml").write_text(yaml.safe_dump(overrides))
+    record.write_record(run_dir, cfg, {"runtime": {"choices": choices}}, overrides)
 
 
 def first_value(parameter) -> object:
