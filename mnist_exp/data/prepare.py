@@ -44,7 +44,7 @@ def prepare_splits(settings: DatasetSettings, seed: int) -> Splits:
     train_indices = stratified_subsample(data.y_train, settings.max_train_examples, seed)
     test_indices = stratified_subsample(data.y_test, settings.max_test_examples, seed)
     x_all, y_all = _select(data.x_train, train_indices), _select(data.y_train, train_indices)
-    fit_indices, val_indices = stratified_split(y_all, settings.validation_size, seed)
+    fit_indices, val_indices = stratified_split(y_all, settings.validation_split, seed)
     splits = Splits(
         x_train=x_all[fit_indices],
         y_train=y_all[fit_indices],

@@ -81,19 +81,11 @@ class Run:
         """The saved model, loaded with Keras' safe mode on (never arbitrary code).
 
         Raises:
-            NotARun: for a missing or damaged model file.
+            ModelFileError: for a missing, damaged or unsafe model file, saying which.
         """
-        import keras
+        from mnist_exp.models.files import load_keras_model
 
-        if not self.model_path.is_file():
-            raise NotARun(f"{self.directory} has no {artifacts.MODEL_FILE}.")
-        try:
-            return keras.saving.load_model(self.model_path, compile=False)  # safe_mode=True
-        except Exception as error:
-            raise NotARun(
-                f"Cannot load {self.model_path} ({type(error).__name__}: {str(error)[:200]}); "
-                "the file is damaged or not a safe Keras model. Retrain the run or leave it out."
-            ) from None
+        return load_keras_model(self.model_path)
 
 
 def open_run(run_dir: Path) -> Run:

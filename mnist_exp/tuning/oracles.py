@@ -91,7 +91,9 @@ def build_oracle(tuner: TunerSettings, objective: ObjectiveSettings, hyperparame
 def _new_oracle(tuner: TunerSettings, objective: ObjectiveSettings, hyperparameters):
     common = dict(
         objective=keras_tuner.Objective(objective.metric, direction=objective.direction),
-        seed=tuner.seed,
+        # Keras Tuner replaces a falsy seed by a random one (`seed or random.randint(...)`),
+        # so tuner.seed=0 would not be reproducible: shift every seed past zero.
+        seed=tuner.seed + 1,
         hyperparameters=hyperparameters,
         allow_new_entries=False,
         tune_new_entries=True,
