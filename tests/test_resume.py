@@ -146,3 +146,35 @@ def test_divergence_keeps_the_last_finite_backup(tmp_path):
         )
     assert arrays and all(np.all(np.isfinite(array)) for array in arrays)
     assert np.isfinite(metrics["best_val_accuracy"])
+
+
+def test_a_full_disk_fails_the_run_with_one_message_and_keeps_the_last_backup(
+    tmp_path, monkeypatch
+):
+    from mnist_exp.runs import disk
+
+    backup_checks = []
+
+    def fills_up_at_the_second_backup(directory):
+        if directory.name == "backup":
+            backup_checks.append(directory)
+        return 0 if len(backup_checks) >= 2 else 2**40
+
+    monkeypatch.setattr(disk, "free_bytes", fills_up_at_the_second_backup)
+    cfg = smoke_config(
+        "model=mlp",
+        "trainer.epochs=3",
+        "trainer.deterministic=true",
+        "trainer.early_stopping.enabled=false",
+    )
+    with pytest.raises(disk.NoSpaceLeft, match=r"no space left on /.* for the epoch 2 backup"):
+        run_experiment(cfg, tmp_path)
+    metrics = read_json(tmp_path / "metrics.json")
+    assert metrics["status"] == "failed" and metrics["resumable"] is True
+    assert metrics["error"].startswith("NoSpaceLeft: no space left on ")
+    assert [path.name for path in (tmp_path / "backup").iterdir()] == ["epoch-0001"]
+
+    monkeypatch.undo()  # space freed: the run continues from its epoch 1 backup
+    resumed = run_experiment(cfg, tmp_path, resume=True)
+    assert resumed["status"] == "completed" and resumed["resumed_from_epoch"] == 1
+    assert epochs_in(tmp_path / "history.csv") == [0, 1, 2]

@@ -17,6 +17,7 @@ from pathlib import Path
 import keras
 
 from mnist_exp.runs.artifacts import BACKUP_DIR
+from mnist_exp.runs.disk import out_of_space_named, training_state_bytes
 from mnist_exp.training.callbacks import BestModelSaver, EpochLogger, finite_logs
 
 log = logging.getLogger(__name__)
@@ -129,8 +130,22 @@ class RunBackup(keras.callbacks.Callback):
         final = backup_dir / f"epoch-{epoch + 1:04d}"
         temporary = backup_dir / f".incomplete-epoch-{epoch + 1:04d}"
         shutil.rmtree(temporary, ignore_errors=True)
-        temporary.mkdir()
-        self.model.save_weights(temporary / WEIGHTS_FILE)
+        try:
+            with out_of_space_named(
+                backup_dir, training_state_bytes(self.model), f"the epoch {epoch + 1} backup"
+            ):
+                temporary.mkdir()
+                self._write(temporary, epoch)
+        except BaseException:
+            shutil.rmtree(temporary, ignore_errors=True)  # the previous backup stays
+            raise
+        shutil.rmtree(final, ignore_errors=True)
+        os.replace(temporary, final)
+        for old in list_backups(self.run_dir)[KEPT_BACKUPS:]:
+            shutil.rmtree(old, ignore_errors=True)
+
+    def _write(self, folder: Path, epoch: int) -> None:
+        self.model.save_weights(folder / WEIGHTS_FILE)
         state = {
             "epoch": epoch + 1,
             "seed_generators": [
@@ -141,11 +156,7 @@ class RunBackup(keras.callbacks.Callback):
                 for key, (callback, names) in self.stateful.items()
             },
         }
-        (temporary / STATE_FILE).write_text(json.dumps(state))
-        shutil.rmtree(final, ignore_errors=True)
-        os.replace(temporary, final)
-        for old in list_backups(self.run_dir)[KEPT_BACKUPS:]:
-            shutil.rmtree(old, ignore_errors=True)
+        (folder / STATE_FILE).write_text(json.dumps(state))
 
 
 def remove_backups(run_dir: Path) -> None:

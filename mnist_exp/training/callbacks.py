@@ -10,6 +10,7 @@ from pathlib import Path
 
 import keras
 
+from mnist_exp.runs.disk import out_of_space_named, training_state_bytes
 from mnist_exp.settings import LAST_EPOCH
 
 log = logging.getLogger(__name__)
@@ -101,7 +102,13 @@ class BestModelSaver(keras.callbacks.Callback):
             )
         if not finite_logs(logs) or not self._improved(value):
             return  # never save a diverged epoch, whatever its accuracy says
-        self.best_value, self.best_epoch = float(value), epoch + 1
         temporary = self.path.with_name(f".{self.path.stem}.tmp.keras")
-        self.model.save(temporary)
+        needed = training_state_bytes(self.model)
+        try:
+            with out_of_space_named(self.path.parent, needed, f"the epoch {epoch + 1} model"):
+                self.model.save(temporary)
+        except BaseException:
+            temporary.unlink(missing_ok=True)  # the previous best model stays
+            raise
         os.replace(temporary, self.path)
+        self.best_value, self.best_epoch = float(value), epoch + 1
