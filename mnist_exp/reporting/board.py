@@ -7,7 +7,7 @@ expose it to your network.
 from __future__ import annotations
 
 import argparse
-import subprocess
+import os
 import sys
 
 from mnist_exp.commands import shown
@@ -34,7 +34,9 @@ def main(argv=None) -> int:
         f"TensorBoard on http://{arguments.host}:{arguments.port} over {arguments.logdir}",
         flush=True,
     )
-    return subprocess.call(command)
+    # This process becomes TensorBoard (same PID): stopping it stops TensorBoard, and no
+    # child is left listening.
+    os.execv(sys.executable, command)
 
 
 if __name__ == "__main__":
