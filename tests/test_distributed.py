@@ -4,11 +4,15 @@ tiny config like the default strategy and write the artifacts once."""
 from __future__ import annotations
 
 import json
+import socket
+import subprocess
+import sys
 
 import pytest
 from conftest import read_metrics, run_module, smoke_config
 
 from mnist_exp.commands import shown
+from mnist_exp.distributed import private_network
 from mnist_exp.errors import ConfigError
 from mnist_exp.settings import StrategySettings, parse_settings
 from mnist_exp.training.cluster import is_chief_process
@@ -66,6 +70,8 @@ def test_two_local_workers_train_like_one_and_only_the_chief_writes(tmp_path, de
         "mnist_exp.launch", "--workers", "2", "--run-dir", str(run_dir), *TINY, cwd=tmp_path
     )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    if private_network.isolation_available():
+        assert "workers in a private network namespace" in result.stdout
     metrics = read_metrics(run_dir)
     assert metrics["status"] == "completed" and metrics["num_replicas"] == 2
     assert metrics["epochs_run"] == 3
@@ -94,6 +100,39 @@ def test_a_failing_worker_run_reports_failure(tmp_path):
     )
     assert result.returncode != 0
     assert "failed" in result.stdout
+
+
+LISTEN_ON_ALL_INTERFACES = """
+import socket
+server = socket.socket()
+server.bind(("0.0.0.0", 0))  # as TensorFlow's gRPC servers do
+server.listen()
+port = server.getsockname()[1]
+with socket.create_connection(("127.0.0.1", port), timeout=5):
+    print(port, "reachable inside", flush=True)
+input()
+"""
+
+
+@pytest.mark.skipif(
+    not private_network.isolation_available(), reason="no user namespaces on this system"
+)
+def test_a_server_on_all_interfaces_in_the_private_network_is_unreachable_from_outside():
+    server = subprocess.Popen(
+        private_network.isolated_argv([sys.executable, "-c", LISTEN_ON_ALL_INTERFACES]),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        port, reached = server.stdout.readline().split(" ", 1)
+        assert reached.strip() == "reachable inside"
+        with socket.socket() as probe:
+            probe.settimeout(2)
+            assert probe.connect_ex(("127.0.0.1", int(port))) != 0
+    finally:
+        server.kill()
+        server.wait()
 
 
 def plan_for(num_train: int, *overrides: str, replicas: int = 2, multi_worker=False):

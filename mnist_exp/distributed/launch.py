@@ -1,14 +1,17 @@
 """`python -m mnist_exp.launch --workers N -- [overrides]`: a multi-worker run on this machine.
 
-Starts N processes of `python -m mnist_exp strategy=multi_worker ...` on free loopback ports.
-Worker 0 (the chief) writes the run directory; worker i keeps only its log, in
-RUN/workers/i. If one worker fails the others are stopped; the exit status is the first
-failure's. On several machines, run the same command on each with its own TF_CONFIG instead.
+Starts N processes of `python -m mnist_exp strategy=multi_worker ...` on free loopback ports,
+in a private network namespace where possible (TensorFlow's servers listen on every
+interface; see mnist_exp.distributed.private_network). Worker 0 (the chief) writes the run
+directory; worker i keeps only its log, in RUN/workers/i. If one worker fails the others are
+stopped; the exit status is the first failure's. On several machines, run the same command
+on each with its own TF_CONFIG instead, on a network you trust (the README says how).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import socket
 import subprocess
 import sys
@@ -17,6 +20,7 @@ from datetime import datetime
 from pathlib import Path
 
 from mnist_exp.commands import python_argv, shown
+from mnist_exp.distributed import private_network
 
 
 def free_ports(count: int) -> list[int]:
@@ -91,7 +95,31 @@ def timestamped_dir(root: str, suffix: str) -> Path:
     return Path(root) / now.strftime("%Y-%m-%d") / now.strftime(f"%H-%M-%S-%f-{suffix}")
 
 
-def launcher_main(argv, *, prog: str, description: str, default_dir: Path, commands) -> int:
+def _where_workers_listen(prog: str, module: str | None, argv: list[str]) -> str:
+    """Re-executes this launcher inside a private network namespace when `module` asks for
+    one and the system allows it (this call then does not return); else says where the
+    workers' ports can be reached."""
+    if module is None:
+        return "on 127.0.0.1"
+    if private_network.inside_private_network():
+        return "in a private network namespace (their ports are unreachable from outside)"
+    if private_network.isolation_available():
+        command = private_network.isolated_argv([sys.executable, "-m", module, *argv])
+        os.execvpe(command[0], command, os.environ)
+    print(
+        f"{prog}: WARNING: TensorFlow's gRPC servers listen on all network interfaces and "
+        "this system cannot isolate them (no user namespaces for `unshare --net`): while "
+        "the run lasts, other machines on your network can reach the workers' ports. Run "
+        "on a trusted network or firewall them.",
+        file=sys.stderr,
+        flush=True,
+    )
+    return "on all interfaces (not isolated)"
+
+
+def launcher_main(
+    argv, *, prog: str, description: str, default_dir: Path, commands, isolate: str | None = None
+) -> int:
     """The command line shared by the local launchers.
 
     Args:
@@ -100,7 +128,10 @@ def launcher_main(argv, *, prog: str, description: str, default_dir: Path, comma
         default_dir: the run directory when --run-dir is not given.
         commands: (workers, run_dir, overrides) -> one command per process; the first one's
             output goes to the console, the others' to RUN/workers/I/output.log.
+        isolate: the launcher's module, to run it (and so every worker) in a private network
+            namespace; None where the workers bind loopback themselves.
     """
+    argv = sys.argv[1:] if argv is None else list(argv)
     parser = argparse.ArgumentParser(prog=prog, description=description)
     parser.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
     parser.add_argument("--run-dir", type=Path, help=f"default: {default_dir.parent}/TIME")
@@ -108,8 +139,11 @@ def launcher_main(argv, *, prog: str, description: str, default_dir: Path, comma
     arguments = parser.parse_args(argv)
     if arguments.workers < 1:
         parser.error("--workers must be >= 1")
+    if arguments.run_dir is None:  # fixed now: a re-executed launcher keeps the same directory
+        argv = ["--run-dir", str(default_dir), *argv]
     run_dir = arguments.run_dir or default_dir
-    print(f"{prog}: {arguments.workers} workers on 127.0.0.1, directory {run_dir}", flush=True)
+    where = _where_workers_listen(prog, isolate, argv)
+    print(f"{prog}: {arguments.workers} workers {where}, directory {run_dir}", flush=True)
     status = run_workers(commands(arguments.workers, run_dir, arguments.overrides), run_dir)
     print(f"{prog}: {'done' if status == 0 else f'failed (exit {status})'}", flush=True)
     return status
@@ -122,6 +156,7 @@ def main(argv=None) -> int:
         description=__doc__,
         default_dir=timestamped_dir("outputs", "multiworker"),
         commands=worker_commands,
+        isolate="mnist_exp.distributed.launch",
     )
 
 
