@@ -24,10 +24,12 @@ def compose_training(overrides: list[str]) -> tuple[DictConfig, dict]:
         for group, choice in OmegaConf.to_container(cfg.hydra.runtime.choices).items()
         if not group.startswith("hydra") and group not in TUNING_ROOTS
     }
-    training = {key: cfg[key] for key in cfg if key not in TUNING_ROOTS}
-    return OmegaConf.create(
-        OmegaConf.to_container(OmegaConf.create(training), resolve=True)
-    ), choices
+    # Unresolved, as the training app keeps it: values read from the environment
+    # (`${oc.env:...}`, where secrets live) never reach a trial's files, logs or HParams.
+    container = OmegaConf.to_container(cfg, resolve=False)
+    training = {key: value for key, value in container.items() if key not in TUNING_ROOTS}
+    training.pop("hydra", None)
+    return OmegaConf.create(training), choices
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name=CONFIG_NAME)

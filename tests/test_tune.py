@@ -346,3 +346,31 @@ def test_retrain_runs_the_exported_preset_as_a_normal_run(tmp_path):
     assert config.optimizer.learning_rate == best["optimizer.learning_rate"]
     assert list(config.model.hidden_units) == best["model.hidden_units"]
     assert "test accuracy" in (tmp_path / "search" / "experiment" / "search_best.yaml").read_text()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("module", ["mnist_exp.tune", "mnist_exp"])
+def test_values_read_from_the_environment_never_reach_disk_or_console(
+    tmp_path, monkeypatch, module
+):
+    marker = "sk-live-7f3a9c"
+    monkeypatch.setenv("MY_CACHE", str(tmp_path / marker))
+    run_dir = tmp_path / "run"
+    extra = ("search=smoke", "tuner.max_trials=2") if module == "mnist_exp.tune" else ()
+    result = run_module(
+        module,
+        *SMOKE[:3],
+        *extra,
+        "dataset.cache_dir=${oc.env:MY_CACHE}",
+        f"hydra.run.dir={run_dir}",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert marker not in result.stdout + result.stderr
+    leaked = [
+        path
+        for path in run_dir.rglob("*")
+        if path.is_file() and marker.encode() in path.read_bytes()
+    ]
+    assert leaked == []
+    assert "${oc.env:MY_CACHE}" in (run_dir / ".hydra" / "overrides.yaml").read_text()

@@ -80,7 +80,8 @@ class Job:
         return cls(
             output_dir=Path(hydra.runtime.output_dir),
             choices=dict(hydra.runtime.choices),
-            overrides=tuple(hydra.overrides.task),
+            # Unresolved: iterating the ListConfig would resolve `${oc.env:...}` in them.
+            overrides=tuple(OmegaConf.to_container(hydra.overrides.task, resolve=False)),
             hydra=OmegaConf.to_container(hydra, resolve=False),
         )
 

@@ -57,8 +57,9 @@ def preset_text(compose: Composer, overrides: list[str], header: str) -> str:
         if _is_training_group(group) and choice != default_choices.get(group)
     }
     reference, _ = compose([f"{group}={choice}" for group, choice in groups.items()])
-    target_leaves = _leaves(OmegaConf.to_container(target, resolve=True))
-    reference_leaves = _leaves(OmegaConf.to_container(reference, resolve=True))
+    # Unresolved: a value read from the environment stays `${oc.env:...}` in the preset.
+    target_leaves = _leaves(OmegaConf.to_container(target, resolve=False))
+    reference_leaves = _leaves(OmegaConf.to_container(reference, resolve=False))
     changed = {
         key: value
         for key, value in target_leaves.items()
