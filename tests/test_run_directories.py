@@ -66,6 +66,7 @@ def test_a_sweep_run_again_skips_finished_jobs_and_continues_the_rest(tmp_path):
     again = run_module("mnist_exp", *command, cwd=tmp_path)
     assert again.returncode == 0, again.stderr[-2000:]
     assert "already completed; skipped" in again.stdout
+    assert f"Sweep {sweep_dir}: 2 jobs: 1 skipped, 1 resumed" in again.stdout
     assert json.loads((sweep_dir / "0" / "metrics.json").read_text()) == finished
     resumed = json.loads(job1.read_text())
     assert resumed["status"] == "completed" and "resumed_at" in resumed
@@ -75,6 +76,7 @@ def test_a_sweep_run_again_skips_finished_jobs_and_continues_the_rest(tmp_path):
         f"hydra.sweep.dir={sweep_dir}", cwd=tmp_path,
     )  # fmt: skip
     assert changed.returncode != 0
+    assert "2 jobs: 2 refused" in changed.stdout + changed.stderr
     assert json.loads((sweep_dir / "0" / "metrics.json").read_text()) == finished
 
 

@@ -71,19 +71,31 @@ class Job:
     choices: dict = field(default_factory=dict)
     overrides: tuple[str, ...] = ()
     hydra: dict = field(default_factory=dict)  # Hydra's own config, saved as .hydra/hydra.yaml
+    sweep_dir: Path | None = None  # in a multirun: where the job notes its outcome
+    job_number: int = 0
 
     @classmethod
     def from_hydra(cls) -> Job:
         from hydra.core.hydra_config import HydraConfig
+        from hydra.types import RunMode
 
         hydra = HydraConfig.get()
+        multirun = hydra.mode == RunMode.MULTIRUN
         return cls(
             output_dir=Path(hydra.runtime.output_dir),
             choices=dict(hydra.runtime.choices),
             # Unresolved: iterating the ListConfig would resolve `${oc.env:...}` in them.
             overrides=tuple(OmegaConf.to_container(hydra.overrides.task, resolve=False)),
             hydra=OmegaConf.to_container(hydra, resolve=False),
+            sweep_dir=Path(hydra.sweep.dir) if multirun else None,
+            job_number=int(hydra.job.num) if multirun else 0,
         )
+
+    def note_outcome(self, outcome: str, run_dir: Path) -> None:
+        if self.sweep_dir is not None:
+            from mnist_exp.reporting.sweep_summary import record_outcome
+
+            record_outcome(self.sweep_dir, self.job_number, outcome, run_dir)
 
 
 def resume_dir_of(cfg: DictConfig) -> Path | None:
@@ -138,6 +150,7 @@ def run_job(cfg: DictConfig, job: Job) -> dict:
         MnistExpError: for a refusal (nothing was written) or a failed run (recorded).
     """
     handler = None
+    outcome, run_dir = "refused", job.output_dir
     try:
         resume_dir = resume_dir_of(cfg)
         if resume_dir is not None:
@@ -158,6 +171,7 @@ def run_job(cfg: DictConfig, job: Job) -> dict:
                         "resume, nothing was changed. Start a new run instead."
                     )
                 log.info("%s already %s; skipped.", run_dir, metrics["status"])
+                outcome = "skipped"
                 return {**metrics, "skipped": True}
             if not continuing and _is_chief(experiment):  # other workers keep only a log
                 record.write_record(run_dir, experiment, job.hydra, job.overrides)
@@ -167,17 +181,21 @@ def run_job(cfg: DictConfig, job: Job) -> dict:
                 log.info("Continuing %s", run_dir)
             # A recorded run without metrics was refused before training began: it starts anew.
             resume = continuing and bool(metrics)
+            outcome = "failed"
             with sigterm_as_interrupt():
                 try:
                     result = run_experiment(experiment, run_dir, choices=choices, resume=resume)
                 except KeyboardInterrupt:
+                    outcome = "interrupted"
                     log.error(
                         "Interrupted; recorded as 'interrupted'. Continue with: %s %s",
                         shown("resume"),
                         run_dir,
                     )
                     raise
+            outcome = "resumed" if resume else "run"
             if result["status"] == "diverged":
+                outcome = "diverged"
                 raise RunDiverged(
                     f"Training diverged (non-finite loss) after epoch {result['epochs_run']}; "
                     + (
@@ -198,6 +216,7 @@ def run_job(cfg: DictConfig, job: Job) -> dict:
         log.error("%s", error)
         raise
     finally:
+        job.note_outcome(outcome, run_dir)
         if handler is not None:
             logging.getLogger().removeHandler(handler)
             handler.close()
