@@ -27,6 +27,8 @@ COMMANDS = {
     "ensemble": Command("mnist-exp-ensemble", "mnist_exp.ensemble", "mnist_exp.ensemble:main"),
     "bench": Command("mnist-exp-bench", "mnist_exp.bench", "mnist_exp.bench:main"),
     "launch": Command("mnist-exp-launch", "mnist_exp.launch", "mnist_exp.launch:main"),
+    "export": Command("mnist-exp-export", "mnist_exp.export", "mnist_exp.export:main"),
+    "predict": Command("mnist-exp-predict", "mnist_exp.predict", "mnist_exp.predict:main"),
     "tune-launch": Command(
         "mnist-exp-tune-launch", "mnist_exp.tuning.launch", "mnist_exp.tuning.launch:main"
     ),

@@ -54,6 +54,7 @@ def evaluate_saved_model(run_dir, cfg, split):
     settings = parse_settings(cfg)
     splits = prepare_splits(settings.dataset, settings.seed)
     model = keras.saving.load_model(run_dir / "model.keras")
+    model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     images, labels = getattr(splits, f"x_{split}"), getattr(splits, f"y_{split}")
     return model.evaluate(make_evaluation_dataset(images, labels, batch_size=64), verbose=0)
 
@@ -146,3 +147,41 @@ def test_the_train_step_is_traced_once():
     )
     assert len(traced) == 1
     assert model.optimizer.iterations.numpy() == 2 * plan.steps_per_epoch
+
+
+PLAIN_KERAS = """
+import sys
+import keras
+import numpy as np
+data = np.load(sys.argv[2])
+model = keras.saving.load_model(sys.argv[1])  # safe mode, no custom objects
+predicted = model.predict(data["images"], verbose=0).argmax(axis=1)
+assert not any(name.startswith("mnist_exp") for name in sys.modules)
+print(float(np.mean(predicted == data["labels"])))
+"""
+
+
+def test_model_keras_loads_in_plain_keras_and_predicts_what_the_run_scored(tmp_path):
+    import subprocess
+    import sys
+
+    import numpy as np
+
+    from mnist_exp.data.prepare import prepare_splits
+    from mnist_exp.settings import parse_settings
+
+    cfg = smoke_config("model=cnn_small", "schedule=one_cycle", "trainer.epochs=2")
+    metrics = run_experiment(cfg, tmp_path / "run")
+    assert "centred by its centre of mass" in read_json(tmp_path / "run" / "metrics.json")[
+        "input_convention"
+    ]
+    settings = parse_settings(cfg)
+    splits = prepare_splits(settings.dataset, settings.seed)
+    np.savez(tmp_path / "test.npz", images=splits.x_test, labels=splits.y_test)
+    result = subprocess.run(
+        [sys.executable, "-c", PLAIN_KERAS, str(tmp_path / "run" / "model.keras"),
+         str(tmp_path / "test.npz")],
+        capture_output=True, text=True, cwd=tmp_path, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert float(result.stdout.split()[-1]) == pytest.approx(metrics["test_accuracy"], abs=1e-9)

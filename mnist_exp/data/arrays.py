@@ -8,6 +8,12 @@ import numpy as np
 
 from mnist_exp.errors import DataError
 
+# What every model of mnist_exp takes (recorded in each run's metrics.json).
+INPUT_CONVENTION = (
+    "28x28 grayscale, raw pixel values 0-255 (uint8 or float), light ink on a black "
+    "background, the object fitted into 20x20 and centred by its centre of mass (MNIST)"
+)
+
 DIGIT_NAMES = tuple(str(digit) for digit in range(10))
 FASHION_NAMES = (
     "T-shirt/top",

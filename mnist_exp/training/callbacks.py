@@ -73,9 +73,17 @@ class EpochLogger(keras.callbacks.Callback):
         log.info("epoch %d/%d %s (%.1fs)", epoch + 1, self.epochs, shown, seconds)
 
 
+def inference_model(model: keras.Model) -> keras.Model:
+    """`model`'s layers (weights shared) without its optimizer and compile settings: the file
+    plain Keras loads (`keras.saving.load_model`, no mnist_exp import, no custom schedule to
+    locate); training state lives in the backups."""
+    return keras.Model(model.inputs, model.outputs, name=model.name)
+
+
 class BestModelSaver(keras.callbacks.Callback):
-    """Saves the model whenever `monitor` improves (every epoch for `LAST_EPOCH`), through a
-    temporary file and a rename, so a run killed mid-save never leaves a truncated model."""
+    """Saves the model for inference whenever `monitor` improves (every epoch for
+    `LAST_EPOCH`), through a temporary file and a rename, so a run killed mid-save never
+    leaves a truncated model."""
 
     def __init__(self, path: Path, monitor: str):
         super().__init__()
@@ -106,7 +114,7 @@ class BestModelSaver(keras.callbacks.Callback):
         needed = training_state_bytes(self.model)
         try:
             with out_of_space_named(self.path.parent, needed, f"the epoch {epoch + 1} model"):
-                self.model.save(temporary)
+                inference_model(self.model).save(temporary)
         except BaseException:
             temporary.unlink(missing_ok=True)  # the previous best model stays
             raise

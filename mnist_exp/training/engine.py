@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
+from mnist_exp.data.arrays import INPUT_CONVENTION
 from mnist_exp.data.augmentation import make_augmenter
 from mnist_exp.data.pipeline import (
     make_evaluation_dataset,
@@ -17,6 +18,7 @@ from mnist_exp.data.pipeline import (
 )
 from mnist_exp.data.prepare import Splits, prepare_splits
 from mnist_exp.models import build_model
+from mnist_exp.models.files import load_keras_model
 from mnist_exp.models.inference import evaluate
 from mnist_exp.reporting.report import build_report, write_report
 from mnist_exp.reporting.tensorboard import write_run_record
@@ -290,9 +292,10 @@ def train_and_evaluate(
         objective_name=settings.objective.metric,
         objective=settings.objective.best(history[settings.objective.metric]),
         class_names=list(splits.class_names),
+        input_convention=INPUT_CONVENTION,
     )
     if trainer.early_stopping.restore_best_weights and saver.best_epoch is not None:
-        model.load_weights(output_dir / artifacts.MODEL_FILE)
+        model.set_weights(load_keras_model(output_dir / artifacts.MODEL_FILE).get_weights())
     test = evaluate(
         model, make_evaluation_dataset(splits.x_test, splits.y_test, batch_size=plan.global_batch)
     )

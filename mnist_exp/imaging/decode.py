@@ -1,0 +1,76 @@
+"""Opening users' image files: PNG, JPEG, BMP, GIF, WebP, TIFF; any mode (RGB, RGBA, palette,
+16-bit, ...), any size up to a pixel limit; as grayscale floats in [0, 1]."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from mnist_exp.errors import MnistExpError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+# 40 megapixels: a 6000x6000 photo passes; a decompression bomb (a tiny file that decodes to
+# gigabytes) is refused from its header, before any pixel is decoded.
+MAX_PIXELS = 40_000_000
+
+
+class ImageError(MnistExpError):
+    """An image that cannot be used: unreadable, truncated, not an image, or too large."""
+
+
+def _open(source: Path | bytes, name: str, max_pixels: int) -> Image.Image:
+    try:
+        image = Image.open(io.BytesIO(source) if isinstance(source, bytes) else source)
+    except UnidentifiedImageError:
+        raise ImageError(
+            f"{name}: not an image file PIL can read (or an unsupported format)."
+        ) from None
+    except OSError as error:
+        raise ImageError(f"{name}: cannot be read ({error}).") from None
+    width, height = image.size
+    if width * height > max_pixels:
+        raise ImageError(
+            f"{name}: {width}x{height} pixels is over the limit of {max_pixels:,}; refusing to "
+            "decode it. Scale it down first."
+        )
+    return image
+
+
+def _as_gray(image: Image.Image) -> np.ndarray:
+    """Grayscale in [0, 1]: transparent pixels composited on white, 16-bit kept exact."""
+    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N"):
+        return np.asarray(image, dtype=np.float64) / 65535.0
+    if image.mode in ("I", "F"):
+        values = np.asarray(image, dtype=np.float64)
+        top = 65535.0 if values.max() > 255 else 255.0
+        return np.clip(values / top, 0.0, 1.0)
+    if image.mode == "P" or "A" in image.mode or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(white, rgba)
+    return np.asarray(image.convert("L"), dtype=np.float64) / 255.0
+
+
+def read_gray(source: Path | bytes, name: str | None = None, max_pixels: int = MAX_PIXELS):
+    """An image file (a path or its bytes) as a 2-D float array in [0, 1] (first frame of an
+    animation).
+
+    Raises:
+        ImageError: naming the file and the reason (not an image, truncated, too large).
+    """
+    name = name or str(source)
+    image = _open(source, name, max_pixels)
+    try:
+        image.seek(0)
+        image.load()
+        return _as_gray(image)
+    except (OSError, ValueError, SyntaxError, EOFError) as error:
+        reason = "truncated" if "truncated" in str(error) else str(error)
+        raise ImageError(f"{name}: cannot be decoded ({reason}).") from None
+    except Image.DecompressionBombError as error:
+        raise ImageError(f"{name}: refused as a decompression bomb ({error}).") from None
+    finally:
+        image.close()

@@ -1,0 +1,265 @@
+"""One interface over every form a trained model takes: a run directory, a `.keras` file, a
+SavedModel, a `.tflite` or an `.onnx` file, each run by its own runtime (TensorFlow, the
+ai-edge-litert interpreter, onnxruntime).
+
+Every predictor takes raw pixels (uint8 or float 0..255, shape [N, 28, 28] or [N, 28, 28, 1])
+and returns class probabilities [N, classes] as float32.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from mnist_exp.data.arrays import DIGIT_NAMES
+from mnist_exp.errors import MnistExpError
+from mnist_exp.models.files import ModelFileError, load_keras_model
+from mnist_exp.runs import artifacts
+from mnist_exp.runs.load import open_finished_run
+
+EXPORT_FILE = "export.json"
+INPUT_SIDE = 28
+CHUNK = 256  # images per runtime call
+
+
+@dataclass(frozen=True)
+class ModelFacts:
+    """What a user is told about the model answering: where it came from and its classes."""
+
+    path: str
+    format: str
+    class_names: tuple[str, ...]
+    run_dir: str | None = None
+    model: str | None = None
+    dataset: str | None = None
+    test_accuracy: float | None = None
+
+
+def as_batch(images: np.ndarray) -> np.ndarray:
+    """[N, 28, 28] or [N, 28, 28, 1] pixels as float32 [N, 28, 28, 1]."""
+    images = np.asarray(images)
+    if images.ndim == 3:
+        images = images[..., np.newaxis]
+    if images.ndim != 4 or images.shape[1:] != (INPUT_SIDE, INPUT_SIDE, 1):
+        raise ValueError(f"expected images of shape [N, 28, 28(, 1)], got {list(images.shape)}")
+    return images.astype(np.float32, copy=False)
+
+
+class Predictor:
+    """Base class: `predict` in chunks over `_predict_chunk`, which subclasses provide."""
+
+    format = "?"
+
+    def __init__(self, facts: ModelFacts):
+        self.facts = facts
+
+    def predict(self, images: np.ndarray) -> np.ndarray:
+        batch = as_batch(images)
+        if len(batch) == 0:
+            return np.zeros((0, len(self.facts.class_names)), np.float32)
+        return np.concatenate(
+            [self._predict_chunk(batch[i : i + CHUNK]) for i in range(0, len(batch), CHUNK)]
+        ).astype(np.float32, copy=False)
+
+    def _predict_chunk(self, batch: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+
+class KerasPredictor(Predictor):
+    format = "keras"
+
+    def __init__(self, model, facts: ModelFacts):
+        import tensorflow as tf
+
+        super().__init__(facts)
+        self.model = model
+        spec = tf.TensorSpec([None, INPUT_SIDE, INPUT_SIDE, 1], tf.float32)
+        self._call = tf.function(lambda x: model(x, training=False), input_signature=[spec])
+
+    def _predict_chunk(self, batch):
+        return self._call(batch).numpy()
+
+
+class SavedModelPredictor(Predictor):
+    format = "saved_model"
+
+    def __init__(self, directory: Path, facts: ModelFacts):
+        import tensorflow as tf
+
+        super().__init__(facts)
+        try:
+            loaded = tf.saved_model.load(str(directory))
+            self._serve = loaded.signatures["serving_default"]
+        except Exception as error:  # TF raises many kinds for a bad SavedModel
+            raise ModelFileError(
+                f"{directory} is not a usable SavedModel ({type(error).__name__}: "
+                f"{str(error).splitlines()[0][:200]})."
+            ) from None
+        self._loaded = loaded  # keeps the signature's variables alive
+
+    def _predict_chunk(self, batch):
+        import tensorflow as tf
+
+        outputs = self._serve(images=tf.constant(batch))
+        return next(iter(outputs.values())).numpy()
+
+
+class TFLitePredictor(Predictor):
+    """Runs a `.tflite` model with the ai-edge-litert interpreter; int8 inputs and outputs are
+    quantized and dequantized with the model's own scale and zero point."""
+
+    format = "tflite"
+
+    def __init__(self, path: Path, facts: ModelFacts, num_threads: int | None = None):
+        from ai_edge_litert.interpreter import Interpreter
+
+        super().__init__(facts)
+        try:
+            self.interpreter = Interpreter(model_path=str(path), num_threads=num_threads)
+        except (ValueError, RuntimeError) as error:
+            raise ModelFileError(f"{path} is not a usable TFLite model ({error}).") from None
+        self._input = self.interpreter.get_input_details()[0]
+        self._output = self.interpreter.get_output_details()[0]
+        self._batch = None
+
+    def _resize(self, size: int) -> None:
+        if size != self._batch:
+            shape = [size, *self._input["shape"][1:]]
+            self.interpreter.resize_tensor_input(self._input["index"], shape)
+            self.interpreter.allocate_tensors()
+            self._batch = size
+
+    def _predict_chunk(self, batch):
+        self._resize(len(batch))
+        values = batch.reshape([len(batch), *self._input["shape"][1:]])
+        scale, zero_point = self._input["quantization"]
+        if self._input["dtype"] != np.float32:
+            info = np.iinfo(self._input["dtype"])
+            values = np.clip(np.rint(values / scale + zero_point), info.min, info.max)
+        self.interpreter.set_tensor(self._input["index"], values.astype(self._input["dtype"]))
+        self.interpreter.invoke()
+        output = self.interpreter.get_tensor(self._output["index"])
+        scale, zero_point = self._output["quantization"]
+        if self._output["dtype"] != np.float32:
+            output = (output.astype(np.float32) - zero_point) * scale
+        return output
+
+
+class OnnxPredictor(Predictor):
+    format = "onnx"
+
+    def __init__(self, path: Path, facts: ModelFacts, num_threads: int | None = None):
+        import onnxruntime
+
+        super().__init__(facts)
+        options = onnxruntime.SessionOptions()
+        if num_threads:
+            options.intra_op_num_threads = num_threads
+        try:
+            self.session = onnxruntime.InferenceSession(
+                str(path), options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as error:  # onnxruntime raises its own kinds for bad files
+            raise ModelFileError(f"{path} is not a usable ONNX model ({error}).") from None
+        self._input = self.session.get_inputs()[0].name
+
+    def _predict_chunk(self, batch):
+        return self.session.run(None, {self._input: batch})[0]
+
+
+def _recorded_facts(path: Path, format_name: str, num_classes: int | None) -> ModelFacts:
+    """Class names and origin from the export.json beside an exported file (or above a
+    SavedModel's version folder); digits when there is none."""
+    for folder in (path.parent, path.parent.parent, path.parent.parent.parent):
+        record = folder / EXPORT_FILE
+        if record.is_file():
+            exported = json.loads(record.read_text())
+            return ModelFacts(
+                path=str(path),
+                format=format_name,
+                class_names=tuple(exported["class_names"]),
+                run_dir=exported.get("run_dir"),
+                model=exported.get("model"),
+                dataset=exported.get("dataset"),
+                test_accuracy=exported.get("test_accuracy"),
+            )
+    count = num_classes or len(DIGIT_NAMES)
+    names = DIGIT_NAMES if count == len(DIGIT_NAMES) else tuple(f"class {i}" for i in range(count))
+    return ModelFacts(path=str(path), format=format_name, class_names=names)
+
+
+def _check_input_shape(model, path: Path) -> None:
+    shape = tuple(model.inputs[0].shape[1:])
+    if shape not in ((INPUT_SIDE, INPUT_SIDE, 1), (INPUT_SIDE, INPUT_SIDE)):
+        raise ModelFileError(
+            f"{path} takes inputs of shape {shape}; mnist_exp predicts 28x28 grayscale images "
+            "(28, 28, 1). Use a model trained on MNIST-style data."
+        )
+
+
+def _checked(predictor: Predictor, num_outputs: int) -> Predictor:
+    if num_outputs != len(predictor.facts.class_names):
+        raise ModelFileError(
+            f"{predictor.facts.path} has {num_outputs} outputs but "
+            f"{len(predictor.facts.class_names)} class names are recorded for it; the model "
+            "and its record do not belong together."
+        )
+    return predictor
+
+
+def load_predictor(path: Path, num_threads: int | None = None) -> Predictor:
+    """The predictor for `path`: a run directory, `.keras`, SavedModel directory, `.tflite`
+    or `.onnx` file.
+
+    Raises:
+        MnistExpError: naming the path and what is wrong (missing, damaged, unsafe, wrong
+            input shape or class count, not a model).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise MnistExpError(f"{path} does not exist.")
+    if path.is_dir() and (path / artifacts.METRICS_FILE).is_file():
+        run = open_finished_run(path)
+        model = run.load_model()
+        _check_input_shape(model, run.model_path)
+        facts = ModelFacts(
+            path=str(run.model_path),
+            format="keras",
+            class_names=run.class_names,
+            run_dir=str(run.directory),
+            model=run.metrics.get("model"),
+            dataset=run.metrics.get("dataset"),
+            test_accuracy=run.metrics.get("test_accuracy"),
+        )
+        return _checked(KerasPredictor(model, facts), int(model.outputs[0].shape[-1]))
+    suffix = path.suffix.lower()
+    if suffix == ".keras" and (path.parent / artifacts.METRICS_FILE).is_file():
+        return load_predictor(path.parent, num_threads)  # a run's model: the run's facts
+    if suffix == ".keras":
+        model = load_keras_model(path)
+        _check_input_shape(model, path)
+        outputs = int(model.outputs[0].shape[-1])
+        return _checked(KerasPredictor(model, _recorded_facts(path, "keras", outputs)), outputs)
+    unnamed = ModelFacts(path=str(path), format="?", class_names=())
+    if path.is_dir() and (path / "saved_model.pb").is_file():
+        predictor = SavedModelPredictor(path, unnamed)
+        outputs = predictor._predict_chunk(np.zeros((1, INPUT_SIDE, INPUT_SIDE, 1), np.float32))
+        outputs = outputs.shape[-1]
+    elif suffix == ".tflite":
+        predictor = TFLitePredictor(path, unnamed, num_threads)
+        outputs = int(predictor._output["shape"][-1])
+    elif suffix == ".onnx":
+        predictor = OnnxPredictor(path, unnamed, num_threads)
+        outputs = int(predictor.session.get_outputs()[0].shape[-1])
+    else:
+        predictor = None
+    if predictor is not None:
+        predictor.facts = _recorded_facts(path, predictor.format, outputs)
+        return _checked(predictor, outputs)
+    raise MnistExpError(
+        f"{path} is not a model mnist_exp can run: give a run directory, a .keras file, a "
+        "SavedModel directory (with saved_model.pb), a .tflite or an .onnx file."
+    )
