@@ -18,7 +18,8 @@ def test_console_scripts_match_the_command_table():
 
 
 def test_every_command_answers_help_by_its_module():
-    for name in ("resume", "compare", "board", "ensemble", "bench", "launch", "tune-launch"):
+    names = ("resume", "compare", "board", "ensemble", "bench", "launch", "tune-launch")
+    for name in (*names, "export", "predict"):
         result = subprocess.run(
             [*python_argv(name), "--help"], capture_output=True, text=True, timeout=120
         )
@@ -31,6 +32,8 @@ def test_serving_side_modules_never_import_training_tuning_or_hydra():
     probe = (
         "import sys\n"
         "import mnist_exp.runs.load, mnist_exp.models.inference, mnist_exp.data.arrays\n"
+        "import mnist_exp.serving.predictors, mnist_exp.serving.predict_command\n"
+        "import mnist_exp.imaging.decode, mnist_exp.imaging.preprocess, mnist_exp.predict\n"
         "bad = [m for m in sys.modules if m.startswith(('mnist_exp.training', "
         "'mnist_exp.tuning', 'hydra', 'keras_tuner'))]\n"
         "print(sorted(bad))\n"
@@ -40,3 +43,37 @@ def test_serving_side_modules_never_import_training_tuning_or_hydra():
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+FORBIDDEN_IN_SERVING = ("mnist_exp.training", "mnist_exp.tuning", "hydra", "keras_tuner")
+
+
+def imported_modules(path) -> set[str]:
+    """Every module a file imports, at the top or inside functions."""
+    import ast
+
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names
+
+
+def test_no_serving_code_imports_training_tuning_or_hydra_even_lazily():
+    package = REPO_ROOT / "mnist_exp"
+    files = [
+        *(package / "serving").glob("*.py"),
+        *(package / "imaging").glob("*.py"),
+        package / "runs" / "load.py",
+        package / "models" / "files.py",
+        package / "predict.py",
+    ]
+    offending = {
+        str(path.relative_to(REPO_ROOT)): sorted(
+            name for name in imported_modules(path) if name.startswith(FORBIDDEN_IN_SERVING)
+        )
+        for path in files
+    }
+    assert {path: names for path, names in offending.items() if names} == {}

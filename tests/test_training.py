@@ -172,9 +172,10 @@ def test_model_keras_loads_in_plain_keras_and_predicts_what_the_run_scored(tmp_p
 
     cfg = smoke_config("model=cnn_small", "schedule=one_cycle", "trainer.epochs=2")
     metrics = run_experiment(cfg, tmp_path / "run")
-    assert "centred by its centre of mass" in read_json(tmp_path / "run" / "metrics.json")[
-        "input_convention"
-    ]
+    assert (
+        "centred by its centre of mass"
+        in read_json(tmp_path / "run" / "metrics.json")["input_convention"]
+    )
     settings = parse_settings(cfg)
     splits = prepare_splits(settings.dataset, settings.seed)
     np.savez(tmp_path / "test.npz", images=splits.x_test, labels=splits.y_test)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import glob
 import os
+from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -62,6 +63,10 @@ def prepare_image(path: Path, preprocess: bool = True, max_pixels: int = MAX_PIX
         return None, f"{path}: {error}"
 
 
+def default_threads() -> int:
+    return max(1, (os.cpu_count() or 1) - 1)
+
+
 def predict_images(
     predictor,
     paths: list[Path],
@@ -72,20 +77,29 @@ def predict_images(
     threads: int | None = None,
     on_batch: Callable[[int], None] | None = None,
 ) -> Iterator[ImageResult]:
-    """One ImageResult per path, in order. Decoding runs on `threads` threads (default: one
-    per core) while the model works on whole batches.
+    """One ImageResult per path, in order.
+
+    Batches are decoded on `threads` worker threads, each batch by one thread, a few batches
+    ahead, while this thread runs the model on whole batches: decoding overlaps inference.
+    The default leaves one core to the model (`default_threads`): more decoding threads than
+    that contend with it and lose (tools/predict_bench.py measures both).
 
     Args:
         on_batch: called with the number of images done after each batch (progress).
     """
-    threads = threads or os.cpu_count() or 1
+    threads = threads or default_threads()
+    chunks = [paths[start : start + batch_size] for start in range(0, len(paths), batch_size)]
+
+    def prepare_chunk(chunk):
+        return [prepare_image(path, preprocess, max_pixels) for path in chunk]
+
     done = 0
     with ThreadPoolExecutor(max_workers=threads) as pool:
-        for start in range(0, len(paths), batch_size):
-            chunk = paths[start : start + batch_size]
-            prepared = list(
-                pool.map(lambda path: prepare_image(path, preprocess, max_pixels), chunk)
-            )
+        ahead = deque(pool.submit(prepare_chunk, chunk) for chunk in chunks[:threads])
+        for index, chunk in enumerate(chunks):
+            prepared = ahead.popleft().result()
+            if index + threads < len(chunks):
+                ahead.append(pool.submit(prepare_chunk, chunks[index + threads]))
             good = [image.pixels for image, error in prepared if error is None]
             probabilities = iter(predictor.predict(np.stack(good)) if good else [])
             for path, (image, error) in zip(chunk, prepared, strict=True):

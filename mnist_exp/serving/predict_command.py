@@ -99,7 +99,7 @@ class Output:
     def finish(self) -> None:
         if self.kind == "table" and self.table:
             headers = ["image", "prediction", "confidence", f"top {self.top_k}"]
-            print(tabulate(self.table, headers=headers, disablenumparse=True))
+            print(tabulate(self.table, headers=headers, disable_numparse=True))
         sys.stdout.flush()
 
 
@@ -127,7 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--save-preprocessed", type=Path, metavar="DIR", help="write what the model saw"
     )
     parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--threads", type=int, help="decoding threads (default: one per core)")
+    parser.add_argument("--threads", type=int, help="decoding threads (default: cores - 1)")
     parser.add_argument("--max-pixels", type=int, default=MAX_PIXELS, help="refuse larger images")
     return parser
 

@@ -1,0 +1,248 @@
+"""Using a trained model: export to every format with measured parity, and prediction on
+images the test draws itself, as a user would make them (either polarity, off-centre, RGBA,
+JPEG, 16-bit, a huge canvas with a small digit), plus bad files and bad models.
+
+The model is trained by the real runner on ten shapes drawn with PIL (a ring, a bar, a
+cross, ...), so that the labels of drawn images are known and the preprocessing is what
+makes them right."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from conftest import compose_config, read_json
+from PIL import Image, ImageDraw
+
+from mnist_exp.imaging.preprocess import mnist_style
+from mnist_exp.serving.predict_command import main as predict_main
+from mnist_exp.serving.predictors import load_predictor
+from mnist_exp.training.job import Job, run_job
+
+
+def draw_shape(label: int, draw: ImageDraw.ImageDraw, box, width: int, ink) -> None:
+    """Shape `label` (0-9) inside `box` = (left, top, right, bottom)."""
+    left, top, right, bottom = box
+    middle_x, middle_y = (left + right) / 2, (top + bottom) / 2
+    shapes = {
+        0: lambda: draw.ellipse(box, outline=ink, width=width),
+        1: lambda: draw.line([(middle_x, top), (middle_x, bottom)], fill=ink, width=width),
+        2: lambda: draw.line([(left, middle_y), (right, middle_y)], fill=ink, width=width),
+        3: lambda: (
+            draw.line([(middle_x, top), (middle_x, bottom)], fill=ink, width=width),
+            draw.line([(left, middle_y), (right, middle_y)], fill=ink, width=width),
+        ),
+        4: lambda: (
+            draw.line([(left, top), (right, bottom)], fill=ink, width=width),
+            draw.line([(left, bottom), (right, top)], fill=ink, width=width),
+        ),
+        5: lambda: draw.polygon([(middle_x, top), (right, bottom), (left, bottom)], outline=ink, width=width),
+        6: lambda: draw.rectangle(box, outline=ink, width=width),
+        7: lambda: draw.line([(left, top), (left, bottom), (right, bottom)], fill=ink, width=width),
+        8: lambda: draw.line([(left, top), (right, top), (right, bottom)], fill=ink, width=width),
+        9: lambda: draw.ellipse(box, fill=ink),
+    }  # fmt: skip
+    shapes[label]()
+
+
+def drawn(label: int, rng, canvas=(200, 200), light_background=True, mode="L") -> Image.Image:
+    """A user-like drawing: shape `label` of random size, place and stroke on a canvas."""
+    background, ink = (255, 0) if light_background else (0, 255)
+    image = Image.new("L", canvas, background)
+    width, height = canvas
+    size = int(rng.integers(min(canvas) // 4, min(canvas) // 2))
+    left = int(rng.integers(0, width - size))
+    top = int(rng.integers(0, height - size))
+    box = (left, top, left + size, top + size)
+    draw_shape(label, ImageDraw.Draw(image), box, max(2, size // 10), ink)
+    return image if mode == "L" else image.convert(mode)
+
+
+def shapes_dataset(count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    labels = np.arange(count) % 10
+    images = [
+        mnist_style(np.asarray(drawn(int(label), rng, light_background=bool(i % 2))) / 255.0).pixels
+        for i, label in enumerate(labels)
+    ]  # fmt: skip
+    return np.stack(images), labels.astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def shapes_run(tmp_path_factory):
+    """A finished run of an MLP trained on the drawn shapes (test accuracy ~1)."""
+    root = tmp_path_factory.mktemp("shapes")
+    x_train, y_train = shapes_dataset(800, seed=1)
+    x_test, y_test = shapes_dataset(200, seed=2)
+    np.savez(root / "shapes.npz", x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
+    cfg = compose_config(
+        "model=mlp",
+        f"dataset.path={root / 'shapes.npz'}",
+        "dataset.validation_size=0.1",
+        "dataset.download=false",
+        "trainer.epochs=8",
+        "trainer.batch_size=32",
+    )
+    metrics = run_job(cfg, Job(output_dir=root / "run"))
+    assert metrics["test_accuracy"] >= 0.95, "the shapes are easy; the MLP must learn them"
+    return root / "run", (x_test, y_test)
+
+
+def predict_json(capsys, *arguments) -> tuple[int, list[dict], str]:
+    code = predict_main([*map(str, arguments), "--format", "json"])
+    captured = capsys.readouterr()
+    rows = [json.loads(line) for line in captured.out.splitlines() if line.strip()]
+    return code, rows, captured.err
+
+
+def test_users_drawings_are_predicted_right_in_every_form(shapes_run, tmp_path, capsys):
+    run_dir, _ = shapes_run
+    rng = np.random.default_rng(7)
+    expected = {}
+    for label in range(10):
+        forms = {
+            "dark_on_light.png": drawn(label, rng),
+            "light_on_dark.png": drawn(label, rng, light_background=False),
+            "photo.jpg": drawn(label, rng, canvas=(640, 480), mode="RGB"),
+            "huge_canvas.png": drawn(label, rng, canvas=(3000, 2000)),
+            "palette.gif": drawn(label, rng).convert("P"),
+            "scan.bmp": drawn(label, rng, mode="RGB"),
+            "image.webp": drawn(label, rng, mode="RGB"),
+        }
+        for name, image in forms.items():
+            path = tmp_path / f"{label}_{name}"
+            image.save(path, quality=90) if name.endswith(".jpg") else image.save(path)
+            expected[str(path)] = label
+        transparent = Image.new("RGBA", (300, 300), (0, 0, 0, 0))  # ink on nothing at all
+        draw_shape(label, ImageDraw.Draw(transparent), (40, 60, 200, 220), 14, (20, 20, 20, 255))
+        transparent.save(tmp_path / f"{label}_transparent.png")
+        expected[str(tmp_path / f"{label}_transparent.png")] = label
+        sixteen = (np.asarray(drawn(label, rng), dtype=np.uint16) * 257).astype(np.uint16)
+        Image.fromarray(sixteen).save(tmp_path / f"{label}_16bit.tif")
+        expected[str(tmp_path / f"{label}_16bit.tif")] = label
+    code, rows, errors = predict_json(capsys, run_dir, tmp_path)
+    assert code == 0, errors
+    assert {row["path"]: row["label"] for row in rows} == expected
+    assert all(row["class_name"] == str(row["label"]) for row in rows)
+    assert all(abs(sum(row["probabilities"]) - 1) < 1e-4 for row in rows)
+
+
+def test_without_preprocessing_the_test_set_pngs_give_the_runs_test_accuracy(
+    shapes_run, tmp_path, capsys
+):
+    run_dir, (x_test, y_test) = shapes_run
+    for index, (image, label) in enumerate(zip(x_test, y_test, strict=True)):
+        Image.fromarray(image).save(tmp_path / f"{index:04d}_label{label}.png")
+    code, rows, errors = predict_json(capsys, run_dir, tmp_path, "--no-preprocess")
+    assert code == 0, errors
+    labels = [int(row["path"].rsplit("label", 1)[1].split(".")[0]) for row in rows]
+    accuracy = np.mean([row["label"] == label for row, label in zip(rows, labels, strict=True)])
+    assert accuracy == read_json(run_dir / "metrics.json")["test_accuracy"]
+
+
+def test_bad_files_are_named_and_skipped_and_the_rest_predicted(shapes_run, tmp_path, capsys):
+    run_dir, _ = shapes_run
+    good = tmp_path / "good.png"
+    drawn(1, np.random.default_rng(0)).save(good)
+    truncated = tmp_path / "truncated.png"
+    truncated.write_bytes(good.read_bytes()[:60])
+    (tmp_path / "notes.png").write_text("not an image")
+    drawn(1, np.random.default_rng(0), canvas=(200, 200)).save(tmp_path / "big.png")
+    code, rows, errors = predict_json(
+        capsys, run_dir, good, truncated, tmp_path / "notes.png", tmp_path / "missing.png"
+    )
+    assert code == 1
+    assert [row["path"] for row in rows] == [str(good)]
+    assert "truncated.png: cannot be decoded (truncated)" in errors
+    assert "notes.png: not an image file" in errors
+    assert "missing.png: no such file" in errors
+    code, rows, errors = predict_json(capsys, run_dir, tmp_path / "big.png", "--max-pixels", "1000")
+    assert code == 1 and rows == []
+    assert "200x200 pixels is over the limit of 1,000" in errors
+
+
+def test_table_and_csv_outputs_and_the_preprocessed_images(shapes_run, tmp_path, capsys):
+    run_dir, _ = shapes_run
+    drawn(0, np.random.default_rng(3)).save(tmp_path / "ring.png")
+    seen = tmp_path / "seen"
+    assert (
+        predict_main([str(run_dir), str(tmp_path / "ring.png"), "--save-preprocessed", str(seen)])
+        == 0
+    )
+    table = capsys.readouterr().out
+    assert "ring.png" in table and "top 3" in table
+    [saved] = seen.iterdir()
+    assert Image.open(saved).size == (28, 28)
+    assert predict_main([str(run_dir), str(tmp_path / "ring.png"), "--format", "csv"]) == 0
+    header, row = capsys.readouterr().out.strip().splitlines()
+    assert header.startswith("path,label,class_name,confidence,p_0") and row.count(",") == 13
+
+
+def test_tampered_unsafe_and_foreign_models_get_one_message(tmp_path, capsys):
+    import keras
+
+    image = tmp_path / "digit.png"
+    drawn(1, np.random.default_rng(0)).save(image)
+    tampered = tmp_path / "tampered.keras"
+    tampered.write_bytes(b"PK\x03\x04" + bytes(500))
+    payload = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Lambda(lambda x: x * 2)])
+    payload.save(tmp_path / "payload.keras")
+    foreign = keras.Sequential(
+        [keras.Input((32, 32, 3)), keras.layers.Flatten(), keras.layers.Dense(10)]
+    )
+    foreign.save(tmp_path / "cifar.keras")
+    for model, message in [
+        (tampered, "tampered.keras is damaged"),
+        (tmp_path / "payload.keras", "safe mode refuses"),
+        (tmp_path / "cifar.keras", "takes inputs of shape (32, 32, 3)"),
+        (image, "is not a model mnist_exp can run"),
+    ]:
+        assert predict_main([str(model), str(image)]) == 2
+        assert message in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_export_writes_every_format_each_measured_against_keras(shapes_run):
+    run_dir, (x_test, y_test) = shapes_run
+    result = subprocess.run(
+        [sys.executable, "-m", "mnist_exp.export", str(run_dir)],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    record = read_json(run_dir / "export" / "export.json")
+    formats = record["formats"]
+    assert set(formats) == {
+        "saved_model",
+        "tflite_float32",
+        "tflite_dynamic_range",
+        "tflite_int8",
+        "onnx",
+    }
+    rejected = [name for name, entry in formats.items() if not entry["accepted"]]
+    assert result.returncode == (1 if rejected else 0), result.stderr[-3000:]
+    for name in ("saved_model", "tflite_float32", "onnx"):
+        assert formats[name]["agreement"] == 1.0 and formats[name]["accepted"]
+    keras_accuracy = read_json(run_dir / "metrics.json")["test_accuracy"]
+    assert record["keras"]["accuracy"] == keras_accuracy
+    reference = load_predictor(run_dir).predict(x_test).argmax(axis=1)
+    for name, entry in formats.items():
+        path = run_dir / "export" / entry["path"]
+        assert path.exists() and (
+            entry["accepted"] == (entry["agreement"] >= entry["min_agreement"])
+        )
+        predicted = load_predictor(path).predict(x_test).argmax(axis=1)
+        assert np.mean(predicted == reference) == entry["agreement"], name
+        assert np.mean(predicted == y_test) == entry["accuracy"], name
+        assert load_predictor(path).facts.class_names == tuple(str(d) for d in range(10))
+    report = (run_dir / "export" / "report.md").read_text()
+    assert all(f"| {name}" in report for name in formats)
+    assert "tflite_int8" in result.stdout and "agreement" in result.stdout
+
+    again = subprocess.run(
+        [sys.executable, "-m", "mnist_exp.export", str(run_dir), "--formats", "tflite_float32"],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert again.returncode == 2 and "already holds a finished export" in again.stderr
+    assert read_json(run_dir / "export" / "export.json") == record
