@@ -29,6 +29,7 @@ COMMANDS = {
     "launch": Command("mnist-exp-launch", "mnist_exp.launch", "mnist_exp.launch:main"),
     "export": Command("mnist-exp-export", "mnist_exp.export", "mnist_exp.export:main"),
     "predict": Command("mnist-exp-predict", "mnist_exp.predict", "mnist_exp.predict:main"),
+    "serve": Command("mnist-exp-serve", "mnist_exp.serve", "mnist_exp.serve:main"),
     "tune-launch": Command(
         "mnist-exp-tune-launch", "mnist_exp.tuning.launch", "mnist_exp.tuning.launch:main"
     ),

@@ -77,3 +77,27 @@ def run_module(module: str, *arguments: str, cwd) -> subprocess.CompletedProcess
         text=True,
         timeout=600,
     )
+
+
+@pytest.fixture(scope="session")
+def shapes_run(tmp_path_factory):
+    """A finished run of an MLP trained on the drawn shapes (test accuracy ~1)."""
+    from drawn_shapes import shapes_dataset
+
+    from mnist_exp.training.job import Job, run_job
+
+    root = tmp_path_factory.mktemp("shapes")
+    x_train, y_train = shapes_dataset(800, seed=1)
+    x_test, y_test = shapes_dataset(200, seed=2)
+    np.savez(root / "shapes.npz", x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
+    cfg = compose_config(
+        "model=mlp",
+        f"dataset.path={root / 'shapes.npz'}",
+        "dataset.validation_size=0.1",
+        "dataset.download=false",
+        "trainer.epochs=8",
+        "trainer.batch_size=32",
+    )
+    metrics = run_job(cfg, Job(output_dir=root / "run"))
+    assert metrics["test_accuracy"] >= 0.95, "the shapes are easy; the MLP must learn them"
+    return root / "run", (x_test, y_test)

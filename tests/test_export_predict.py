@@ -14,81 +14,12 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import compose_config, read_json
+from conftest import read_json
+from drawn_shapes import draw_shape, drawn
 from PIL import Image, ImageDraw
 
-from mnist_exp.imaging.preprocess import mnist_style
 from mnist_exp.serving.predict_command import main as predict_main
 from mnist_exp.serving.predictors import load_predictor
-from mnist_exp.training.job import Job, run_job
-
-
-def draw_shape(label: int, draw: ImageDraw.ImageDraw, box, width: int, ink) -> None:
-    """Shape `label` (0-9) inside `box` = (left, top, right, bottom)."""
-    left, top, right, bottom = box
-    middle_x, middle_y = (left + right) / 2, (top + bottom) / 2
-    shapes = {
-        0: lambda: draw.ellipse(box, outline=ink, width=width),
-        1: lambda: draw.line([(middle_x, top), (middle_x, bottom)], fill=ink, width=width),
-        2: lambda: draw.line([(left, middle_y), (right, middle_y)], fill=ink, width=width),
-        3: lambda: (
-            draw.line([(middle_x, top), (middle_x, bottom)], fill=ink, width=width),
-            draw.line([(left, middle_y), (right, middle_y)], fill=ink, width=width),
-        ),
-        4: lambda: (
-            draw.line([(left, top), (right, bottom)], fill=ink, width=width),
-            draw.line([(left, bottom), (right, top)], fill=ink, width=width),
-        ),
-        5: lambda: draw.polygon([(middle_x, top), (right, bottom), (left, bottom)], outline=ink, width=width),
-        6: lambda: draw.rectangle(box, outline=ink, width=width),
-        7: lambda: draw.line([(left, top), (left, bottom), (right, bottom)], fill=ink, width=width),
-        8: lambda: draw.line([(left, top), (right, top), (right, bottom)], fill=ink, width=width),
-        9: lambda: draw.ellipse(box, fill=ink),
-    }  # fmt: skip
-    shapes[label]()
-
-
-def drawn(label: int, rng, canvas=(200, 200), light_background=True, mode="L") -> Image.Image:
-    """A user-like drawing: shape `label` of random size, place and stroke on a canvas."""
-    background, ink = (255, 0) if light_background else (0, 255)
-    image = Image.new("L", canvas, background)
-    width, height = canvas
-    size = int(rng.integers(min(canvas) // 4, min(canvas) // 2))
-    left = int(rng.integers(0, width - size))
-    top = int(rng.integers(0, height - size))
-    box = (left, top, left + size, top + size)
-    draw_shape(label, ImageDraw.Draw(image), box, max(2, size // 10), ink)
-    return image if mode == "L" else image.convert(mode)
-
-
-def shapes_dataset(count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    labels = np.arange(count) % 10
-    images = [
-        mnist_style(np.asarray(drawn(int(label), rng, light_background=bool(i % 2))) / 255.0).pixels
-        for i, label in enumerate(labels)
-    ]  # fmt: skip
-    return np.stack(images), labels.astype(np.uint8)
-
-
-@pytest.fixture(scope="module")
-def shapes_run(tmp_path_factory):
-    """A finished run of an MLP trained on the drawn shapes (test accuracy ~1)."""
-    root = tmp_path_factory.mktemp("shapes")
-    x_train, y_train = shapes_dataset(800, seed=1)
-    x_test, y_test = shapes_dataset(200, seed=2)
-    np.savez(root / "shapes.npz", x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
-    cfg = compose_config(
-        "model=mlp",
-        f"dataset.path={root / 'shapes.npz'}",
-        "dataset.validation_size=0.1",
-        "dataset.download=false",
-        "trainer.epochs=8",
-        "trainer.batch_size=32",
-    )
-    metrics = run_job(cfg, Job(output_dir=root / "run"))
-    assert metrics["test_accuracy"] >= 0.95, "the shapes are easy; the MLP must learn them"
-    return root / "run", (x_test, y_test)
 
 
 def predict_json(capsys, *arguments) -> tuple[int, list[dict], str]:

@@ -39,7 +39,7 @@ def _open(source: Path | bytes, name: str, max_pixels: int) -> Image.Image:
     return image
 
 
-def _as_gray(image: Image.Image) -> np.ndarray:
+def as_gray(image: Image.Image) -> np.ndarray:
     """Grayscale in [0, 1]: transparent pixels composited on white, 16-bit kept exact."""
     if image.mode in ("I;16", "I;16B", "I;16L", "I;16N"):
         return np.asarray(image, dtype=np.float64) / 65535.0
@@ -66,7 +66,7 @@ def read_gray(source: Path | bytes, name: str | None = None, max_pixels: int = M
     try:
         image.seek(0)
         image.load()
-        return _as_gray(image)
+        return as_gray(image)
     except (OSError, ValueError, SyntaxError, EOFError) as error:
         reason = "truncated" if "truncated" in str(error) else str(error)
         raise ImageError(f"{name}: cannot be decoded ({reason}).") from None
