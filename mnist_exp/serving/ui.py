@@ -85,13 +85,27 @@ def build_ui(service: PredictionService):
             )
             button = gr.Button("Predict", variant="primary")
             message = gr.Markdown(elem_id="upload-message")
-            gallery = gr.Gallery(label="Predictions", columns=5, elem_id="predictions")
-            seen = gr.Gallery(label="What the model saw (28x28)", columns=10, elem_id="seen")
+            gallery = gr.Gallery(
+                label="Predictions",
+                columns=6,
+                object_fit="contain",
+                height="auto",
+                elem_id="predictions",
+            )
+            seen = gr.Gallery(
+                label="What the model saw (28x28, light ink on black)", columns=10,
+                object_fit="contain", height="auto", elem_id="seen",
+            )  # fmt: skip
             button.click(classify_uploads, uploads, [gallery, seen, message])
         with gr.Tab("Draw"):
             with gr.Row():
                 sketch = gr.Sketchpad(
-                    label="Draw a digit", canvas_size=(280, 280), elem_id="sketch"
+                    label="Draw a digit",
+                    canvas_size=(280, 280),
+                    brush=gr.Brush(default_size=16, colors=["#000000"], color_mode="fixed"),
+                    layers=False,
+                    placeholder="Pick the brush on the left, then draw a digit",
+                    elem_id="sketch",
                 )
                 with gr.Column():
                     label = gr.Label(num_top_classes=3, label="Prediction", elem_id="sketch-label")
