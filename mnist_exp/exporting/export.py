@@ -72,18 +72,6 @@ def calibration_images(run: Run, count: int) -> np.ndarray:
     return splits.x_train[np.sort(chosen)], splits
 
 
-def _run_facts(run: Run) -> ModelFacts:
-    return ModelFacts(
-        path=str(run.model_path),
-        format="keras",
-        class_names=run.class_names,
-        run_dir=str(run.directory),
-        model=run.metrics.get("model"),
-        dataset=run.metrics.get("dataset"),
-        test_accuracy=run.metrics.get("test_accuracy"),
-    )
-
-
 def _export_one(export_format, model, folder: Path, calibration, test, reference):
     destination = folder / export_format.path
     destination.parent.mkdir(parents=True, exist_ok=True)
@@ -131,7 +119,7 @@ def export_run(
             )
         model = run.load_model()
         calibration, splits = calibration_images(run, calibration_count)
-        keras_predictor = KerasPredictor(model, _run_facts(run))
+        keras_predictor = KerasPredictor(model, ModelFacts.of_run(run))
         log.info("Keras model on %d test images ...", len(splits.y_test))
         reference = keras_predictor.predict(splits.x_test)
         keras_measurement = measure(

@@ -37,6 +37,19 @@ class ModelFacts:
     dataset: str | None = None
     test_accuracy: float | None = None
 
+    @classmethod
+    def of_run(cls, run) -> ModelFacts:
+        """The facts of a finished run's `model.keras` (a `runs.load.Run`)."""
+        return cls(
+            path=str(run.model_path),
+            format="keras",
+            class_names=run.class_names,
+            run_dir=str(run.directory),
+            model=run.metrics.get("model"),
+            dataset=run.metrics.get("dataset"),
+            test_accuracy=run.metrics.get("test_accuracy"),
+        )
+
 
 def as_batch(images: np.ndarray) -> np.ndarray:
     """[N, 28, 28] or [N, 28, 28, 1] pixels as float32 [N, 28, 28, 1]."""
@@ -225,15 +238,7 @@ def load_predictor(path: Path, num_threads: int | None = None) -> Predictor:
         run = open_finished_run(path)
         model = run.load_model()
         _check_input_shape(model, run.model_path)
-        facts = ModelFacts(
-            path=str(run.model_path),
-            format="keras",
-            class_names=run.class_names,
-            run_dir=str(run.directory),
-            model=run.metrics.get("model"),
-            dataset=run.metrics.get("dataset"),
-            test_accuracy=run.metrics.get("test_accuracy"),
-        )
+        facts = ModelFacts.of_run(run)
         return _checked(KerasPredictor(model, facts), int(model.outputs[0].shape[-1]))
     suffix = path.suffix.lower()
     if suffix == ".keras" and (path.parent / artifacts.METRICS_FILE).is_file():
