@@ -315,9 +315,10 @@ class StrategySettings:
     scale_learning_rate: bool = False
     workers: list[str] | None = None
     worker_index: int = 0
+    threads: int | None = None  # None: the machine, or this job's share of it in a sweep
 
     NAMES = ("default", "one_device", "mirrored", "multi_worker")
-    _BATCHES = ("batch_size_per_replica", "scale_learning_rate")
+    _BATCHES = ("batch_size_per_replica", "scale_learning_rate", "threads")
     # The keys each strategy reads; any other key under that strategy is refused.
     KEYS = {
         "default": ("cpu_devices", *_BATCHES),
@@ -331,6 +332,10 @@ class StrategySettings:
             self.name in self.NAMES, f"strategy.name={self.name!r}: expected one of {self.NAMES}."
         )
         _require(self.cpu_devices >= 1, f"strategy.cpu_devices={self.cpu_devices} must be >= 1.")
+        _require(
+            self.threads is None or self.threads >= 1,
+            f"strategy.threads={self.threads} must be >= 1 (or null: automatic).",
+        )
         if self.workers:
             _require(
                 0 <= self.worker_index < len(self.workers),

@@ -13,12 +13,13 @@ log = logging.getLogger(__name__)
 
 
 def swept_values(overrides: list[str]) -> dict[str, list]:
-    """{key: [values]} for each sweep override, e.g. model=mlp,cnn -> {"model": ["mlp", "cnn"]}."""
+    """{key: [values]} for each sweep override, e.g. model=mlp,cnn -> {"model": ["mlp", "cnn"]}.
+    Sweeps that cannot be listed (intervals, for sweeper plugins such as Optuna) are left out."""
     parsed = OverridesParser.create().parse_overrides(overrides)
     return {
         override.get_key_element(): list(override.sweep_iterator())
         for override in parsed
-        if override.is_sweep_override() and not override.is_hydra_override()
+        if override.is_discrete_sweep() and not override.is_hydra_override()
     }
 
 

@@ -21,6 +21,11 @@ log = logging.getLogger(__name__)
 
 OUTCOMES_DIR = ".outcomes"
 ORDER = ("skipped", "resumed", "run", "failed", "interrupted", "diverged", "refused")
+FAILURES = ("failed", "interrupted", "diverged", "refused")
+
+
+class SweepFailed(Exception):
+    """Some jobs of the multirun did not succeed (their records say why)."""
 
 
 def record_outcome(sweep_dir: Path, job_number: int, outcome: str, run_dir: Path) -> None:
@@ -47,9 +52,20 @@ def describe(counts: Counter) -> str:
     return f"{total} job{'s' if total != 1 else ''}: " + ", ".join(parts)
 
 
+def run_table_text(sweep_dir: Path) -> str:
+    """The sweep's runs as `mnist-exp-compare` shows them (the keys that vary, the metrics)."""
+    from mnist_exp.runs.compare import render, run_table
+    from mnist_exp.runs.table import runs_table
+
+    table = runs_table([sweep_dir])
+    return "" if table.empty else render(run_table(table, None), "table")
+
+
 class SweepSummary(Callback):
-    """Logs the count when the multirun ends, or at exit when a job's failure ends it early
-    (Hydra then skips on_multirun_end)."""
+    """At the end of a multirun: the run table and the count of its jobs; a non-zero exit
+    when a job did not succeed, whatever the launcher reports (submitit reports failed jobs
+    as completed, facebookresearch/hydra#1928). When a failure ends the multirun early
+    (Hydra then skips on_multirun_end), the same is printed at exit."""
 
     def __init__(self) -> None:
         self.sweep_dir: Path | None = None
@@ -61,14 +77,21 @@ class SweepSummary(Callback):
         atexit.register(self.report)
 
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
-        self.report()
+        counts = self.report()
+        failed = sum(counts[name] for name in FAILURES)
+        if failed:
+            raise SweepFailed(f"{failed} of {sum(counts.values())} jobs did not succeed.")
 
-    def report(self) -> None:
+    def report(self) -> Counter:
         if self.sweep_dir is None:
-            return
+            return Counter()
         sweep_dir, self.sweep_dir = self.sweep_dir, None  # once
         counts = count_outcomes(sweep_dir, self.started)
         if not counts:
-            return  # jobs that note no outcome (searches)
-        message = f"Sweep {sweep_dir}: {describe(counts)}"
+            return counts  # jobs that note no outcome (searches)
+        table = run_table_text(sweep_dir)
+        message = (f"Runs of {sweep_dir}:\n{table}\n" if table else "") + (
+            f"Sweep {sweep_dir}: {describe(counts)}"
+        )
         log.info("%s", message) if log.isEnabledFor(logging.INFO) else print(message)
+        return counts

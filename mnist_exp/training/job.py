@@ -33,6 +33,7 @@ from mnist_exp.runs.lock import RunLock
 from mnist_exp.settings import StrategySettings, parse_section
 from mnist_exp.training.cluster import is_chief_process
 from mnist_exp.training.runner import run_experiment
+from mnist_exp.training.threads import cpu_share
 
 log = logging.getLogger("mnist_exp")
 
@@ -73,6 +74,7 @@ class Job:
     hydra: dict = field(default_factory=dict)  # Hydra's own config, saved as .hydra/hydra.yaml
     sweep_dir: Path | None = None  # in a multirun: where the job notes its outcome
     job_number: int = 0
+    cpu_share: int | None = None  # cores for this job when a launcher runs several at once
 
     @classmethod
     def from_hydra(cls) -> Job:
@@ -89,6 +91,7 @@ class Job:
             hydra=OmegaConf.to_container(hydra, resolve=False),
             sweep_dir=Path(hydra.sweep.dir) if multirun else None,
             job_number=int(hydra.job.num) if multirun else 0,
+            cpu_share=cpu_share(OmegaConf.to_container(hydra.launcher)) if multirun else None,
         )
 
     def note_outcome(self, outcome: str, run_dir: Path) -> None:
@@ -184,7 +187,9 @@ def run_job(cfg: DictConfig, job: Job) -> dict:
             outcome = "failed"
             with sigterm_as_interrupt():
                 try:
-                    result = run_experiment(experiment, run_dir, choices=choices, resume=resume)
+                    result = run_experiment(
+                        experiment, run_dir, choices=choices, resume=resume, cpu_share=job.cpu_share
+                    )
                 except KeyboardInterrupt:
                     outcome = "interrupted"
                     log.error(

@@ -19,6 +19,7 @@ from mnist_exp.runs.flatten import flatten_config, with_group_choices
 from mnist_exp.runs.load import FINISHED
 from mnist_exp.settings import parse_settings
 from mnist_exp.training.cluster import is_chief_process
+from mnist_exp.training.threads import configure_threads
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,11 @@ def _start_record(output_dir: Path, resume: bool) -> dict:
 
 
 def run_experiment(
-    cfg: DictConfig, output_dir: Path, choices: dict | None = None, resume: bool = False
+    cfg: DictConfig,
+    output_dir: Path,
+    choices: dict | None = None,
+    resume: bool = False,
+    cpu_share: int | None = None,
 ) -> dict:
     """Validates `cfg`, trains and evaluates, and writes metrics.json into `output_dir`.
 
@@ -71,6 +76,8 @@ def run_experiment(
         output_dir: the run's own directory.
         choices: Hydra's config-group choices, recorded with the config for TensorBoard.
         resume: continue an interrupted run in `output_dir` from its last backup.
+        cpu_share: cores for this job when a launcher runs several at once (None: all);
+            `strategy.threads` overrides it.
 
     Returns:
         The metrics, including "objective" (the value of `objective.metric` at the best
@@ -87,6 +94,7 @@ def run_experiment(
                 raise MnistExpError("Resuming a multi-worker run is not supported; start it again.")
             run_dir = Path(tempfile.mkdtemp(prefix="mnist_exp_worker_"))
         record.update(model=settings.model.name, dataset=settings.dataset.name, seed=settings.seed)
+        record["threads"] = configure_threads(settings.strategy.threads or cpu_share)
         artifacts.write_json_atomically(run_dir / artifacts.METRICS_FILE, record)
         # Imported here so that config errors surface before TensorFlow starts.
         from mnist_exp.training.engine import end_job, train_and_evaluate
