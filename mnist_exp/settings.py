@@ -315,6 +315,7 @@ class StrategySettings:
     scale_learning_rate: bool = False
     workers: list[str] | None = None
     worker_index: int = 0
+    port_base: int = 8888  # under Slurm: the first worker port on each node
     threads: int | None = None  # None: the machine, or this job's share of it in a sweep
 
     NAMES = ("default", "one_device", "mirrored", "multi_worker")
@@ -324,7 +325,7 @@ class StrategySettings:
         "default": ("cpu_devices", *_BATCHES),
         "one_device": ("device", *_BATCHES),
         "mirrored": ("devices", "cpu_devices", *_BATCHES),
-        "multi_worker": ("workers", "worker_index", *_BATCHES),
+        "multi_worker": ("workers", "worker_index", "port_base", *_BATCHES),
     }
 
     def __post_init__(self):

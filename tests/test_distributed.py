@@ -4,6 +4,7 @@ tiny config like the default strategy and write the artifacts once."""
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -11,7 +12,7 @@ import sys
 import pytest
 from conftest import read_metrics, run_module, smoke_config
 
-from mnist_exp.commands import shown
+from mnist_exp.commands import python_argv, shown
 from mnist_exp.distributed import private_network
 from mnist_exp.errors import ConfigError
 from mnist_exp.settings import StrategySettings, parse_settings
@@ -195,3 +196,47 @@ def test_chief_is_worker_zero_or_the_chief_task(monkeypatch):
     monkeypatch.setenv("TF_CONFIG", "{not json")
     with pytest.raises(ConfigError, match="TF_CONFIG is not valid JSON"):
         is_chief_process(StrategySettings(name="multi_worker"))
+
+
+@pytest.mark.slow
+def test_two_workers_as_the_tasks_of_a_slurm_step_train_like_one(tmp_path, default_run):
+    """The Slurm path on one machine: the environment `srun --ntasks=2` gives each task, and
+    TensorFlow's SlurmClusterResolver turns it into the cluster (no TF_CONFIG, no workers)."""
+    port_base = free_port_pair()
+    processes = []
+    for rank in (0, 1):
+        env = {
+            **os.environ,
+            "SLURM_PROCID": str(rank),
+            "SLURM_STEP_NUM_TASKS": "2",
+            "SLURM_STEP_NODELIST": "localhost",
+            "SLURM_STEP_TASKS_PER_NODE": "2",
+            "HOME": str(tmp_path),
+        }
+        env.pop("TF_CONFIG", None)
+        run_dir = tmp_path / ("run" if rank == 0 else f"worker{rank}")
+        processes.append(
+            subprocess.Popen(
+                [*python_argv("train"), *TINY, "strategy=multi_worker",
+                 f"strategy.port_base={port_base}", f"hydra.run.dir={run_dir}"],
+                env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            )
+        )  # fmt: skip
+    outputs = [process.communicate(timeout=600)[0] for process in processes]
+    assert [process.returncode for process in processes] == [0, 0], outputs[0][-3000:]
+    metrics = read_metrics(tmp_path / "run")
+    assert metrics["status"] == "completed" and metrics["num_replicas"] == 2
+    assert_same_training(tmp_path / "run", default_run)
+    assert not (tmp_path / "worker1" / "model.keras").exists(), "only the chief writes"
+
+
+def free_port_pair() -> int:
+    """A port p with p and p + 1 free (the resolver gives a node's tasks consecutive ports)."""
+    for _ in range(50):
+        with socket.socket() as first:
+            first.bind(("127.0.0.1", 0))
+            port = first.getsockname()[1]
+            with socket.socket() as second:
+                if second.connect_ex(("127.0.0.1", port + 1)) != 0:
+                    return port
+    raise AssertionError("no two consecutive free ports")

@@ -1,4 +1,5 @@
-"""Which process of a multi-worker run this is, read from config or TF_CONFIG (no TensorFlow)."""
+"""Which process of a multi-worker run this is, read from config, TF_CONFIG or the Slurm step
+(no TensorFlow)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,18 @@ import os
 
 from mnist_exp.errors import ConfigError
 from mnist_exp.settings import StrategySettings
+
+SLURM_STEP_VARIABLES = (
+    "SLURM_PROCID",
+    "SLURM_STEP_NUM_TASKS",
+    "SLURM_STEP_NODELIST",
+    "SLURM_STEP_TASKS_PER_NODE",
+)
+
+
+def in_slurm_step() -> bool:
+    """Whether this process is a task of a Slurm job step (`srun`)."""
+    return all(variable in os.environ for variable in SLURM_STEP_VARIABLES)
 
 
 def is_chief_process(settings: StrategySettings) -> bool:
@@ -22,6 +35,8 @@ def is_chief_process(settings: StrategySettings) -> bool:
         return True
     if settings.workers:
         return settings.worker_index == 0
+    if "TF_CONFIG" not in os.environ and in_slurm_step():
+        return os.environ["SLURM_PROCID"] == "0"
     try:
         tf_config = json.loads(os.environ.get("TF_CONFIG", "{}"))
     except json.JSONDecodeError as error:

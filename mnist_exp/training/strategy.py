@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 
 import keras
 import tensorflow as tf
@@ -11,6 +12,7 @@ import tensorflow as tf
 from mnist_exp.commands import shown
 from mnist_exp.errors import ConfigError
 from mnist_exp.settings import PrecisionSettings, StrategySettings
+from mnist_exp.training.cluster import in_slurm_step
 
 
 def configure_cpu_devices(count: int) -> None:
@@ -53,6 +55,25 @@ def _check_device(device: str) -> None:
     )
 
 
+def slurm_tf_config(port_base: int) -> dict:
+    """TF_CONFIG for this task of a Slurm step, from TensorFlow's SlurmClusterResolver: one
+    worker per task, on its node's host name, ports from `port_base` up on each node."""
+    has_gpus = bool(os.environ.get("CUDA_VISIBLE_DEVICES") or shutil.which("nvidia-smi"))
+    if has_gpus:  # the resolver counts them and gives each task its own
+        resolver = tf.distribute.cluster_resolver.SlurmClusterResolver(port_base=port_base)
+    else:
+        # The resolver lays tasks out alongside GPUs and lists none on a node without them
+        # (its range() step is 0): give it a notional GPU per task, and never let it set
+        # CUDA_VISIBLE_DEVICES.
+        tasks = int(os.environ["SLURM_STEP_NUM_TASKS"])
+        resolver = tf.distribute.cluster_resolver.SlurmClusterResolver(
+            port_base=port_base, gpus_per_node=tasks, gpus_per_task=1, auto_set_gpu=False
+        )
+    cluster = resolver.cluster_spec().as_dict()
+    task_type, task_id = resolver.get_task_info()
+    return {"cluster": cluster, "task": {"type": task_type, "index": task_id}}
+
+
 def _set_cluster(settings: StrategySettings) -> None:
     """Writes TF_CONFIG from strategy.workers, or checks that TF_CONFIG is there."""
     if settings.workers:
@@ -62,9 +83,12 @@ def _set_cluster(settings: StrategySettings) -> None:
                 "task": {"type": "worker", "index": settings.worker_index},
             }
         )
+    elif "TF_CONFIG" not in os.environ and in_slurm_step():
+        os.environ["TF_CONFIG"] = json.dumps(slurm_tf_config(settings.port_base))
     elif "TF_CONFIG" not in os.environ:
         raise ConfigError(
-            "strategy=multi_worker needs a cluster: set TF_CONFIG on every worker, or "
+            "strategy=multi_worker needs a cluster: set TF_CONFIG on every worker, run the "
+            "workers as the tasks of a Slurm step (srun), or "
             "strategy.workers=[host:port,...] and strategy.worker_index=N, or start local "
             f"workers with: {shown('launch')} --workers 2 -- [overrides]"
         )
