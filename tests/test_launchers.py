@@ -38,6 +38,13 @@ def test_a_launcher_runs_the_sweep_records_the_failure_and_exits_non_zero(tmp_pa
     assert finished["threads"]["requested"] == 1 and finished["threads"]["intra_op"] == 1
     assert f"Sweep {sweep_dir}: 2 jobs: 1 run, 1 failed" in output
     assert "trainer.epochs" in output.split(f"Runs of {sweep_dir}:")[1]
+    if launcher == LAUNCHERS["joblib"]:  # run again: the sweep continues, under a plugin too
+        again = run_module(
+            "mnist_exp", "-m", *launcher, "debug=smoke", "dataset.download=false", "model=mlp",
+            "trainer.epochs=1,-1", f"hydra.sweep.dir={sweep_dir}", cwd=tmp_path,
+        )  # fmt: skip
+        assert f"Sweep {sweep_dir}: 2 jobs: 1 skipped, 1 failed" in again.stdout + again.stderr
+        assert read_metrics(sweep_dir / "0") == finished
 
 
 def test_each_job_gets_its_share_of_the_cores():
