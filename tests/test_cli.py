@@ -95,6 +95,20 @@ def test_compare_shows_only_varying_keys_and_every_status(sweep, tmp_path):
     assert len(pd.read_csv(output)) == 3
 
 
+def test_compare_says_what_did_not_match_and_keeps_integers_integer(sweep, tmp_path, capsys):
+    sweep_dir, _ = sweep
+    with pytest.raises(
+        SystemExit, match=r"no run has model=resnet; the runs have model in \['cnn_small', 'mlp'\]"
+    ):
+        compare.main([str(sweep_dir), "--where", "model=resnet"])
+    assert compare.main([str(sweep_dir), str(tmp_path / "typo")]) == 2
+    assert f"no such path: {tmp_path / 'typo'}" in capsys.readouterr().err
+    output = tmp_path / "runs.csv"
+    compare.main([str(sweep_dir), "--format", "csv", "--output", str(output)])
+    as_written = pd.read_csv(output, dtype=str, keep_default_na=False)
+    assert set(as_written["epochs_run"]) == {"1", ""}  # failed runs have none; never "1.0"
+
+
 def read_events(directory):
     from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
 

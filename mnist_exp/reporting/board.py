@@ -15,9 +15,13 @@ from mnist_exp.commands import shown
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog=shown("board"), description=__doc__)
-    parser.add_argument("logdir", nargs="?", default="outputs")
-    parser.add_argument("--port", type=int, default=6006)
-    parser.add_argument("--host", default="127.0.0.1", help="default: localhost only")
+    parser.add_argument(
+        "logdir", nargs="?", default="outputs", help="runs below here (default: outputs)"
+    )
+    parser.add_argument("--port", type=int, default=6006, help="default: 6006")
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="default: 127.0.0.1 (this machine only)"
+    )
     arguments = parser.parse_args(argv)
     command = [
         sys.executable,

@@ -43,7 +43,12 @@ def filter_runs(table: pd.DataFrame, conditions: list[str]) -> pd.DataFrame:
         key, separator, value = condition.partition("=")
         if not separator:
             raise SystemExit(f"compare: --where expects key=value, got '{condition}'.")
-        table = table[table[_column(table, key)].astype(str) == value]
+        column = _column(table, key)
+        matching = table[table[column].astype(str) == value]
+        if matching.empty and not table.empty:
+            values = sorted(table[column].astype(str).unique())
+            raise SystemExit(f"compare: no run has {key}={value}; the runs have {key} in {values}.")
+        table = matching
     return table
 
 
@@ -96,9 +101,22 @@ def _relative(path: str) -> str:
         return path
 
 
+def _integers_kept(table: pd.DataFrame) -> pd.DataFrame:
+    """Float columns whose values are all whole (a missing value made them float) as
+    nullable integers, so CSV says 1, not 1.0."""
+    kept = table.copy()
+    for column in kept.columns:
+        values = kept[column]
+        if pd.api.types.is_float_dtype(values) and values.notna().any():
+            present = values.dropna()
+            if (present == present.round()).all() and present.abs().max() < 2**53:
+                kept[column] = values.astype("Int64")
+    return kept
+
+
 def render(table: pd.DataFrame, output_format: str) -> str:
     if output_format == "csv":
-        return table.to_csv(index=False)
+        return _integers_kept(table).to_csv(index=False)
     shown = table.copy()
     for column in shown.columns:
         if pd.api.types.is_numeric_dtype(shown[column]):
@@ -135,14 +153,27 @@ def parse_arguments(argv=None) -> argparse.Namespace:
         metavar="KEY",
         help="aggregate over the other keys (e.g. seeds): mean ± std and n",
     )
-    parser.add_argument("--sort", help="column to sort runs by (default: test_accuracy)")
-    parser.add_argument("--format", choices=("table", "csv", "markdown"), default="table")
+    parser.add_argument(
+        "--sort",
+        help="column to sort runs by (default: test_accuracy); best first: descending, "
+        "ascending for test_loss and train_seconds",
+    )
+    parser.add_argument(
+        "--format",
+        choices=("table", "csv", "markdown"),
+        default="table",
+        help="table (default, for the terminal), csv (spreadsheets, pandas) or markdown",
+    )
     parser.add_argument("--output", type=Path, help="write here instead of standard output")
     return parser.parse_args(argv)
 
 
 def main(argv=None) -> int:
     arguments = parse_arguments(argv)
+    missing = [path for path in arguments.paths if not Path(path).exists()]
+    if missing:
+        print(f"compare: no such path: {', '.join(missing)}", file=sys.stderr)
+        return 2
     table = runs_table(arguments.paths)
     if table.empty:
         print(

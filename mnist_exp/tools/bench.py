@@ -390,7 +390,9 @@ def parse_arguments(argv=None):
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument(
+        "--seeds", type=int, default=3, help="seeds per preset and reference (default 3)"
+    )
     parser.add_argument(
         "--presets",
         nargs="*",
@@ -402,15 +404,30 @@ def parse_arguments(argv=None):
         type=int,
         help="override the presets' own epochs (and so their schedules)",
     )
-    parser.add_argument("--reference-epochs", type=int, default=6)
-    parser.add_argument("--overhead-images", type=int, default=12800)
-    parser.add_argument("--overhead-rounds", type=int, default=3)
-    parser.add_argument("--dataset", default="mnist", choices=("mnist", "synthetic"))
+    parser.add_argument(
+        "--reference-epochs", type=int, default=6, help="the plain-Keras reference's epochs (6)"
+    )
+    parser.add_argument(
+        "--overhead-images",
+        type=int,
+        default=12800,
+        help="images per timed pass of the framework-vs-plain-Keras overhead figure (12800)",
+    )
+    parser.add_argument(
+        "--overhead-rounds", type=int, default=3, help="interleaved overhead passes (3)"
+    )
+    parser.add_argument(
+        "--dataset", default="mnist", choices=("mnist", "synthetic"), help="default: mnist"
+    )
     parser.add_argument("--max-train", type=int, help="subsample the training set (smoke tests)")
     parser.add_argument(
-        "--skip", nargs="*", default=[], choices=("accuracy", "overhead", "startup")
+        "--skip",
+        nargs="*",
+        default=[],
+        choices=("accuracy", "overhead", "startup"),
+        help="parts not to measure (default: none)",
     )
-    parser.add_argument("--output", type=Path)
+    parser.add_argument("--output", type=Path, help="also write the figures here (JSON)")
     parser.add_argument(
         "--startup-runs", type=int, default=3, help="fresh processes timed for start-up"
     )

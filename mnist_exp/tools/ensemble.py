@@ -86,7 +86,9 @@ def ensemble_accuracy(run_dirs: list[Path]) -> dict:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog=shown("ensemble"), description=__doc__)
-    parser.add_argument("run_dirs", nargs="+", type=Path)
+    parser.add_argument(
+        "run_dirs", nargs="+", type=Path, help="finished runs of one dataset, to average"
+    )
     parser.add_argument("--output", type=Path, help="folder for ensemble.json")
     arguments = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")

@@ -294,8 +294,13 @@ def train_and_evaluate(
         class_names=list(splits.class_names),
         input_convention=INPUT_CONVENTION,
     )
+    scored_epoch = metrics["epochs_run"]
     if trainer.early_stopping.restore_best_weights and saver.best_epoch is not None:
         model.set_weights(load_keras_model(output_dir / artifacts.MODEL_FILE).get_weights())
+        scored_epoch = saver.best_epoch
+    log.info(
+        "Scoring %d test images with the weights of epoch %s ...", len(splits.y_test), scored_epoch
+    )
     test = evaluate(
         model, make_evaluation_dataset(splits.x_test, splits.y_test, batch_size=plan.global_batch)
     )
@@ -321,6 +326,7 @@ def train_and_evaluate(
     )
     if metrics["status"] != "diverged":  # a diverged run keeps its last finite backup
         remove_backups(output_dir)
+    log.info("Writing the report pictures and the TensorBoard record ...")
     report = _report(
         test["probabilities"],
         splits,
