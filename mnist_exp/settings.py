@@ -292,6 +292,7 @@ class TrainerSettings:
     terminate_on_nan: bool = True
     jit_compile: bool = False
     verbose: int = 0
+    progress: str = "auto"
     early_stopping: EarlyStoppingSettings = field(default_factory=EarlyStoppingSettings)
 
     def __post_init__(self):
@@ -299,6 +300,10 @@ class TrainerSettings:
         _require(self.batch_size >= 1, f"trainer.batch_size={self.batch_size} must be >= 1.")
         _require(self.steps_per_execution >= 1, "trainer.steps_per_execution must be >= 1.")
         _require(self.verbose in (0, 1, 2), "trainer.verbose must be 0, 1 or 2.")
+        _require(
+            self.progress in ("auto", "on", "off"),
+            f"trainer.progress={self.progress!r}: expected auto, on or off.",
+        )
         _require(self.early_stopping.patience >= 0, "trainer.early_stopping.patience must be >= 0.")
         _check_monitor("trainer.checkpoint_monitor", self.checkpoint_monitor, (LAST_EPOCH,))
         _check_monitor("trainer.early_stopping.monitor", self.early_stopping.monitor)

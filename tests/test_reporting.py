@@ -94,4 +94,6 @@ def test_old_unfinished_and_broken_runs_still_load(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "model.width" in printed and "running" in printed
     assert compare.main([str(tmp_path), "--group-by", "model.name"]) == 0
-    assert compare.main([str(tmp_path / "nothing_here")]) == 1
+    (tmp_path / "empty").mkdir()
+    assert compare.main([str(tmp_path / "empty")]) == 1  # a folder without runs
+    assert compare.main([str(tmp_path / "nothing_here")]) == 2  # a path that does not exist

@@ -186,3 +186,19 @@ def test_model_keras_loads_in_plain_keras_and_predicts_what_the_run_scored(tmp_p
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
     assert float(result.stdout.split()[-1]) == pytest.approx(metrics["test_accuracy"], abs=1e-9)
+
+
+@pytest.mark.parametrize("progress", ["on", "auto"])
+def test_the_progress_bar_is_drawn_on_request_and_never_reaches_the_log(tmp_path, capsys, progress):
+    from mnist_exp.training.job import Job, run_job
+
+    cfg = smoke_config("model=mlp", "trainer.epochs=2", f"trainer.progress={progress}")
+    run_job(cfg, Job(output_dir=tmp_path / "run"))
+    drawn = capsys.readouterr().err
+    if progress == "on":
+        assert "\r" in drawn and "epoch 2/2" in drawn and "img/s" in drawn and "ETA" in drawn
+    else:  # auto, and stderr is not a terminal under pytest: the plain log only
+        assert "img/s ·" not in drawn
+    log = (tmp_path / "run" / "train.log").read_text()
+    assert "\r" not in log and "█" not in log and log.endswith("\n")
+    assert "epoch 2/2 " in log

@@ -40,12 +40,16 @@ def confusion_matrix_figure(matrix: np.ndarray, class_names, title: str) -> Figu
 
 def image_grid_figure(images, captions, title: str, columns: int = 8, colors=None) -> Figure:
     """A grid of grayscale images, each with a caption underneath."""
+    columns = max(4, min(columns, len(images)))  # a few images: no wide empty row
     rows = max(1, math.ceil(len(images) / columns))
-    height = 1.55 * rows + 0.5
+    title_inches = 0.85  # the title, then room for the first row's two-line captions
+    height = 1.55 * rows + title_inches
     # Fixed margins rather than a layout engine: one draw instead of several for many axes.
     figure = Figure(figsize=(1.3 * columns, height))
-    figure.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=1 - 0.5 / height, hspace=0.4)
-    figure.suptitle(title)
+    figure.subplots_adjust(
+        left=0.01, right=0.99, bottom=0.01, top=1 - title_inches / height, hspace=0.45
+    )
+    figure.suptitle(title, wrap=True)
     for index in range(rows * columns):
         axes = figure.add_subplot(rows, columns, index + 1)
         axes.axis("off")
@@ -76,7 +80,7 @@ def training_curves_figure(history: pd.DataFrame, title: str) -> Figure:
         axes.plot(epochs, history["learning_rate"], marker="o", color="tab:green")
     axes.set_xlabel("epoch")
     axes.xaxis.set_major_locator(MaxNLocator(integer=True))
-    axes.set_ylabel("learning rate (end of epoch)")
+    axes.set_ylabel("learning rate (mid-epoch)")
     axes.set_title("learning rate")
     axes.grid(alpha=0.3)
     return figure
@@ -93,5 +97,5 @@ def class_balance_figure(counts: dict[str, np.ndarray], class_names, title: str)
     axes.set_xticks(positions + width * (len(counts) - 1) / 2, class_names, rotation=30, ha="right")
     axes.set_ylabel("images")
     axes.set_title(title)
-    axes.legend()
+    axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the bars, never on them
     return figure

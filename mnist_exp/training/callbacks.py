@@ -27,15 +27,29 @@ def monitor_mode(monitor: str) -> str:
 
 
 class LearningRateLogger(keras.callbacks.Callback):
-    """Adds the learning rate in use at the end of each epoch to the logs as `learning_rate`.
+    """Adds the learning rate of each epoch's middle step to the logs as `learning_rate`: the
+    rate the epoch trained with (the rate after its last step is 0 at the end of a one-cycle
+    or cosine schedule, which made the last epoch, and one-epoch runs, look untrained).
 
     Placed before CSVLogger and TensorBoard so both record it.
     """
 
+    def on_epoch_begin(self, epoch, logs=None):
+        self._first_step = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
+
     def on_epoch_end(self, epoch, logs=None):
-        if logs is not None:
-            rate = self.model.optimizer.learning_rate
-            logs["learning_rate"] = float(keras.ops.convert_to_numpy(rate))
+        if logs is None:
+            return
+        optimizer = self.model.optimizer
+        # Keras keeps a schedule (or a plain rate) in `_learning_rate`; `learning_rate` is its
+        # value at the current step only.
+        schedule = getattr(optimizer, "_learning_rate", None)
+        if isinstance(schedule, keras.optimizers.schedules.LearningRateSchedule):
+            last_step = int(keras.ops.convert_to_numpy(optimizer.iterations))
+            rate = schedule((self._first_step + last_step) // 2)
+        else:
+            rate = optimizer.learning_rate
+        logs["learning_rate"] = float(keras.ops.convert_to_numpy(rate))
 
 
 class EpochLogger(keras.callbacks.Callback):

@@ -34,6 +34,7 @@ from mnist_exp.training.callbacks import (
 )
 from mnist_exp.training.custom_loop import fit_with_strategy
 from mnist_exp.training.optimization import build_learning_rate, build_optimizer, schedule_callbacks
+from mnist_exp.training.progress import ProgressBar, wanted
 from mnist_exp.training.strategy import build_strategy, is_multi_worker, set_precision
 
 log = logging.getLogger(__name__)
@@ -121,10 +122,14 @@ def training_dataset(
     )
 
 
-def build_callbacks(settings: ExperimentSettings, output_dir: Path, epoch_logger, saver, append):
+def build_callbacks(
+    settings: ExperimentSettings, output_dir: Path, epoch_logger, saver, append, plan: BatchPlan
+):
     """The run's callbacks, in the order they must run at each epoch's end."""
     trainer = settings.trainer
     callbacks = [LearningRateLogger()]
+    if wanted(trainer.progress, trainer.verbose):  # before the epoch's log line: it clears
+        callbacks.append(ProgressBar(trainer.epochs, plan.steps_per_epoch, plan.global_batch))
     if trainer.terminate_on_nan:
         callbacks.append(keras.callbacks.TerminateOnNaN())
     callbacks += [epoch_logger, saver, *schedule_callbacks(settings.schedule)]
@@ -201,7 +206,7 @@ def _fit(model, strategy, settings, splits, plan, validation_data, initial_epoch
         initial_epoch=initial_epoch,
         steps_per_epoch=plan.steps_per_epoch,
         callbacks=callbacks,
-        verbose=settings.trainer.verbose,
+        verbose=2 if settings.trainer.verbose == 2 else 0,  # 1 is our own bar
         shuffle=False,  # the tf.data pipeline shuffles
     )
 
@@ -279,7 +284,7 @@ def train_and_evaluate(
     epoch_logger = EpochLogger(trainer.epochs)
     saver = BestModelSaver(output_dir / artifacts.MODEL_FILE, trainer.checkpoint_monitor)
     callbacks = with_backup(
-        build_callbacks(settings, output_dir, epoch_logger, saver, initial_epoch > 0),
+        build_callbacks(settings, output_dir, epoch_logger, saver, initial_epoch > 0, plan),
         output_dir,
         restored,
     )
