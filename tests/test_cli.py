@@ -129,7 +129,10 @@ def test_tensorboard_has_hparams_metrics_and_images_for_each_run(sweep):
             values["_hparams_/session_start_info"].metadata.plugin_data.content
         ).session_start_info
         assert start.hparams["model"].string_value in ("mlp", "cnn_small")
-        assert start.hparams["seed"].number_value in (0, 1)
+        assert start.hparams["seed"].string_value in ("0", "1")  # integers shown as integers
+        assert start.hparams["trainer.epochs"].string_value == "1"
+        model, seed = start.hparams["model"].string_value, start.hparams["seed"].string_value
+        assert start.group_name == f"{model} seed {seed} · {sweep_dir.name}/{job}"
         assert {
             "test_accuracy",
             "best_val_accuracy",
@@ -147,7 +150,7 @@ def test_tensorboard_has_hparams_metrics_and_images_for_each_run(sweep):
     }
     assert {key: sorted(values) for key, values in domains.items()} == {
         "model": ["cnn_small", "mlp"],
-        "seed": [-1, 0, 1],
+        "seed": ["-1", "0", "1"],
     }
 
 

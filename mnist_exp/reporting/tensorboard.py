@@ -16,8 +16,12 @@ def _png_to_image(png: bytes) -> np.ndarray:
 
 
 def _hparam_value(value):
-    if isinstance(value, (bool, int, float, str)):
+    """Values as the HParams dashboard shows them well: integers as text (it prints every
+    number with four decimals, so seed 0 read `0.0000`), floats as numbers."""
+    if isinstance(value, (bool, float, str)):
         return value
+    if isinstance(value, int):
+        return str(value)
     return "null" if value is None else str(value)
 
 

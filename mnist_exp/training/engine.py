@@ -344,6 +344,8 @@ def train_and_evaluate(
         hparams=hparams,
         metrics=metrics,
         images=report.images,
-        run_name=str(output_dir),
+        # The dashboard's Trial ID column cuts long values: what tells runs apart goes first.
+        run_name=f"{settings.model.name} seed {settings.seed} · {output_dir.parent.name}/"
+        f"{output_dir.name}",
     )
     return metrics
