@@ -178,3 +178,16 @@ def test_a_full_disk_fails_the_run_with_one_message_and_keeps_the_last_backup(
     resumed = run_experiment(cfg, tmp_path, resume=True)
     assert resumed["status"] == "completed" and resumed["resumed_from_epoch"] == 1
     assert epochs_in(tmp_path / "history.csv") == [0, 1, 2]
+
+
+def test_a_signal_whose_interrupt_python_dropped_still_stops_the_run(tmp_path):
+    """Python drops an exception raised while a finalizer runs; the signal's note still
+    stops training at the next step, recorded as interrupted."""
+    from mnist_exp.training import stop
+
+    with stop.interrupt_on_signals():
+        stop._requested.append("SIGTERM")  # the handler ran, its KeyboardInterrupt was lost
+        with pytest.raises(KeyboardInterrupt, match="SIGTERM"):
+            run_experiment(smoke_config("model=mlp", "trainer.epochs=50"), tmp_path)
+    metrics = read_json(tmp_path / "metrics.json")
+    assert metrics["status"] == "interrupted" and metrics.get("epochs_run") is None

@@ -374,3 +374,9 @@ def test_values_read_from_the_environment_never_reach_disk_or_console(
     ]
     assert leaked == []
     assert "${oc.env:MY_CACHE}" in (run_dir / ".hydra" / "overrides.yaml").read_text()
+    if module == "mnist_exp.tune":  # compare over a search lists its trials, not its root
+        from mnist_exp.runs.table import runs_table
+
+        table = runs_table([run_dir])
+        assert len(table) == 2 and all("/trials/trial_" in path for path in table["run_dir"])
+        assert not [column for column in table.columns if column.startswith(("search", "tuner"))]

@@ -24,8 +24,12 @@ METRIC_COLUMNS = (
 )
 
 
+SEARCH_LOG = "tune.log"  # a search directory's own log: its root is a search, not a run
+
+
 def find_run_dirs(paths) -> list[Path]:
-    """Run directories (those holding `.hydra/config.yaml`) at or below each path, sorted."""
+    """Run directories (those holding `.hydra/config.yaml`) at or below each path, sorted.
+    A search directory is not a run: its trials (runs below it) are listed instead."""
     found = set()
     for path in map(Path, paths):
         if (path / CONFIG_FILE).is_file():
@@ -35,7 +39,7 @@ def find_run_dirs(paths) -> list[Path]:
             for config in path.rglob("config.yaml")
             if config.parent.name == ".hydra"
         )
-    return sorted(found)
+    return sorted(run for run in found if not (run / SEARCH_LOG).is_file())
 
 
 def read_run(run_dir: Path) -> dict:

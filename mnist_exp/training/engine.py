@@ -35,6 +35,7 @@ from mnist_exp.training.callbacks import (
 from mnist_exp.training.custom_loop import fit_with_strategy
 from mnist_exp.training.optimization import build_learning_rate, build_optimizer, schedule_callbacks
 from mnist_exp.training.progress import ProgressBar, wanted
+from mnist_exp.training.stop import StopWhenAsked
 from mnist_exp.training.strategy import build_strategy, is_multi_worker, set_precision
 
 log = logging.getLogger(__name__)
@@ -127,7 +128,7 @@ def build_callbacks(
 ):
     """The run's callbacks, in the order they must run at each epoch's end."""
     trainer = settings.trainer
-    callbacks = [LearningRateLogger()]
+    callbacks = [StopWhenAsked(), LearningRateLogger()]
     if wanted(trainer.progress, trainer.verbose):  # before the epoch's log line: it clears
         callbacks.append(ProgressBar(trainer.epochs, plan.steps_per_epoch, plan.global_batch))
     if trainer.terminate_on_nan:

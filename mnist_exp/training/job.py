@@ -16,9 +16,6 @@ one run.
 from __future__ import annotations
 
 import logging
-import signal
-import threading
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,6 +30,7 @@ from mnist_exp.runs.lock import RunLock
 from mnist_exp.settings import StrategySettings, parse_section
 from mnist_exp.training.cluster import is_chief_process
 from mnist_exp.training.runner import run_experiment
+from mnist_exp.training.stop import interrupt_on_signals
 from mnist_exp.training.threads import cpu_share
 
 log = logging.getLogger("mnist_exp")
@@ -44,24 +42,6 @@ ALLOWED_RESUME_OVERRIDES = ("trainer.verbose",)
 
 class RunDiverged(MnistExpError):
     """The run ended with a non-finite loss (recorded as status 'diverged')."""
-
-
-@contextmanager
-def sigterm_as_interrupt():
-    """SIGTERM (what `kill` and schedulers send) ends the run as Ctrl-C does: recorded as
-    interrupted and resumable. Only the main thread can take signals; elsewhere a no-op."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 @dataclass(frozen=True)
@@ -185,7 +165,7 @@ def run_job(cfg: DictConfig, job: Job) -> dict:
             # A recorded run without metrics was refused before training began: it starts anew.
             resume = continuing and bool(metrics)
             outcome = "failed"
-            with sigterm_as_interrupt():
+            with interrupt_on_signals():
                 try:
                     result = run_experiment(
                         experiment, run_dir, choices=choices, resume=resume, cpu_share=job.cpu_share

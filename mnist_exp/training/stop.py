@@ -1,0 +1,57 @@
+"""Ending a run on SIGTERM (what `kill` and schedulers send) or Ctrl-C: recorded as interrupted
+and resumable.
+
+The signal handler raises KeyboardInterrupt at once, but Python drops an exception raised
+while it runs a finalizer (`__del__` of an h5py or TensorFlow object, a weakref callback):
+then training would go on. So the handler also leaves a note, and `StopWhenAsked` raises
+again at the next step or epoch boundary.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from contextlib import contextmanager
+
+import keras
+
+_requested: list[str] = []  # the signals received while a run is held
+
+
+def _interrupt(signum, frame):
+    name = signal.Signals(signum).name
+    _requested.append(name)
+    raise KeyboardInterrupt(f"signal {name}")
+
+
+@contextmanager
+def interrupt_on_signals():
+    """SIGTERM and SIGINT raise KeyboardInterrupt in the main thread, and are remembered for
+    `StopWhenAsked`. Only the main thread can take signals; elsewhere a no-op."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    _requested.clear()
+    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        _requested.clear()
+
+
+class StopWhenAsked(keras.callbacks.Callback):
+    """Raises KeyboardInterrupt at the next step or epoch boundary after a signal, in case
+    the handler's own exception was lost."""
+
+    async_safe = True  # a list check: safe anywhere, never makes Keras wait
+
+    def _check(self, *args, **kwargs):
+        if _requested:
+            raise KeyboardInterrupt(f"signal {_requested[-1]}")
+
+    on_train_batch_end = _check
+    on_test_batch_end = _check
+    on_epoch_begin = _check
+    on_epoch_end = _check
