@@ -19,7 +19,7 @@ def test_console_scripts_match_the_command_table():
 
 def test_every_command_answers_help_by_its_module():
     names = ("resume", "compare", "board", "ensemble", "bench", "launch", "tune-launch")
-    for name in (*names, "export", "predict"):
+    for name in (*names, "export", "predict", "serve"):
         result = subprocess.run(
             [*python_argv(name), "--help"], capture_output=True, text=True, timeout=120
         )
