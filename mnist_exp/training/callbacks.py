@@ -12,6 +12,7 @@ import keras
 
 from mnist_exp.runs.disk import out_of_space_named, training_state_bytes
 from mnist_exp.settings import LAST_EPOCH
+from mnist_exp.training import stop
 
 log = logging.getLogger(__name__)
 
@@ -134,3 +135,19 @@ class BestModelSaver(keras.callbacks.Callback):
             raise
         os.replace(temporary, self.path)
         self.best_value, self.best_epoch = float(value), epoch + 1
+
+
+class StopWhenAsked(keras.callbacks.Callback):
+    """Raises KeyboardInterrupt at the next step or epoch boundary after SIGTERM or Ctrl-C, in
+    case the signal handler's own exception was lost (see training/stop.py)."""
+
+    async_safe = True  # a list check: safe anywhere, never makes Keras wait
+
+    def _check(self, *args, **kwargs):
+        if signal := stop.requested():
+            raise KeyboardInterrupt(f"signal {signal}")
+
+    on_train_batch_end = _check
+    on_test_batch_end = _check
+    on_epoch_begin = _check
+    on_epoch_end = _check

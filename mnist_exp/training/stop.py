@@ -3,8 +3,9 @@ and resumable.
 
 The signal handler raises KeyboardInterrupt at once, but Python drops an exception raised
 while it runs a finalizer (`__del__` of an h5py or TensorFlow object, a weakref callback):
-then training would go on. So the handler also leaves a note, and `StopWhenAsked` raises
-again at the next step or epoch boundary.
+then training would go on. So the handler also leaves a note, and the StopWhenAsked callback
+(training/callbacks.py) raises again at the next step or epoch boundary. No TensorFlow here:
+job.py imports it before config errors are reported.
 """
 
 from __future__ import annotations
@@ -12,8 +13,6 @@ from __future__ import annotations
 import signal
 import threading
 from contextlib import contextmanager
-
-import keras
 
 _requested: list[str] = []  # the signals received while a run is held
 
@@ -41,17 +40,6 @@ def interrupt_on_signals():
         _requested.clear()
 
 
-class StopWhenAsked(keras.callbacks.Callback):
-    """Raises KeyboardInterrupt at the next step or epoch boundary after a signal, in case
-    the handler's own exception was lost."""
-
-    async_safe = True  # a list check: safe anywhere, never makes Keras wait
-
-    def _check(self, *args, **kwargs):
-        if _requested:
-            raise KeyboardInterrupt(f"signal {_requested[-1]}")
-
-    on_train_batch_end = _check
-    on_test_batch_end = _check
-    on_epoch_begin = _check
-    on_epoch_end = _check
+def requested() -> str | None:
+    """The last signal received while a run is held, if any."""
+    return _requested[-1] if _requested else None
