@@ -293,6 +293,8 @@ class TrainerSettings:
     jit_compile: bool = False
     verbose: int = 0
     progress: str = "auto"
+    histogram_freq: int = 0  # TensorBoard weight histograms every N epochs (0: none)
+    write_graph: bool = False  # the model graph in TensorBoard
     early_stopping: EarlyStoppingSettings = field(default_factory=EarlyStoppingSettings)
 
     def __post_init__(self):
@@ -300,6 +302,10 @@ class TrainerSettings:
         _require(self.batch_size >= 1, f"trainer.batch_size={self.batch_size} must be >= 1.")
         _require(self.steps_per_execution >= 1, "trainer.steps_per_execution must be >= 1.")
         _require(self.verbose in (0, 1, 2), "trainer.verbose must be 0, 1 or 2.")
+        _require(
+            self.histogram_freq >= 0,
+            f"trainer.histogram_freq={self.histogram_freq} must be >= 0 (0: no histograms).",
+        )
         _require(
             self.progress in ("auto", "on", "off"),
             f"trainer.progress={self.progress!r}: expected auto, on or off.",

@@ -202,3 +202,33 @@ def test_the_progress_bar_is_drawn_on_request_and_never_reaches_the_log(tmp_path
     log = (tmp_path / "run" / "train.log").read_text()
     assert "\r" not in log and "█" not in log and log.endswith("\n")
     assert "epoch 2/2 " in log
+
+
+def test_weight_histograms_and_the_graph_are_options(tmp_path):
+    import tensorflow as tf
+
+    cfg = smoke_config("model=mlp", "trainer.histogram_freq=1", "trainer.write_graph=true")
+    run_experiment(cfg, tmp_path)
+    kinds = set()
+    for path in (tmp_path / "tensorboard" / "train").glob("events.out.tfevents.*"):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            for value in event.summary.value:
+                plugin = value.metadata.plugin_data.plugin_name
+                if plugin == "histograms":
+                    kinds.add("histograms")
+                if plugin == "graph_keras_model":  # the model's layer graph
+                    kinds.add("graph")
+    assert kinds == {"graph", "histograms"}
+
+
+def test_histograms_and_graph_are_off_by_default(tmp_path):
+    import tensorflow as tf
+
+    run_experiment(smoke_config("model=mlp"), tmp_path)
+    plugins = {
+        value.metadata.plugin_data.plugin_name
+        for path in (tmp_path / "tensorboard" / "train").glob("events.out.tfevents.*")
+        for event in tf.compat.v1.train.summary_iterator(str(path))
+        for value in event.summary.value
+    }
+    assert not plugins & {"histograms", "graph_keras_model"}

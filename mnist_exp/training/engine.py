@@ -147,7 +147,8 @@ def build_callbacks(
         keras.callbacks.CSVLogger(str(output_dir / artifacts.HISTORY_FILE), append=append),
         keras.callbacks.TensorBoard(
             log_dir=str(output_dir / artifacts.TENSORBOARD_DIR),
-            write_graph=False,
+            write_graph=trainer.write_graph,
+            histogram_freq=trainer.histogram_freq,
             write_steps_per_second=False,
             profile_batch=0,
         ),
