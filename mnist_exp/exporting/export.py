@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -28,6 +29,9 @@ from mnist_exp.runs.artifacts import write_text_atomically
 from mnist_exp.runs.load import Run, open_finished_run
 from mnist_exp.runs.lock import RunLock
 from mnist_exp.serving.predictors import EXPORT_FILE, KerasPredictor, ModelFacts, load_predictor
+
+if TYPE_CHECKING:
+    from mnist_exp.data.prepare import Splits
 
 log = logging.getLogger("mnist_exp.export")
 
@@ -62,13 +66,16 @@ class FormatResult:
         }
 
 
-def calibration_images(run: Run, count: int) -> np.ndarray:
-    """`count` training images of the run's own data split, chosen with the run's seed."""
+def run_data(run: Run, calibration_count: int) -> tuple[np.ndarray, Splits]:
+    """The run's own data split, and `calibration_count` of its training images (chosen with
+    the run's seed) to calibrate int8 formats on."""
     from mnist_exp.data.prepare import prepare_splits
 
     settings = run.settings()
     splits = prepare_splits(settings.dataset, settings.seed)
-    chosen = np.random.default_rng(settings.seed).permutation(len(splits.x_train))[:count]
+    chosen = np.random.default_rng(settings.seed).permutation(len(splits.x_train))[
+        :calibration_count
+    ]
     return splits.x_train[np.sort(chosen)], splits
 
 
@@ -118,7 +125,7 @@ def export_run(
                 "replace it."
             )
         model = run.load_model()
-        calibration, splits = calibration_images(run, calibration_count)
+        calibration, splits = run_data(run, calibration_count)
         keras_predictor = KerasPredictor(model, ModelFacts.of_run(run))
         log.info("Keras model on %d test images ...", len(splits.y_test))
         reference = keras_predictor.predict(splits.x_test)

@@ -21,6 +21,10 @@ class ImageError(MnistExpError):
     """An image that cannot be used: unreadable, truncated, not an image, or too large."""
 
 
+class ImageTooLarge(ImageError):
+    """An image over the pixel limit (or a decompression bomb), refused before decoding."""
+
+
 def _open(source: Path | bytes, name: str, max_pixels: int) -> Image.Image:
     try:
         image = Image.open(io.BytesIO(source) if isinstance(source, bytes) else source)
@@ -32,7 +36,7 @@ def _open(source: Path | bytes, name: str, max_pixels: int) -> Image.Image:
         raise ImageError(f"{name}: cannot be read ({error}).") from None
     width, height = image.size
     if width * height > max_pixels:
-        raise ImageError(
+        raise ImageTooLarge(
             f"{name}: {width}x{height} pixels is over the limit of {max_pixels:,}; refusing to "
             "decode it. Scale it down first."
         )
@@ -71,6 +75,6 @@ def read_gray(source: Path | bytes, name: str | None = None, max_pixels: int = M
         reason = "truncated" if "truncated" in str(error) else str(error)
         raise ImageError(f"{name}: cannot be decoded ({reason}).") from None
     except Image.DecompressionBombError as error:
-        raise ImageError(f"{name}: refused as a decompression bomb ({error}).") from None
+        raise ImageTooLarge(f"{name}: refused as a decompression bomb ({error}).") from None
     finally:
         image.close()

@@ -4,7 +4,6 @@ the model on batches, and yield one result per file (a bad file yields its reaso
 from __future__ import annotations
 
 import glob
-import os
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -15,6 +14,7 @@ import numpy as np
 
 from mnist_exp.imaging.decode import IMAGE_SUFFIXES, MAX_PIXELS, ImageError, read_gray
 from mnist_exp.imaging.preprocess import Preprocessed, as_is, mnist_style
+from mnist_exp.machine import available_cores
 
 BATCH = 256
 
@@ -64,7 +64,7 @@ def prepare_image(path: Path, preprocess: bool = True, max_pixels: int = MAX_PIX
 
 
 def default_threads() -> int:
-    return max(1, (os.cpu_count() or 1) - 1)
+    return max(1, available_cores() - 1)
 
 
 def predict_images(

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from mnist_exp.imaging.decode import ImageError, read_gray
+from mnist_exp.imaging.decode import ImageError, ImageTooLarge, read_gray
 from mnist_exp.imaging.preprocess import Preprocessed, mnist_style
 from mnist_exp.serving.batcher import MicroBatcher
 from mnist_exp.serving.predictors import Predictor
@@ -93,7 +93,7 @@ class PredictionService:
         try:
             return mnist_style(read_gray(data, name=name, max_pixels=self.limits.max_pixels))
         except ImageError as error:
-            status = 413 if "over the limit" in str(error) or "bomb" in str(error) else 415
+            status = 413 if isinstance(error, ImageTooLarge) else 415
             raise RequestRefused(status, str(error)) from None
 
     async def classify_files(self, files: list[tuple[str, bytes]]) -> list[Answer]:

@@ -70,7 +70,7 @@ def build_ui(service: PredictionService):
         if prepared.blank:
             return None, None
         try:
-            probabilities = (await service.batcher.predict(prepared.pixels[np.newaxis]))[0]
+            probabilities = (await service.classify_pixels(prepared.pixels[np.newaxis]))[0]
         except RequestRefused:
             return None, None
         scores = {names[i]: float(p) for i, p in enumerate(probabilities)}

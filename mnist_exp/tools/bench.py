@@ -27,6 +27,7 @@ from datetime import datetime
 from pathlib import Path
 
 from mnist_exp.commands import python_argv, shown
+from mnist_exp.machine import available_cores
 from mnist_exp.runs.artifacts import write_text_atomically
 
 log = logging.getLogger("mnist_exp.bench")
@@ -473,7 +474,7 @@ def main(argv=None) -> int:
     figures["bench_process_peak_rss_mib"] = peak_rss_mib()
     results = {
         "date": now.isoformat(timespec="seconds"),
-        "machine": f"{_cpu_name()}, {_cpu_count()} cores",
+        "machine": f"{_cpu_name()}, {available_cores()} cores",
         "command": " ".join([shown("bench"), *(argv or sys.argv[1:])]),
         "time_to_accuracy": rows,
         "figures": figures,
@@ -485,12 +486,6 @@ def main(argv=None) -> int:
     print(text)
     print(f"written: {output / 'bench.md'}, {output / 'bench.json'}")
     return 0
-
-
-def _cpu_count() -> int:
-    import os
-
-    return len(os.sched_getaffinity(0))
 
 
 def _cpu_name() -> str:

@@ -23,7 +23,7 @@ from pathlib import Path
 from tabulate import tabulate
 
 from mnist_exp.commands import python_argv
-from mnist_exp.training.threads import available_cores
+from mnist_exp.machine import available_cores
 
 SWEEP = (
     "model=fast_cnn",

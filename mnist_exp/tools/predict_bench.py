@@ -14,7 +14,6 @@ Prints a table; the same library as `mnist-exp-predict` does the work.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import time
@@ -24,6 +23,7 @@ from pathlib import Path
 import numpy as np
 from tabulate import tabulate
 
+from mnist_exp.machine import available_cores
 from mnist_exp.runs.load import open_finished_run
 from mnist_exp.serving.predict import default_threads, predict_images
 from mnist_exp.serving.predictors import load_predictor
@@ -81,7 +81,7 @@ def main(argv=None) -> int:
     drawn = user_like_digits(workdir / "user_like", per_style=arguments.per_style)
     predictor = load_predictor(run.directory)
     predictor.predict(splits.x_test[:256])  # warm-up: tracing and allocation, not timed
-    cores = os.cpu_count() or 1
+    cores = available_cores()
     rows, figures = [], {}
     default = default_threads()
     for name, paths, dataset, preprocess, threads in [

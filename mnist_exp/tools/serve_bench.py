@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ import numpy as np
 from tabulate import tabulate
 
 from mnist_exp.commands import python_argv
+from mnist_exp.distributed.launch import free_ports
 from mnist_exp.tools.digit_images import drawn_digit
 
 CONCURRENCY = (1, 8, 32)
@@ -47,12 +47,6 @@ class Server:
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024
         return float("nan")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def start(name: str, command: list[str], port: int, predict_path: str, health_path: str) -> Server:
@@ -134,7 +128,7 @@ def main(argv=None) -> int:
     parser.add_argument("run_dir", type=Path)
     arguments = parser.parse_args(argv)
     images = digit_pngs()
-    serve_port, flask_port = free_port(), free_port()
+    serve_port, flask_port = free_ports(2)
     run_dir = str(arguments.run_dir)
     serve = [*python_argv("serve"), run_dir, "--port", str(serve_port), "--no-page"]
     flask = [sys.executable, "-m", "mnist_exp.tools.flask_reference", run_dir]

@@ -10,14 +10,9 @@ from __future__ import annotations
 
 import os
 
+from mnist_exp.machine import available_cores
+
 ENVIRONMENT = ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
-
-
-def available_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
 
 
 def cpu_share(launcher: dict | None, cores: int | None = None) -> int | None:
