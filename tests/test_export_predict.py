@@ -95,6 +95,31 @@ def test_bad_files_are_named_and_skipped_and_the_rest_predicted(shapes_run, tmp_
     assert "200x200 pixels is over the limit of 1,000" in errors
 
 
+def png_header_only(width: int, height: int) -> bytes:
+    """A PNG that claims `width` x `height` pixels and holds none: a decompression bomb's
+    header, as PIL reads it at open."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        return struct.pack(">I", len(data)) + kind + data + crc
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b"")
+
+
+def test_a_decompression_bomb_beyond_pils_own_limit_is_named_not_raised(
+    shapes_run, tmp_path, capsys
+):
+    run_dir, _ = shapes_run
+    bomb = tmp_path / "bomb.png"
+    bomb.write_bytes(png_header_only(20_000, 20_000))  # 400 MP: PIL refuses it at open
+    code, rows, errors = predict_json(capsys, run_dir, bomb, "--max-pixels", str(10**9))
+    assert code == 1 and rows == []
+    assert "bomb.png: refused as a decompression bomb" in errors
+
+
 def test_table_and_csv_outputs_and_the_preprocessed_images(shapes_run, tmp_path, capsys):
     run_dir, _ = shapes_run
     drawn(0, np.random.default_rng(3)).save(tmp_path / "ring.png")

@@ -28,6 +28,8 @@ class ImageTooLarge(ImageError):
 def _open(source: Path | bytes, name: str, max_pixels: int) -> Image.Image:
     try:
         image = Image.open(io.BytesIO(source) if isinstance(source, bytes) else source)
+    except Image.DecompressionBombError as error:  # PIL's own limit, checked at open
+        raise ImageTooLarge(f"{name}: refused as a decompression bomb ({error}).") from None
     except UnidentifiedImageError:
         raise ImageError(
             f"{name}: not an image file PIL can read (or an unsupported format)."
@@ -74,7 +76,5 @@ def read_gray(source: Path | bytes, name: str | None = None, max_pixels: int = M
     except (OSError, ValueError, SyntaxError, EOFError) as error:
         reason = "truncated" if "truncated" in str(error) else str(error)
         raise ImageError(f"{name}: cannot be decoded ({reason}).") from None
-    except Image.DecompressionBombError as error:
-        raise ImageTooLarge(f"{name}: refused as a decompression bomb ({error}).") from None
     finally:
         image.close()
