@@ -122,8 +122,15 @@ def test_tensorboard_has_hparams_metrics_and_images_for_each_run(sweep):
     from tensorboard.plugins.hparams import plugin_data_pb2
 
     sweep_dir, _ = sweep
+    names = {}
     for job in ("0", "1", "3", "4"):  # the completed jobs
-        events = read_events(sweep_dir / job / "tensorboard")
+        (run_events,) = (sweep_dir / job / "tensorboard").iterdir()  # one, named for the run
+        names[job] = run_events.name
+        assert sorted(path.name for path in run_events.iterdir() if path.is_dir()) == [
+            "train",
+            "validation",
+        ]
+        events = read_events(run_events)
         values = {value.tag: value for event in events for value in event.summary.value}
         start = plugin_data_pb2.HParamsPluginData.FromString(
             values["_hparams_/session_start_info"].metadata.plugin_data.content
@@ -132,7 +139,9 @@ def test_tensorboard_has_hparams_metrics_and_images_for_each_run(sweep):
         assert start.hparams["seed"].string_value in ("0", "1")  # integers shown as integers
         assert start.hparams["trainer.epochs"].string_value == "1"
         model, seed = start.hparams["model"].string_value, start.hparams["seed"].string_value
-        assert start.group_name == f"{model} seed {seed} · {sweep_dir.name}/{job}"
+        assert start.group_name == (
+            f"{model}-seed{seed},debug=smoke,dataset.download=False · {sweep_dir.name}/{job}"
+        )
         assert {
             "test_accuracy",
             "best_val_accuracy",
@@ -140,7 +149,15 @@ def test_tensorboard_has_hparams_metrics_and_images_for_each_run(sweep):
             "misclassified",
             "samples",
         } <= set(values)
-    root = {value.tag: value for event in read_events(sweep_dir) for value in event.summary.value}
+    assert names == {
+        "0": "mlp-seed0,debug=smoke,dataset.download=False",
+        "1": "mlp-seed1,debug=smoke,dataset.download=False",
+        "3": "cnn_small-seed0,debug=smoke,dataset.download=False",
+        "4": "cnn_small-seed1,debug=smoke,dataset.download=False",
+    }
+    assert not list(sweep_dir.glob("events.out.tfevents.*")), "no anonymous '.' run at the root"
+    root_events = read_events(sweep_dir / "sweep-hparams")
+    root = {value.tag: value for event in root_events for value in event.summary.value}
     experiment = plugin_data_pb2.HParamsPluginData.FromString(
         root["_hparams_/experiment"].metadata.plugin_data.content
     ).experiment

@@ -97,3 +97,16 @@ def test_old_unfinished_and_broken_runs_still_load(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     assert compare.main([str(tmp_path / "empty")]) == 1  # a folder without runs
     assert compare.main([str(tmp_path / "nothing_here")]) == 2  # a path that does not exist
+
+
+def test_run_labels_tell_runs_apart_and_are_safe_directory_names():
+    from mnist_exp.runs.naming import MAX_LABEL_LENGTH, run_label
+
+    assert run_label("cnn_bn", 0, []) == "cnn_bn-seed0"
+    assert (
+        run_label("cnn", 1, ["model=cnn", "seed=1", "optimizer.learning_rate=0.01", "+x=2"])
+        == "cnn-seed1,optimizer.learning_rate=0.01,x=2"
+    )
+    secret = run_label("mlp", 0, ["dataset.cache_dir=${oc.env:MY_CACHE}", "a.b=/tmp/x y"])
+    assert secret == "mlp-seed0,dataset.cache_dir=_oc.env_MY_CACHE_,a.b=_tmp_x_y"
+    assert len(run_label("mlp", 0, [f"key{n}=value" for n in range(40)])) == MAX_LABEL_LENGTH

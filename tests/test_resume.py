@@ -63,7 +63,7 @@ def test_kill_minus_nine_then_resume_matches_an_uninterrupted_run(tmp_path):
     resumed = read_json(run_dir / "metrics.json")
     assert resumed["status"] == "completed" and resumed["epochs_run"] == 6
     assert resumed["resumed_from_epoch"] >= 2
-    assert epochs_in(run_dir / "history.csv") == [0, 1, 2, 3, 4, 5]
+    assert epochs_in(run_dir / "history.csv") == [1, 2, 3, 4, 5, 6]
     assert not (run_dir / "backup").exists(), "backups are removed once the run completed"
 
     reference = run_experiment(smoke_config(*SLOW_ENOUGH), tmp_path / "reference")
@@ -98,7 +98,31 @@ def test_damaged_latest_backup_falls_back_to_the_previous(tmp_path, monkeypatch,
     assert "epoch-0003 is damaged" in caplog.text
     assert result["resumed_from_epoch"] == 2 and result["epochs_run"] == 3
     assert result["test_loss"] == finished["test_loss"]
-    assert epochs_in(tmp_path / "history.csv") == [0, 1, 2]
+    assert epochs_in(tmp_path / "history.csv") == [1, 2, 3]
+
+
+def test_a_run_begun_before_epochs_counted_from_one_continues_in_its_own_layout(
+    tmp_path, monkeypatch
+):
+    """Older runs numbered history.csv from 0 and wrote events into tensorboard/train."""
+    cfg, finished = interrupted_run(tmp_path, monkeypatch)
+    history = tmp_path / "history.csv"
+    header, *rows = history.read_text().splitlines(keepends=True)
+    history.write_text(
+        header + "".join(f"{int(row.split(',')[0]) - 1},{row.split(',', 1)[1]}" for row in rows)
+    )
+    (named,) = (tmp_path / "tensorboard").iterdir()
+    for part in named.iterdir():
+        part.rename(tmp_path / "tensorboard" / part.name)
+    named.rmdir()
+    (tmp_path / "backup" / "epoch-0003").rename(tmp_path / "stale")  # continue after epoch 2
+    result = run_experiment(cfg, tmp_path, resume=True)
+    assert result["resumed_from_epoch"] == 2
+    assert epochs_in(history) == [1, 2, 3]
+    assert sorted(path.name for path in (tmp_path / "tensorboard").iterdir() if path.is_dir()) == [
+        "train",
+        "validation",
+    ]
 
 
 def test_truncated_state_file_and_no_usable_backup_restart_cleanly(tmp_path, monkeypatch, caplog):
@@ -109,7 +133,7 @@ def test_truncated_state_file_and_no_usable_backup_restart_cleanly(tmp_path, mon
     result = run_experiment(cfg, tmp_path, resume=True)
     assert "No usable backup" in caplog.text
     assert result["status"] == "completed" and result["resumed_from_epoch"] is None
-    assert epochs_in(tmp_path / "history.csv") == [0, 1, 2]
+    assert epochs_in(tmp_path / "history.csv") == [1, 2, 3]
     assert result["test_loss"] == finished["test_loss"]
 
 
@@ -177,7 +201,7 @@ def test_a_full_disk_fails_the_run_with_one_message_and_keeps_the_last_backup(
     monkeypatch.undo()  # space freed: the run continues from its epoch 1 backup
     resumed = run_experiment(cfg, tmp_path, resume=True)
     assert resumed["status"] == "completed" and resumed["resumed_from_epoch"] == 1
-    assert epochs_in(tmp_path / "history.csv") == [0, 1, 2]
+    assert epochs_in(tmp_path / "history.csv") == [1, 2, 3]
 
 
 def test_a_signal_whose_interrupt_python_dropped_still_stops_the_run(tmp_path):

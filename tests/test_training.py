@@ -24,6 +24,8 @@ REQUIRED_METRICS = {
 
 
 def test_a_run_leaves_its_artifacts_and_learns(tmp_path):
+    import tensorflow as tf
+
     cfg = smoke_config("model=mlp", "trainer.epochs=3", "schedule=cosine", "augment=light")
     metrics = run_experiment(cfg, tmp_path)
     saved = read_json(tmp_path / "metrics.json")
@@ -35,12 +37,21 @@ def test_a_run_leaves_its_artifacts_and_learns(tmp_path):
     assert (tmp_path / "model.keras").stat().st_size > 0
     with open(tmp_path / "history.csv") as stream:
         rows = list(csv.DictReader(stream))
-    assert [int(row["epoch"]) for row in rows] == [0, 1, 2]
+    assert [int(row["epoch"]) for row in rows] == [1, 2, 3], "numbered as the log numbers them"
     assert {"loss", "val_accuracy", "learning_rate"} <= set(rows[0])
     rates = [float(row["learning_rate"]) for row in rows]
     assert rates[0] > rates[-1], "cosine decay should lower the learning rate"
-    assert list((tmp_path / "tensorboard" / "train").glob("events.out.tfevents.*"))
-    assert list((tmp_path / "tensorboard" / "validation").glob("events.out.tfevents.*"))
+    events = tmp_path / "tensorboard" / "mlp-seed0"  # TensorBoard's run names say which run
+    assert list((events / "train").glob("events.out.tfevents.*"))
+    assert list((events / "validation").glob("events.out.tfevents.*"))
+    steps = sorted(
+        event.step
+        for path in (events / "train").glob("events.out.tfevents.*")
+        for event in tf.compat.v1.train.summary_iterator(str(path))
+        for value in event.summary.value
+        if value.tag == "epoch_loss"
+    )
+    assert steps == [1, 2, 3], "TensorBoard's epoch axis counts like the log"
 
 
 def evaluate_saved_model(run_dir, cfg, split):
@@ -210,7 +221,7 @@ def test_weight_histograms_and_the_graph_are_options(tmp_path):
     cfg = smoke_config("model=mlp", "trainer.histogram_freq=1", "trainer.write_graph=true")
     run_experiment(cfg, tmp_path)
     kinds = set()
-    for path in (tmp_path / "tensorboard" / "train").glob("events.out.tfevents.*"):
+    for path in (tmp_path / "tensorboard" / "mlp-seed0" / "train").glob("events.out.tfevents.*"):
         for event in tf.compat.v1.train.summary_iterator(str(path)):
             for value in event.summary.value:
                 plugin = value.metadata.plugin_data.plugin_name
@@ -227,7 +238,7 @@ def test_histograms_and_graph_are_off_by_default(tmp_path):
     run_experiment(smoke_config("model=mlp"), tmp_path)
     plugins = {
         value.metadata.plugin_data.plugin_name
-        for path in (tmp_path / "tensorboard" / "train").glob("events.out.tfevents.*")
+        for path in (tmp_path / "tensorboard" / "mlp-seed0" / "train").glob("events.out.tfevents.*")
         for event in tf.compat.v1.train.summary_iterator(str(path))
         for value in event.summary.value
     }

@@ -183,7 +183,7 @@ def test_each_tuner_completes_a_search(tmp_path, tuner, budget, expected_trials)
     runs = sorted(search_dir.glob("trials/trial_*/seed_0/metrics.json"))
     assert len(runs) == len(table)
     assert all(json.loads(run.read_text())["status"] == "completed" for run in runs)
-    assert list(search_dir.glob("trials/trial_*/seed_0/tensorboard/*events*")), "HParams records"
+    assert list(search_dir.glob("trials/trial_*/seed_0/tensorboard/*/*events*")), "HParams records"
     assert (search_dir / "experiment" / "search_best.yaml").is_file()
     header = (search_dir / "trials.md").read_text().splitlines()[0].split("|")
     assert [cell.strip() for cell in header[1:3]] == ["trial", "status"]

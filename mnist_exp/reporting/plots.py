@@ -63,7 +63,7 @@ def training_curves_figure(history: pd.DataFrame, title: str) -> Figure:
     """Loss, accuracy and learning rate per epoch, train against validation."""
     figure = Figure(figsize=(13, 3.6), layout="constrained")
     figure.suptitle(title)
-    epochs = history["epoch"] + 1
+    epochs = history["epoch"]  # numbered from 1, as in the log
     for index, metric in enumerate(("loss", "accuracy")):
         axes = figure.add_subplot(1, 3, index + 1)
         axes.plot(epochs, history[metric], marker="o", label="train")

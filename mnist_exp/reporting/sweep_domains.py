@@ -9,6 +9,8 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
+from mnist_exp.runs.naming import SWEEP_HPARAMS_DIR
+
 log = logging.getLogger(__name__)
 
 
@@ -24,7 +26,8 @@ def swept_values(overrides: list[str]) -> dict[str, list]:
 
 
 class SweepDomains(Callback):
-    """On multirun start, writes an HParams config with the swept domains at the sweep root."""
+    """On multirun start, writes an HParams config with the swept domains in the sweep's
+    `sweep-hparams/` (a run named for what it holds, where the sweep root was an empty `.`)."""
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
         domains = swept_values(list(config.hydra.overrides.task))
@@ -32,9 +35,7 @@ class SweepDomains(Callback):
             return
         from mnist_exp.reporting.tensorboard import write_sweep_domains
 
-        sweep_dir = Path(config.hydra.sweep.dir)
-        sweep_dir.mkdir(parents=True, exist_ok=True)
-        write_sweep_domains(sweep_dir, domains)
+        write_sweep_domains(Path(config.hydra.sweep.dir) / SWEEP_HPARAMS_DIR, domains)
         log.info(
             "Sweeping %s", ", ".join(f"{key} over {values}" for key, values in domains.items())
         )

@@ -151,3 +151,19 @@ class StopWhenAsked(keras.callbacks.Callback):
     on_test_batch_end = _check
     on_epoch_begin = _check
     on_epoch_end = _check
+
+
+class HistoryFile(keras.callbacks.CSVLogger):
+    """history.csv, its epochs numbered from 1 as the log, `best_epoch` and the pictures
+    number them (Keras counts from 0)."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        super().on_epoch_end(epoch + 1, logs)
+
+
+class TensorBoardEpochs(keras.callbacks.TensorBoard):
+    """Keras' TensorBoard callback with epochs numbered from 1 on the x axis, as everywhere
+    else (and `histogram_freq=N` drawing epochs N, 2N, ...)."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        super().on_epoch_end(epoch + 1, logs)

@@ -22,15 +22,18 @@ from mnist_exp.models.files import load_keras_model
 from mnist_exp.models.inference import evaluate
 from mnist_exp.reporting.report import build_report, write_report
 from mnist_exp.reporting.tensorboard import write_run_record
-from mnist_exp.runs import artifacts
+from mnist_exp.runs import artifacts, record
+from mnist_exp.runs.naming import run_label, tensorboard_dir
 from mnist_exp.settings import ExperimentSettings, model_arguments
 from mnist_exp.training.backup import remove_backups, restore_latest, with_backup
 from mnist_exp.training.batch_plan import BatchPlan
 from mnist_exp.training.callbacks import (
     BestModelSaver,
     EpochLogger,
+    HistoryFile,
     LearningRateLogger,
     StopWhenAsked,
+    TensorBoardEpochs,
     monitor_mode,
 )
 from mnist_exp.training.custom_loop import fit_with_strategy
@@ -124,7 +127,13 @@ def training_dataset(
 
 
 def build_callbacks(
-    settings: ExperimentSettings, output_dir: Path, epoch_logger, saver, append, plan: BatchPlan
+    settings: ExperimentSettings,
+    output_dir: Path,
+    tensorboard_dir: Path,
+    epoch_logger,
+    saver,
+    append,
+    plan: BatchPlan,
 ):
     """The run's callbacks, in the order they must run at each epoch's end."""
     trainer = settings.trainer
@@ -144,9 +153,9 @@ def build_callbacks(
             )
         )
     callbacks += [
-        keras.callbacks.CSVLogger(str(output_dir / artifacts.HISTORY_FILE), append=append),
-        keras.callbacks.TensorBoard(
-            log_dir=str(output_dir / artifacts.TENSORBOARD_DIR),
+        HistoryFile(str(output_dir / artifacts.HISTORY_FILE), append=append),
+        TensorBoardEpochs(
+            log_dir=str(tensorboard_dir),
             write_graph=trainer.write_graph,
             histogram_freq=trainer.histogram_freq,
             write_steps_per_second=False,
@@ -233,14 +242,21 @@ def _read_history(output_dir: Path) -> pd.DataFrame:
 
 
 def _keep_history_before(output_dir: Path, epoch: int) -> None:
-    """Drops history rows a killed run wrote after its last backup, so none is duplicated.
-    Kept rows are copied as text, byte for byte."""
+    """Drops history rows a killed run wrote after its last backup (epochs after `epoch`,
+    counted from 1), so none is duplicated. Kept rows are copied as text."""
     path = output_dir / artifacts.HISTORY_FILE
     if not path.is_file():
         return
     with open(path, newline="") as stream:  # keep CSVLogger's \r\n line ends as they are
         header, *rows = stream.readlines()
-    kept = [row for row in rows if int(row.split(",", 1)[0]) < epoch]
+    numbers = [int(row.split(",", 1)[0]) for row in rows]
+    # Runs begun before epochs were numbered from 1 are renumbered as they continue.
+    shift = 1 if numbers and numbers[0] == 0 else 0
+    kept = [
+        f"{number + shift},{row.split(',', 1)[1]}"
+        for number, row in zip(numbers, rows)
+        if number + shift <= epoch
+    ]
     with open(path, "w", newline="") as stream:
         stream.write(header + "".join(kept))
 
@@ -283,10 +299,14 @@ def train_and_evaluate(
     if resume:
         _keep_history_before(output_dir, initial_epoch)
 
+    label = run_label(settings.model.name, settings.seed, record.read_overrides(output_dir))
+    events_dir = tensorboard_dir(output_dir, label)
     epoch_logger = EpochLogger(trainer.epochs)
     saver = BestModelSaver(output_dir / artifacts.MODEL_FILE, trainer.checkpoint_monitor)
     callbacks = with_backup(
-        build_callbacks(settings, output_dir, epoch_logger, saver, initial_epoch > 0, plan),
+        build_callbacks(
+            settings, output_dir, events_dir, epoch_logger, saver, initial_epoch > 0, plan
+        ),
         output_dir,
         restored,
     )
@@ -342,12 +362,11 @@ def train_and_evaluate(
         f"{settings.model.name} on {settings.dataset.name}",
     )
     write_run_record(
-        output_dir / artifacts.TENSORBOARD_DIR,
+        events_dir,
         hparams=hparams,
         metrics=metrics,
         images=report.images,
         # The dashboard's Trial ID column cuts long values: what tells runs apart goes first.
-        run_name=f"{settings.model.name} seed {settings.seed} · {output_dir.parent.name}/"
-        f"{output_dir.name}",
+        run_name=f"{label} · {output_dir.parent.name}/{output_dir.name}",
     )
     return metrics

@@ -22,6 +22,7 @@ from omegaconf import DictConfig
 from mnist_exp.commands import python_argv, shown
 from mnist_exp.errors import MnistExpError
 from mnist_exp.runs import artifacts
+from mnist_exp.runs.naming import SWEEP_HPARAMS_DIR
 from mnist_exp.runs.load import FINISHED
 from mnist_exp.tuning.distributed import configure_environment, serve_oracle
 from mnist_exp.tuning.overrides import training_overrides
@@ -176,7 +177,7 @@ def _declare_domains(table, output_dir: Path, space) -> None:
         for key in space.keys
         if key in table
     }
-    write_sweep_domains(output_dir, domains)
+    write_sweep_domains(output_dir / SWEEP_HPARAMS_DIR, domains)
 
 
 def _finish(tuner, runner, tuning, output_dir: Path, space, seconds: float) -> dict:
