@@ -118,6 +118,7 @@ def test_a_run_begun_before_epochs_counted_from_one_continues_in_its_own_layout(
     (tmp_path / "backup" / "epoch-0003").rename(tmp_path / "stale")  # continue after epoch 2
     result = run_experiment(cfg, tmp_path, resume=True)
     assert result["resumed_from_epoch"] == 2
+    assert result["test_loss"] == finished["test_loss"]
     assert epochs_in(history) == [1, 2, 3]
     assert sorted(path.name for path in (tmp_path / "tensorboard").iterdir() if path.is_dir()) == [
         "train",

@@ -254,7 +254,7 @@ def _keep_history_before(output_dir: Path, epoch: int) -> None:
     shift = 1 if numbers and numbers[0] == 0 else 0
     kept = [
         f"{number + shift},{row.split(',', 1)[1]}"
-        for number, row in zip(numbers, rows)
+        for number, row in zip(numbers, rows, strict=True)
         if number + shift <= epoch
     ]
     with open(path, "w", newline="") as stream:

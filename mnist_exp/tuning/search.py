@@ -22,8 +22,8 @@ from omegaconf import DictConfig
 from mnist_exp.commands import python_argv, shown
 from mnist_exp.errors import MnistExpError
 from mnist_exp.runs import artifacts
-from mnist_exp.runs.naming import SWEEP_HPARAMS_DIR
 from mnist_exp.runs.load import FINISHED
+from mnist_exp.runs.naming import SWEEP_HPARAMS_DIR
 from mnist_exp.tuning.distributed import configure_environment, serve_oracle
 from mnist_exp.tuning.overrides import training_overrides
 from mnist_exp.tuning.preset import Composer, preset_text
