@@ -49,6 +49,7 @@ def test_bench_writes_every_figure(tmp_path):
     assert rows["classic_cnn"]["seeds"] == 2 and len(results["runs"]) == 4
     figures = results["figures"]
     assert figures["overhead_ratio_framework_over_plain"] > 0
+    assert figures["progress_bar_ratio_with_over_without"] > 0
     assert 0 < figures["framework_share_of_peak"] < 1.5
     assert figures["startup_tensorflow_import_seconds"] > 0
     assert figures["startup_rest_to_first_step_seconds"] > 0

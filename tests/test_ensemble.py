@@ -29,9 +29,13 @@ def runs(tmp_path_factory):
     return root, metrics
 
 
-def test_ensemble_scores_each_model_as_its_run_did_and_the_average(runs, tmp_path):
+def test_ensemble_scores_each_model_as_its_run_did_and_the_average(runs, tmp_path, caplog):
     root, metrics = runs
+    caplog.set_level("INFO")
     assert ensemble_main([str(root / "a"), str(root / "b"), "--output", str(tmp_path)]) == 0
+    assert "Scoring 2 models on 100 test images" in caplog.text  # progress, model by model
+    assert f"model 1/2, {root / 'a'}: test accuracy" in caplog.text
+    assert f"model 2/2, {root / 'b'}: test accuracy" in caplog.text
     result = json.loads((tmp_path / "ensemble.json").read_text())
     scored = [member["test_accuracy"] for member in result["members"]]
     assert scored == pytest.approx([metrics["a"]["test_accuracy"], metrics["b"]["test_accuracy"]])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 
 import numpy as np
@@ -110,3 +111,35 @@ def test_run_labels_tell_runs_apart_and_are_safe_directory_names():
     secret = run_label("mlp", 0, ["dataset.cache_dir=${oc.env:MY_CACHE}", "a.b=/tmp/x y"])
     assert secret == "mlp-seed0,dataset.cache_dir=_oc.env_MY_CACHE_,a.b=_tmp_x_y"
     assert len(run_label("mlp", 0, [f"key{n}=value" for n in range(40)])) == MAX_LABEL_LENGTH
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_progress_redraws_in_place_on_a_terminal_and_prints_plain_lines_elsewhere(monkeypatch):
+    from mnist_exp import progress
+
+    monkeypatch.setattr(progress, "EVERY_SECONDS", 0.0)
+    terminal = _Terminal()
+    line = progress.Progress("compare", 4, "runs", stream=terminal, keep=False)
+    for done in range(1, 5):
+        line(done)
+    drawn = terminal.getvalue()
+    assert drawn.startswith("\rcompare: 1/4 runs · ") and "ETA" in drawn
+    assert "\rcompare: 4/4 runs · " in drawn and drawn.endswith("\r") and "\n" not in drawn
+
+    log_file = io.StringIO()
+    line = progress.Progress("predict", 40, "images", stream=log_file)
+    for done in range(1, 41):
+        line(done)
+    lines = log_file.getvalue().splitlines()
+    assert len(lines) == 11 and "\r" not in log_file.getvalue()  # first, then every 10%
+    assert lines[-1].startswith("predict: 40/40 images · ")
+
+    quiet = io.StringIO()
+    line = progress.Progress("compare", 3, "runs", stream=quiet, plain_lines=False)
+    for done in range(1, 4):
+        line(done)
+    assert quiet.getvalue() == ""

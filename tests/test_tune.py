@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -170,8 +171,13 @@ def test_bad_search_key_fails_before_any_trial(tmp_path):
         ("hyperband", ("tuner.max_epochs=2", "tuner.factor=2"), None),
     ],
 )
-def test_each_tuner_completes_a_search(tmp_path, tuner, budget, expected_trials):
+def test_each_tuner_completes_a_search(tmp_path, caplog, tuner, budget, expected_trials):
+    caplog.set_level("INFO")
     summary, table = tune(tmp_path, f"tuner={tuner}", "tuner.max_epochs=1", *budget)
+    if tuner == "random":  # progress: the time left, from the trials so far
+        assert re.search(
+            r"trial 1/2 \(id 0+\) done in .* about [\d.]+ min left \(1 trial to go\)", caplog.text
+        )
     assert summary["failed"] == 0 and summary["completed"] == len(table)
     if expected_trials:
         assert len(table) == expected_trials

@@ -14,8 +14,10 @@ from pathlib import Path
 import pandas as pd
 
 from mnist_exp.commands import shown
-from mnist_exp.runs.table import METRIC_COLUMNS, runs_table
+from mnist_exp.progress import Progress
+from mnist_exp.runs.table import METRIC_COLUMNS, find_run_dirs, read_runs
 
+PROGRESS_FROM = 100  # runs: fewer are read before a progress line would help
 FIXED_COLUMNS = (*METRIC_COLUMNS, "status", "error", "run_dir")
 
 
@@ -174,7 +176,9 @@ def main(argv=None) -> int:
     if missing:
         print(f"compare: no such path: {', '.join(missing)}", file=sys.stderr)
         return 2
-    table = runs_table(arguments.paths)
+    run_dirs = find_run_dirs(arguments.paths)
+    progress = Progress("compare", len(run_dirs), "runs", plain_lines=False, keep=False)
+    table = read_runs(run_dirs, on_read=progress if len(run_dirs) >= PROGRESS_FROM else None)
     if table.empty:
         print(
             f"compare: no runs under {' '.join(arguments.paths)} (a run has .hydra/config.yaml).",

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import yaml
 from omegaconf import DictConfig, OmegaConf
 
 from mnist_exp.runs.artifacts import write_text_atomically
@@ -44,10 +45,14 @@ def read_config(run_dir: Path) -> DictConfig:
 
 
 def read_choices(run_dir: Path) -> dict:
-    """Hydra's config-group choices of the run ({} for a run recorded without them)."""
+    """Hydra's config-group choices of the run ({} for a run recorded without them).
+
+    Read as plain YAML with libyaml: the choices are names, and OmegaConf's loader made this
+    file (Hydra's settings, 4 KB) two thirds of the time `compare` spent per run."""
     try:
-        hydra = OmegaConf.load(Path(run_dir) / HYDRA_FILE)
-        return OmegaConf.to_container(hydra.hydra.runtime.choices)
+        with open(Path(run_dir) / HYDRA_FILE) as stream:
+            saved = yaml.load(stream, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        return dict(saved["hydra"]["runtime"]["choices"])
     except Exception:
         return {}
 

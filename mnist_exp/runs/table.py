@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -61,7 +62,21 @@ def read_run(run_dir: Path) -> dict:
     return row
 
 
-def runs_table(paths) -> pd.DataFrame:
-    """All runs under `paths` as a DataFrame; config keys missing in older runs become NaN."""
-    rows = [read_run(run_dir) for run_dir in find_run_dirs(paths)]
+def read_runs(run_dirs: list[Path], on_read: Callable[[int], None] | None = None) -> pd.DataFrame:
+    """The runs as a DataFrame; config keys missing in older runs become NaN.
+
+    Args:
+        run_dirs: run directories, as `find_run_dirs` lists them.
+        on_read: called with the number of runs read so far (progress).
+    """
+    rows = []
+    for run_dir in run_dirs:
+        rows.append(read_run(run_dir))
+        if on_read is not None:
+            on_read(len(rows))
     return pd.DataFrame(rows)
+
+
+def runs_table(paths) -> pd.DataFrame:
+    """All runs under `paths` as a DataFrame (see `read_runs`)."""
+    return read_runs(find_run_dirs(paths))

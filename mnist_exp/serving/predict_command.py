@@ -16,7 +16,6 @@ import csv
 import io
 import json
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -26,31 +25,11 @@ from tabulate import tabulate
 from mnist_exp.commands import shown
 from mnist_exp.errors import MnistExpError
 from mnist_exp.imaging.decode import MAX_PIXELS
+from mnist_exp.progress import Progress
 from mnist_exp.serving.predict import ImageResult, find_images, predict_images
 from mnist_exp.serving.predictors import load_predictor
 
 PROGRESS_FROM = 500  # images: fewer finish before a progress line would help
-
-
-class Progress:
-    """`predict: 2,560/10,000 images (3,100 images/s)` on stderr, redrawn in place on a
-    terminal, every ~10% otherwise."""
-
-    def __init__(self, total: int):
-        self.total = total
-        self.started = time.perf_counter()
-        self.terminal = sys.stderr.isatty()
-        self.shown_tenths = -1
-
-    def __call__(self, done: int) -> None:
-        rate = done / max(time.perf_counter() - self.started, 1e-9)
-        line = f"{shown('predict')}: {done:,}/{self.total:,} images ({rate:,.0f} images/s)"
-        if self.terminal:
-            end = "\n" if done == self.total else ""
-            print(f"\r{line}", end=end, file=sys.stderr, flush=True)
-        elif done * 10 // self.total > self.shown_tenths:
-            self.shown_tenths = done * 10 // self.total
-            print(line, file=sys.stderr, flush=True)
 
 
 def _top(probabilities: np.ndarray, names, k: int) -> list[tuple[str, float]]:
@@ -158,7 +137,11 @@ def main(argv=None) -> int:
         max_pixels=arguments.max_pixels,
         batch_size=arguments.batch_size,
         threads=arguments.threads,
-        on_batch=Progress(len(paths)) if len(paths) >= PROGRESS_FROM else None,
+        on_batch=(
+            Progress(shown("predict"), len(paths), "images")
+            if len(paths) >= PROGRESS_FROM
+            else None
+        ),
     )
     for index, result in enumerate(results):
         if result.error is not None:

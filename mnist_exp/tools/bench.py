@@ -203,9 +203,10 @@ def measure_time_to_accuracy(
     splits, presets: dict[str, list[str]], seeds, max_epochs: dict, targets=TARGETS
 ) -> list[Outcome]:
     outcomes = []
+    total = len(seeds) * len(presets)
     for seed in seeds:
         for name, overrides in presets.items():
-            log.info("time to accuracy: %s, seed %d", name, seed)
+            log.info("time to accuracy %d/%d: %s, seed %d", len(outcomes) + 1, total, name, seed)
             callback = time_to_accuracy_callback(splits, targets)
             if overrides is None:
                 fit_plain_keras(splits, seed, max_epochs[name], [callback])
@@ -217,26 +218,55 @@ def measure_time_to_accuracy(
     return outcomes
 
 
+class _Terminal:
+    """Stands in for a terminal that throws the drawing away: the progress bar draws
+    exactly as it would on screen."""
+
+    def write(self, text: str) -> int:
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return True
+
+
+OVERHEAD_CONTENDERS = ("plain", "framework", "framework_progress_bar")
+
+
 def measure_overhead(splits, num_images: int, rounds: int) -> dict:
-    """Images/s of epoch 2 (epoch 1 traces) on `num_images` images, alternating contenders."""
-    speeds = {"framework": [], "plain": []}
+    """Images/s of epoch 2 (epoch 1 traces) on `num_images` images, alternating contenders:
+    plain Keras, the framework, and the framework drawing its live progress bar."""
+    from mnist_exp.training.progress import ProgressBar
+
+    speeds = {contender: [] for contender in OVERHEAD_CONTENDERS}
+    passes = rounds * len(OVERHEAD_CONTENDERS)
     for round_index in range(rounds):
-        for contender in ("plain", "framework"):
+        for contender in OVERHEAD_CONTENDERS:
+            number = sum(map(len, speeds.values())) + 1
+            log.info("overhead pass %d/%d: %s", number, passes, contender)
             timer = epoch_timer()
             if contender == "plain":
                 model = fit_plain_keras(splits, round_index, 2, [timer], num_images)
-            else:
-                model = fit_framework(
-                    ["+experiment=classic_cnn"], splits, round_index, 2, [timer], num_images
-                )
+                speeds[contender].append(num_images / timer.seconds[-1])
+                continue
+            callbacks = [timer]
+            if contender == "framework_progress_bar":
+                callbacks.append(ProgressBar(2, math.ceil(num_images / 128), 128, _Terminal()))
+            model = fit_framework(
+                ["+experiment=classic_cnn"], splits, round_index, 2, callbacks, num_images
+            )
             speeds[contender].append(num_images / timer.seconds[-1])
-    framework, plain = (statistics.median(speeds[key]) for key in ("framework", "plain"))
+    plain, framework, with_bar = (statistics.median(speeds[key]) for key in OVERHEAD_CONTENDERS)
     from mnist_exp.tools.flops import training_flops_per_image
 
     return {
         "framework_images_per_second": framework,
         "plain_images_per_second": plain,
+        "progress_bar_images_per_second": with_bar,
         "ratio": framework / plain,
+        "progress_bar_ratio": with_bar / framework,
         "rounds": rounds,
         "training_flops_per_image": training_flops_per_image(model),
     }
@@ -464,6 +494,10 @@ def main(argv=None) -> int:
             plain_keras_images_per_second=overhead["plain_images_per_second"],
             framework_images_per_second=overhead["framework_images_per_second"],
             overhead_ratio_framework_over_plain=overhead["ratio"],
+            framework_with_progress_bar_images_per_second=overhead[
+                "progress_bar_images_per_second"
+            ],
+            progress_bar_ratio_with_over_without=overhead["progress_bar_ratio"],
             classic_cnn_training_mflop_per_image=flops / 1e6,
             matmul_peak_gflop_per_second=peak / 1e9,
             framework_share_of_peak=overhead["framework_images_per_second"] * flops / peak,

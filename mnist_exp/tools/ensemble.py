@@ -58,7 +58,8 @@ def ensemble_accuracy(run_dirs: list[Path]) -> dict:
     splits = prepare_splits(settings[0].dataset, settings[0].seed)
     test = make_evaluation_dataset(splits.x_test, splits.y_test, batch_size=BATCH_SIZE)
     members, total = [], None
-    for run in runs:
+    log.info("Scoring %d models on %d test images ...", len(runs), len(splits.y_test))
+    for number, run in enumerate(runs, 1):
         probabilities, labels = predict(run.load_model(), test)
         accuracy = float(np.mean(probabilities.argmax(axis=1) == labels))
         train_seconds = run.metrics.get("train_seconds")
@@ -69,7 +70,14 @@ def ensemble_accuracy(run_dirs: list[Path]) -> dict:
                 "train_seconds": train_seconds,
             }
         )
-        log.info("%s: test accuracy %.4f, trained in %s s", run.directory, accuracy, train_seconds)
+        log.info(
+            "model %d/%d, %s: test accuracy %.4f, trained in %s s",
+            number,
+            len(runs),
+            run.directory,
+            accuracy,
+            train_seconds,
+        )
         total = probabilities if total is None else total + probabilities
         keras.backend.clear_session()
     mean = total / len(runs)

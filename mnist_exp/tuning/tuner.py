@@ -52,9 +52,22 @@ class ConfigTuner(BaseTuner):
         self.on_trial_ended = on_trial_ended
         self._started = time.monotonic()
         self._trial_started = 0.0
+        self._ended_here = 0
         super().__init__(
             oracle=oracle, hypermodel=None, directory=str(directory), project_name=project_name
         )
+
+    def _time_left(self, elapsed: float) -> str:
+        """`, about 12 min left`, from this session's mean trial time (empty without a
+        trial budget: Hyperband's is its own; nor on distributed workers, which see only
+        their own trials)."""
+        if not self.max_trials or self._is_worker():
+            return ""
+        left = self.max_trials - len(self.oracle.end_order)
+        if left <= 0:
+            return ""
+        minutes = left * elapsed / self._ended_here / 60
+        return f", about {minutes:.1f} min left ({left} trial{'s' if left > 1 else ''} to go)"
 
     def _number(self, trial) -> str:
         number = int(trial.trial_id) + 1
@@ -92,14 +105,17 @@ class ConfigTuner(BaseTuner):
             outcome = f"{self.oracle.objective.name}={ended.score:.4f}"
         else:
             outcome = f"{ended.status}: {failure_reason(ended)}"
+        self._ended_here += 1
+        elapsed = time.monotonic() - self._started
         log.info(
-            "trial %s (id %s) done in %.0f s: %s; %s; %.1f min elapsed",
+            "trial %s (id %s) done in %.0f s: %s; %s; %.1f min elapsed%s",
             self._number(trial),
             trial.trial_id,
             seconds,
             outcome,
             best_text,
-            (time.monotonic() - self._started) / 60,
+            elapsed / 60,
+            self._time_left(elapsed),
         )
         if self.on_trial_ended:
             self.on_trial_ended(self)
