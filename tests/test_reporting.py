@@ -111,6 +111,25 @@ def test_run_labels_tell_runs_apart_and_are_safe_directory_names():
     secret = run_label("mlp", 0, ["dataset.cache_dir=${oc.env:MY_CACHE}", "a.b=/tmp/x y"])
     assert secret == "mlp-seed0,dataset.cache_dir=_oc.env_MY_CACHE_,a.b=_tmp_x_y"
     assert len(run_label("mlp", 0, [f"key{n}=value" for n in range(40)])) == MAX_LABEL_LENGTH
+    swept = ["model=cnn", "optimizer.learning_rate=0.01", "debug=smoke", "+x=1"]
+    assert run_label("cnn", 0, swept, keys={"optimizer.learning_rate", "x"}) == (
+        "cnn-seed0,optimizer.learning_rate=0.01,x=1"
+    )
+
+
+def test_a_run_keeps_its_tensorboard_name_when_it_continues(tmp_path):
+    from mnist_exp.runs import record
+    from mnist_exp.runs.naming import tensorboard_dir, write_swept_keys
+
+    run_dir = tmp_path / "sweep" / "0"
+    record.write_record(run_dir, OmegaConf.create({}), {}, ["model=mlp", "seed=1", "a.b=2"])
+    assert tensorboard_dir(run_dir, "mlp", 1) == run_dir / "tensorboard" / "mlp-seed1,a.b=2"
+    write_swept_keys(tmp_path / "sweep", ["model", "seed"])
+    first = tensorboard_dir(run_dir, "mlp", 1)
+    assert first.name == "mlp-seed1"
+    first.mkdir(parents=True)
+    write_swept_keys(tmp_path / "sweep", ["a.b"])  # e.g. resumed from another sweep
+    assert tensorboard_dir(run_dir, "mlp", 1) == first
 
 
 class _Terminal(io.StringIO):

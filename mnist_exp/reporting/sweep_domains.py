@@ -9,7 +9,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from mnist_exp.runs.naming import SWEEP_HPARAMS_DIR
+from mnist_exp.runs.naming import SWEEP_HPARAMS_DIR, write_swept_keys
 
 log = logging.getLogger(__name__)
 
@@ -25,17 +25,31 @@ def swept_values(overrides: list[str]) -> dict[str, list]:
     }
 
 
+def swept_keys(overrides: list[str]) -> list[str]:
+    """The keys a sweep varies, listed or not (intervals too)."""
+    parsed = OverridesParser.create().parse_overrides(overrides)
+    return [
+        override.key_or_group
+        for override in parsed
+        if override.is_sweep_override() and not override.is_hydra_override()
+    ]
+
+
 class SweepDomains(Callback):
-    """On multirun start, writes an HParams config with the swept domains in the sweep's
-    `sweep-hparams/` (a run named for what it holds, where the sweep root was an empty `.`)."""
+    """On multirun start, notes the swept keys (jobs are named by them) and writes an HParams
+    config with the swept domains in the sweep's `sweep-hparams/` (a run named for what it
+    holds, where the sweep root was an empty `.`)."""
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
-        domains = swept_values(list(config.hydra.overrides.task))
+        overrides = list(config.hydra.overrides.task)
+        sweep_dir = Path(config.hydra.sweep.dir)
+        write_swept_keys(sweep_dir, swept_keys(overrides))  # what the jobs' names show
+        domains = swept_values(overrides)
         if not domains:
             return
         from mnist_exp.reporting.tensorboard import write_sweep_domains
 
-        write_sweep_domains(Path(config.hydra.sweep.dir) / SWEEP_HPARAMS_DIR, domains)
+        write_sweep_domains(sweep_dir / SWEEP_HPARAMS_DIR, domains)
         log.info(
             "Sweeping %s", ", ".join(f"{key} over {values}" for key, values in domains.items())
         )

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 
-from mnist_exp.runs import artifacts
+from mnist_exp.runs import artifacts, record
 
 MAX_LABEL_LENGTH = 96
 SWEEP_HPARAMS_DIR = "sweep-hparams"  # a sweep's HParams columns, a named run in TensorBoard
+SWEPT_KEYS_FILE = ".swept_keys.json"  # at a sweep's root: the keys its jobs differ in
 _NOT_IN_A_NAME = re.compile(r"[^A-Za-z0-9._=,+-]+")
 _SHOWN_FIRST = ("model", "seed", "resume")
 
@@ -18,22 +20,54 @@ def _key(override: str) -> str:
     return override.lstrip("+~").split("=", 1)[0]
 
 
-def run_label(model: str, seed: int, overrides: Sequence[str]) -> str:
-    """`cnn_bn-seed0`, then the run's other command-line overrides, e.g.
-    `cnn-seed1,optimizer.learning_rate=0.01`: safe as a directory name, at most
-    MAX_LABEL_LENGTH characters. Interpolations stay as typed (`${oc.env:X}` is never
-    resolved here), so values read from the environment never reach the name."""
-    others = [override.lstrip("+~") for override in overrides if _key(override) not in _SHOWN_FIRST]
+def run_label(
+    model: str, seed: int, overrides: Sequence[str], keys: Collection[str] | None = None
+) -> str:
+    """`cnn_bn-seed0`, then the run's other command-line overrides (only those of `keys`
+    when given: in a sweep, the swept ones), e.g. `cnn-seed1,optimizer.learning_rate=0.01`.
+    Safe as a directory name, at most MAX_LABEL_LENGTH characters. Interpolations stay as
+    typed (`${oc.env:X}` is never resolved here): values from the environment never show."""
+    others = [
+        override.lstrip("+~")
+        for override in overrides
+        if _key(override) not in _SHOWN_FIRST and (keys is None or _key(override) in keys)
+    ]
     label = ",".join([f"{model}-seed{seed}", *others])
     return _NOT_IN_A_NAME.sub("_", label)[:MAX_LABEL_LENGTH]
 
 
-def tensorboard_dir(run_dir: Path, label: str) -> Path:
+def write_swept_keys(sweep_dir: Path, keys: Collection[str]) -> None:
+    artifacts.write_text_atomically(Path(sweep_dir) / SWEPT_KEYS_FILE, json.dumps(sorted(keys)))
+
+
+def _swept_keys(sweep_dir: Path) -> set[str] | None:
+    try:
+        return set(json.loads((Path(sweep_dir) / SWEPT_KEYS_FILE).read_text()))
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def tensorboard_dir(run_dir: Path, model: str, seed: int) -> Path:
     """Where a run's TensorBoard events go: `tensorboard/LABEL/` (train/ and validation/
-    beneath), so TensorBoard lists `.../tensorboard/cnn_bn-seed0/train` instead of an
-    anonymous `.../tensorboard/train`. A run begun before runs were named keeps its layout
-    when it is continued."""
-    events = Path(run_dir) / artifacts.TENSORBOARD_DIR
+    beneath), so TensorBoard lists `.../tensorboard/cnn_bn-seed0/train` rather than an
+    anonymous `.../tensorboard/train`. A job of a sweep is named by the swept keys only (the
+    overrides all jobs share would hide the rest of the name). A continued run keeps the
+    name it started with, and a run begun before runs were named keeps its layout."""
+    run_dir = Path(run_dir)
+    events = run_dir / artifacts.TENSORBOARD_DIR
     if (events / "train").is_dir():
         return events
-    return events / label
+    started = sorted(path for path in events.iterdir() if path.is_dir()) if events.is_dir() else []
+    if started:
+        return started[0]
+    keys = _swept_keys(run_dir.parent)
+    return events / run_label(model, seed, record.read_overrides(run_dir), keys)
+
+
+def run_name(events_dir: Path, model: str, seed: int) -> str:
+    """The run's name, as its TensorBoard folder carries it (`model-seedN` for a run begun
+    before runs were named)."""
+    events_dir = Path(events_dir)
+    if events_dir.name == artifacts.TENSORBOARD_DIR:
+        return run_label(model, seed, ())
+    return events_dir.name

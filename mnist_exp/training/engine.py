@@ -22,8 +22,8 @@ from mnist_exp.models.files import load_keras_model
 from mnist_exp.models.inference import evaluate
 from mnist_exp.reporting.report import build_report, write_report
 from mnist_exp.reporting.tensorboard import write_run_record
-from mnist_exp.runs import artifacts, record
-from mnist_exp.runs.naming import run_label, tensorboard_dir
+from mnist_exp.runs import artifacts
+from mnist_exp.runs.naming import run_name, tensorboard_dir
 from mnist_exp.settings import ExperimentSettings, model_arguments
 from mnist_exp.training.backup import remove_backups, restore_latest, with_backup
 from mnist_exp.training.batch_plan import BatchPlan
@@ -299,8 +299,7 @@ def train_and_evaluate(
     if resume:
         _keep_history_before(output_dir, initial_epoch)
 
-    label = run_label(settings.model.name, settings.seed, record.read_overrides(output_dir))
-    events_dir = tensorboard_dir(output_dir, label)
+    events_dir = tensorboard_dir(output_dir, settings.model.name, settings.seed)
     epoch_logger = EpochLogger(trainer.epochs)
     saver = BestModelSaver(output_dir / artifacts.MODEL_FILE, trainer.checkpoint_monitor)
     callbacks = with_backup(
@@ -326,7 +325,9 @@ def train_and_evaluate(
         model.set_weights(load_keras_model(output_dir / artifacts.MODEL_FILE).get_weights())
         scored_epoch = saver.best_epoch
     log.info(
-        "Scoring %d test images with the weights of epoch %s ...", len(splits.y_test), scored_epoch
+        "Scoring %s test images with the weights of epoch %s ...",
+        f"{len(splits.y_test):,}",
+        scored_epoch,
     )
     test = evaluate(
         model, make_evaluation_dataset(splits.x_test, splits.y_test, batch_size=plan.global_batch)
@@ -367,6 +368,7 @@ def train_and_evaluate(
         metrics=metrics,
         images=report.images,
         # The dashboard's Trial ID column cuts long values: what tells runs apart goes first.
-        run_name=f"{label} · {output_dir.parent.name}/{output_dir.name}",
+        run_name=f"{run_name(events_dir, settings.model.name, settings.seed)} · "
+        f"{output_dir.parent.name}/{output_dir.name}",
     )
     return metrics
