@@ -77,3 +77,24 @@ def test_no_serving_code_imports_training_tuning_or_hydra_even_lazily():
         for path in files
     }
     assert {path: names for path, names in offending.items() if names} == {}
+
+
+def _tensorflow_start_up(**env_overrides) -> tuple[str, str]:
+    import os
+
+    env = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
+    env.update(env_overrides)
+    code = "import mnist_exp, os, tensorflow; print(os.environ['TF_CPP_MIN_LOG_LEVEL'])"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
+    return result.stdout.strip(), result.stderr
+
+
+def test_tensorflow_info_lines_are_dropped_but_a_users_level_wins():
+    level, quiet = _tensorflow_start_up()
+    assert level == "1"
+    level, chatty = _tensorflow_start_up(TF_CPP_MIN_LOG_LEVEL="0")
+    assert level == "0"
+    if "cpu_feature_guard" in chatty:  # printed only on CPUs with instructions TF was not built for
+        assert "cpu_feature_guard" not in quiet
