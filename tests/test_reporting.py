@@ -162,3 +162,36 @@ def test_progress_redraws_in_place_on_a_terminal_and_prints_plain_lines_elsewher
     for done in range(1, 4):
         line(done)
     assert quiet.getvalue() == ""
+
+
+@pytest.mark.parametrize("epochs", [1, 2, 30])
+def test_training_curves_tick_whole_epochs_from_one(epochs):
+    import pandas as pd
+
+    from mnist_exp.reporting.plots import training_curves_figure
+
+    numbers = np.arange(1, epochs + 1)
+    history = pd.DataFrame(
+        {"epoch": numbers, "loss": 1 / numbers, "accuracy": 1 - 0.5 / numbers,
+         "val_loss": 1 / numbers, "val_accuracy": 1 - 0.5 / numbers,
+         "learning_rate": np.full(epochs, 1e-3)}
+    )  # fmt: skip
+    figure = training_curves_figure(history, "t")
+    figure.canvas.draw()
+    for axes in figure.axes:
+        low, high = axes.get_xlim()
+        ticks = [tick for tick in axes.get_xticks() if low <= tick <= high]
+        assert ticks and all(float(tick).is_integer() for tick in ticks), ticks
+        assert low < 1 <= min(ticks) + 1 and max(ticks) <= epochs
+
+
+@pytest.mark.parametrize(
+    ("shown", "total", "title"),
+    [(0, 0, "no test errors"), (1, 1, "the only test error"),
+     (10, 10, "all 10 test errors, most confident first"),
+     (32, 57, "the 32 most confident of 57 test errors")],
+)  # fmt: skip
+def test_the_misclassified_title_reads_well_for_any_count(shown, total, title):
+    from mnist_exp.reporting.report import _errors_shown
+
+    assert _errors_shown(shown, total) == title

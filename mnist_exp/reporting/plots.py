@@ -64,13 +64,16 @@ def training_curves_figure(history: pd.DataFrame, title: str) -> Figure:
     figure = Figure(figsize=(13, 3.6), layout="constrained")
     figure.suptitle(title)
     epochs = history["epoch"]  # numbered from 1, as in the log
+    # Half an epoch either side: one or two epochs get whole-number ticks, not 0.945..1.050.
+    epoch_range = (epochs.min() - 0.5, epochs.max() + 0.5)
     for index, metric in enumerate(("loss", "accuracy")):
         axes = figure.add_subplot(1, 3, index + 1)
         axes.plot(epochs, history[metric], marker="o", label="train")
         if f"val_{metric}" in history:
             axes.plot(epochs, history[f"val_{metric}"], marker="o", label="validation")
         axes.set_xlabel("epoch")
-        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+        axes.set_xlim(*epoch_range)
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
         axes.set_ylabel(metric)
         axes.set_title(metric)
         axes.grid(alpha=0.3)
@@ -79,7 +82,8 @@ def training_curves_figure(history: pd.DataFrame, title: str) -> Figure:
     if "learning_rate" in history:
         axes.plot(epochs, history["learning_rate"], marker="o", color="tab:green")
     axes.set_xlabel("epoch")
-    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.set_xlim(*epoch_range)
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
     axes.set_ylabel("learning rate (mid-epoch)")
     axes.set_title("learning rate")
     axes.grid(alpha=0.3)

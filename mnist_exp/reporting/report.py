@@ -59,6 +59,16 @@ def _worst_misclassified(images, y_true, probabilities, class_names, count: int)
     return images[worst], captions
 
 
+def _errors_shown(shown: int, total: int) -> str:
+    if total == 0:
+        return "no test errors"
+    if total == 1:
+        return "the only test error"
+    if shown == total:
+        return f"all {total} test errors, most confident first"
+    return f"the {shown} most confident of {total} test errors"
+
+
 def _sample_grid(images, labels, class_names, per_class: int = 4):
     chosen = [
         index
@@ -92,8 +102,7 @@ def build_report(
     figures["misclassified"] = image_grid_figure(
         wrong_images,
         captions,
-        f"{title}: the {len(captions)} most confident test errors "
-        f"(of {int((predicted != splits.y_test).sum())})",
+        f"{title}: {_errors_shown(len(captions), int((predicted != splits.y_test).sum()))}",
         colors=["tab:red"] * len(captions),
     )
     sample_images, sample_captions = _sample_grid(splits.x_train, splits.y_train, class_names)
