@@ -166,7 +166,7 @@ def parse_arguments(argv=None) -> argparse.Namespace:
         default="table",
         help="table (default, for the terminal), csv (spreadsheets, pandas) or markdown",
     )
-    parser.add_argument("--output", type=Path, help="write here instead of standard output")
+    parser.add_argument("--output", type=Path, help="write here (default: standard output)")
     return parser.parse_args(argv)
 
 

@@ -97,17 +97,35 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("model", help="run directory, .keras, SavedModel folder, .tflite, .onnx")
     parser.add_argument("images", nargs="+", help="image files, folders, glob patterns")
-    parser.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    parser.add_argument(
+        "--format",
+        choices=("table", "json", "csv"),
+        default="table",
+        help="table (default, for the terminal), json or csv",
+    )
     parser.add_argument("--top-k", type=int, default=3, help="classes shown per image (3)")
     parser.add_argument(
-        "--no-preprocess", action="store_true", help="images are already 28x28 MNIST-style"
+        "--no-preprocess",
+        action="store_true",
+        help="images are already 28x28 MNIST-style: no centring or inverting "
+        "(default: the MNIST recipe)",
     )
     parser.add_argument(
-        "--save-preprocessed", type=Path, metavar="DIR", help="write what the model saw"
+        "--save-preprocessed",
+        type=Path,
+        metavar="DIR",
+        help="write the 28x28 images the model saw here (default: not written)",
     )
-    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument(
+        "--batch-size", type=int, default=256, help="images per model call (default 256)"
+    )
     parser.add_argument("--threads", type=int, help="decoding threads (default: cores - 1)")
-    parser.add_argument("--max-pixels", type=int, default=MAX_PIXELS, help="refuse larger images")
+    parser.add_argument(
+        "--max-pixels",
+        type=int,
+        default=MAX_PIXELS,
+        help=f"refuse larger images (default {MAX_PIXELS:,} pixels)",
+    )
     return parser
 
 

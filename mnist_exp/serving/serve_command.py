@@ -30,13 +30,22 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("model", help="run directory, .keras, SavedModel folder, .tflite, .onnx")
-    parser.add_argument("--host", default="127.0.0.1", help="default: localhost only")
-    parser.add_argument("--port", type=int, default=7860)
-    parser.add_argument("--model-name", default="mnist", help="NAME in /v1/models/NAME:predict")
+    parser.add_argument("--host", default="127.0.0.1", help="default: 127.0.0.1, this machine only")
+    parser.add_argument("--port", type=int, default=7860, help="default: 7860")
+    parser.add_argument(
+        "--model-name", default="mnist", help="NAME in /v1/models/NAME:predict (default: mnist)"
+    )
     parser.add_argument("--max-batch", type=int, default=64, help="images per model call (64)")
     parser.add_argument("--max-wait-ms", type=float, default=4.0, help="batch gathering time (4)")
-    parser.add_argument("--max-images", type=int, default=Limits.max_images, help="per request")
-    parser.add_argument("--no-page", action="store_true", help="the API only, no Gradio page")
+    parser.add_argument(
+        "--max-images",
+        type=int,
+        default=Limits.max_images,
+        help=f"per request (default {Limits.max_images})",
+    )
+    parser.add_argument(
+        "--no-page", action="store_true", help="the API only, no Gradio page (default: both)"
+    )
     return parser
 
 

@@ -428,12 +428,12 @@ def parse_arguments(argv=None):
         "--presets",
         nargs="*",
         default=["fast_99", "fast_995"],
-        help="experiment presets to race against the reference",
+        help="experiment presets to race against the reference (default: fast_99 fast_995)",
     )
     parser.add_argument(
         "--max-epochs",
         type=int,
-        help="override the presets' own epochs (and so their schedules)",
+        help="override the presets' own epochs, and so their schedules (default: their own)",
     )
     parser.add_argument(
         "--reference-epochs", type=int, default=6, help="the plain-Keras reference's epochs (6)"
@@ -450,7 +450,11 @@ def parse_arguments(argv=None):
     parser.add_argument(
         "--dataset", default="mnist", choices=("mnist", "synthetic"), help="default: mnist"
     )
-    parser.add_argument("--max-train", type=int, help="subsample the training set (smoke tests)")
+    parser.add_argument(
+        "--max-train",
+        type=int,
+        help="subsample the training set, for smoke tests (default: all of it)",
+    )
     parser.add_argument(
         "--skip",
         nargs="*",
@@ -458,9 +462,13 @@ def parse_arguments(argv=None):
         choices=("accuracy", "overhead", "startup"),
         help="parts not to measure (default: none)",
     )
-    parser.add_argument("--output", type=Path, help="also write the figures here (JSON)")
     parser.add_argument(
-        "--startup-runs", type=int, default=3, help="fresh processes timed for start-up"
+        "--output",
+        type=Path,
+        help="folder for bench.md and bench.json (default: outputs/bench/DATE_TIME)",
+    )
+    parser.add_argument(
+        "--startup-runs", type=int, default=3, help="fresh processes timed for start-up (default 3)"
     )
     parser.add_argument("--startup-probe", type=float, help=argparse.SUPPRESS)
     return parser.parse_args(argv)

@@ -97,7 +97,9 @@ def main(argv=None) -> int:
     parser.add_argument(
         "run_dirs", nargs="+", type=Path, help="finished runs of one dataset, to average"
     )
-    parser.add_argument("--output", type=Path, help="folder for ensemble.json")
+    parser.add_argument(
+        "--output", type=Path, help="folder for ensemble.json (default: results only logged)"
+    )
     arguments = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
