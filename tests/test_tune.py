@@ -190,6 +190,9 @@ def test_each_tuner_completes_a_search(tmp_path, caplog, tuner, budget, expected
     assert len(runs) == len(table)
     assert all(json.loads(run.read_text())["status"] == "completed" for run in runs)
     assert list(search_dir.glob("trials/trial_*/seed_0/tensorboard/*/*events*")), "HParams records"
+    names = [path.name for path in search_dir.glob("trials/trial_*/seed_0/tensorboard/*")]
+    assert names and not any("debug=" in name for name in names), "named by the searched keys"
+    assert all(("trainer.epochs=" in name) == (tuner == "hyperband") for name in names)
     assert (search_dir / "experiment" / "search_best.yaml").is_file()
     header = (search_dir / "trials.md").read_text().splitlines()[0].split("|")
     assert [cell.strip() for cell in header[1:3]] == ["trial", "status"]

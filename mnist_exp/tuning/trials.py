@@ -19,6 +19,7 @@ from omegaconf import OmegaConf
 from mnist_exp.errors import ConfigError, MnistExpError
 from mnist_exp.runs import artifacts, record
 from mnist_exp.runs.load import FINISHED
+from mnist_exp.runs.naming import write_swept_keys
 from mnist_exp.runs.record import CONFIG_FILE
 from mnist_exp.settings import ObjectiveSettings, parse_settings
 from mnist_exp.training.runner import run_experiment
@@ -144,6 +145,9 @@ class TrialRunner:
             TrialFailed: with the reason, for a run that failed or diverged.
         """
         overrides = self.trial_overrides(values)
+        # The trial's runs are named by what the search varies, not by what all trials share.
+        named_by = [*self.space.keys, *(["trainer.epochs"] if EPOCHS_VALUE in values else [])]
+        write_swept_keys(Path(trial_dir), named_by)
         scores = []
         for execution in range(self.tuner.executions_per_trial):
             seed = self.seed + execution
