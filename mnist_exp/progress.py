@@ -11,6 +11,35 @@ import time
 EVERY_SECONDS = 0.1  # redraws at most ten times a second
 
 
+class TerminalLine:
+    """One line redrawn in place on a terminal (`\r`), cut to the terminal's width; each
+    drawing blanks out what a longer one before it left."""
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.width = 0  # characters on the line now (0: nothing drawn)
+
+    def draw(self, text: str) -> None:
+        text = text[: shutil.get_terminal_size((100, 20)).columns - 1]
+        self.stream.write("\r" + text + " " * max(0, self.width - len(text)))
+        self.stream.flush()
+        self.width = len(text)
+
+    def clear(self) -> None:
+        """Blanks the line, so what follows starts on a clean one."""
+        if self.width:
+            self.stream.write("\r" + " " * self.width + "\r")
+            self.stream.flush()
+            self.width = 0
+
+    def keep(self) -> None:
+        """Leaves the line standing; what follows starts on the next one."""
+        if self.width:
+            self.stream.write("\n")
+            self.stream.flush()
+            self.width = 0
+
+
 class Progress:
     """Call it with the number of items done so far.
 
@@ -40,7 +69,7 @@ class Progress:
         self.started = time.perf_counter()
         self._drawn_at = 0.0
         self._shown_tenths = -1
-        self._width = 0
+        self._line = TerminalLine(self.stream)
 
     def line(self, done: int) -> str:
         elapsed = max(time.perf_counter() - self.started, 1e-9)
@@ -58,16 +87,11 @@ class Progress:
             now = time.perf_counter()
             if finished or now - self._drawn_at >= EVERY_SECONDS:
                 self._drawn_at = now
-                self._draw(self.line(done), finished)
+                self._line.draw(self.line(done))
+                if finished and self.keep:
+                    self._line.keep()
+                elif finished:
+                    self._line.clear()
         elif self.plain_lines and (finished or done * 10 // self.total > self._shown_tenths):
             self._shown_tenths = done * 10 // self.total
             print(self.line(done), file=self.stream, flush=True)
-
-    def _draw(self, text: str, finished: bool) -> None:
-        text = text[: shutil.get_terminal_size((100, 20)).columns - 1]
-        self.stream.write("\r" + text + " " * max(0, self._width - len(text)))
-        self._width = len(text)
-        if finished:
-            self.stream.write("\n" if self.keep else "\r" + " " * self._width + "\r")
-            self._width = 0
-        self.stream.flush()

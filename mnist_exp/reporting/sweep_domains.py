@@ -14,25 +14,25 @@ from mnist_exp.runs.naming import SWEEP_HPARAMS_DIR, write_swept_keys
 log = logging.getLogger(__name__)
 
 
+def _sweeps(overrides: list[str]) -> list:
+    """The parsed overrides that sweep a key of the app (not of Hydra itself)."""
+    parsed = OverridesParser.create().parse_overrides(overrides)
+    return [o for o in parsed if o.is_sweep_override() and not o.is_hydra_override()]
+
+
 def swept_values(overrides: list[str]) -> dict[str, list]:
     """{key: [values]} for each sweep override, e.g. model=mlp,cnn -> {"model": ["mlp", "cnn"]}.
     Sweeps that cannot be listed (intervals, for sweeper plugins such as Optuna) are left out."""
-    parsed = OverridesParser.create().parse_overrides(overrides)
     return {
         override.get_key_element(): list(override.sweep_iterator())
-        for override in parsed
-        if override.is_discrete_sweep() and not override.is_hydra_override()
+        for override in _sweeps(overrides)
+        if override.is_discrete_sweep()
     }
 
 
 def swept_keys(overrides: list[str]) -> list[str]:
     """The keys a sweep varies, listed or not (intervals too)."""
-    parsed = OverridesParser.create().parse_overrides(overrides)
-    return [
-        override.key_or_group
-        for override in parsed
-        if override.is_sweep_override() and not override.is_hydra_override()
-    ]
+    return [override.key_or_group for override in _sweeps(overrides)]
 
 
 class SweepDomains(Callback):

@@ -27,7 +27,7 @@ from mnist_exp.errors import MnistExpError
 from mnist_exp.imaging.decode import MAX_PIXELS
 from mnist_exp.progress import Progress
 from mnist_exp.serving.predict import ImageResult, find_images, predict_images
-from mnist_exp.serving.predictors import load_predictor
+from mnist_exp.serving.predictors import MODEL_SOURCES, load_predictor
 
 PROGRESS_FROM = 500  # images: fewer finish before a progress line would help
 
@@ -95,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("model", help="run directory, .keras, SavedModel folder, .tflite, .onnx")
+    parser.add_argument("model", help=MODEL_SOURCES)
     parser.add_argument("images", nargs="+", help="image files, folders, glob patterns")
     parser.add_argument(
         "--format",

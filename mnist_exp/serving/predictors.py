@@ -23,6 +23,8 @@ from mnist_exp.runs.load import open_finished_run
 EXPORT_FILE = "export.json"
 INPUT_SIDE = 28
 CHUNK = 256  # images per runtime call
+# What `load_predictor` opens, as the commands' help says it.
+MODEL_SOURCES = "run directory, .keras, SavedModel folder, .tflite, .onnx"
 
 
 @dataclass(frozen=True)

@@ -12,13 +12,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import signal
 import sys
 
 from mnist_exp.commands import shown
 from mnist_exp.errors import MnistExpError
-from mnist_exp.serving.predictors import load_predictor
+from mnist_exp.serving.predictors import MODEL_SOURCES, load_predictor
 from mnist_exp.serving.service import Limits, PredictionService
+from mnist_exp.signals import stop_signals_handled_by
 
 LOCALHOST = ("127.0.0.1", "localhost", "::1")
 
@@ -29,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("model", help="run directory, .keras, SavedModel folder, .tflite, .onnx")
+    parser.add_argument("model", help=MODEL_SOURCES)
     parser.add_argument("--host", default="127.0.0.1", help="default: 127.0.0.1, this machine only")
     parser.add_argument("--port", type=int, default=7860, help="default: 7860")
     parser.add_argument(
@@ -112,9 +112,5 @@ class StoppableServer:
                 self.server.force_exit = True
             self.server.should_exit = True
 
-        previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-        try:
+        with stop_signals_handled_by(stop):
             yield
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)

@@ -249,14 +249,10 @@ def _keep_history_before(output_dir: Path, epoch: int) -> None:
         return
     with open(path, newline="") as stream:  # keep CSVLogger's \r\n line ends as they are
         header, *rows = stream.readlines()
-    numbers = [int(row.split(",", 1)[0]) for row in rows]
+    numbered = [(int(number), rest) for number, rest in (row.split(",", 1) for row in rows)]
     # Runs begun before epochs were numbered from 1 are renumbered as they continue.
-    shift = 1 if numbers and numbers[0] == 0 else 0
-    kept = [
-        f"{number + shift},{row.split(',', 1)[1]}"
-        for number, row in zip(numbers, rows, strict=True)
-        if number + shift <= epoch
-    ]
+    shift = 1 if numbered and numbered[0][0] == 0 else 0
+    kept = [f"{number + shift},{rest}" for number, rest in numbered if number + shift <= epoch]
     with open(path, "w", newline="") as stream:
         stream.write(header + "".join(kept))
 

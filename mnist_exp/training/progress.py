@@ -4,11 +4,12 @@ characters. The bar clears itself before each epoch's log line, so lines never g
 
 from __future__ import annotations
 
-import shutil
 import sys
 import time
 
 import keras
+
+from mnist_exp.progress import TerminalLine
 
 WIDTH = 24
 EVERY_SECONDS = 0.2  # at most five redraws a second, whatever the step rate
@@ -41,7 +42,7 @@ class ProgressBar(keras.callbacks.Callback):
         self._epoch = 0
         self._started = 0.0
         self._drawn = 0.0
-        self._width = 0
+        self._line = TerminalLine(self.stream)
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
@@ -64,27 +65,14 @@ class ProgressBar(keras.callbacks.Callback):
         ]
         parts += [f"{key} {value:.4f}" for key, value in (logs or {}).items()
                   if key in ("loss", "accuracy") and isinstance(value, float)]  # fmt: skip
-        self._draw(" · ".join(parts))
+        self._line.draw(" · ".join(parts))
 
     def on_test_begin(self, logs=None):
-        if self._width:
-            self._draw(f"epoch {self._epoch + 1}/{self.epochs} validating ...")
+        if self._line.width:
+            self._line.draw(f"epoch {self._epoch + 1}/{self.epochs} validating ...")
 
     def on_epoch_end(self, epoch, logs=None):
-        self._clear()
+        self._line.clear()
 
     def on_train_end(self, logs=None):
-        self._clear()
-
-    def _draw(self, line: str) -> None:
-        columns = shutil.get_terminal_size((100, 20)).columns - 1
-        line = line[:columns]
-        self.stream.write("\r" + line + " " * max(0, self._width - len(line)))
-        self.stream.flush()
-        self._width = len(line)
-
-    def _clear(self) -> None:
-        if self._width:
-            self.stream.write("\r" + " " * self._width + "\r")
-            self.stream.flush()
-            self._width = 0
+        self._line.clear()

@@ -14,6 +14,8 @@ import signal
 import threading
 from contextlib import contextmanager
 
+from mnist_exp.signals import stop_signals_handled_by
+
 _requested: list[str] = []  # the signals received while a run is held
 
 
@@ -31,12 +33,10 @@ def interrupt_on_signals():
         yield
         return
     _requested.clear()
-    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        yield
+        with stop_signals_handled_by(_interrupt):
+            yield
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
         _requested.clear()
 
 
