@@ -529,6 +529,16 @@ def parse_settings(cfg: DictConfig) -> ExperimentSettings:
     return settings
 
 
+def dataset_path_as_written(cfg: DictConfig) -> str | None:
+    """`dataset.path` as the config writes it when it is an interpolation such as
+    `${oc.env:DATA}`: what logs and records show instead of the value it resolves to."""
+    dataset = cfg.get("dataset")
+    if dataset is None:
+        return None
+    written = OmegaConf.to_container(dataset, resolve=False).get("path")
+    return written if isinstance(written, str) and "${" in written else None
+
+
 def model_arguments(model) -> dict:
     """The model builder's keyword arguments: the settings minus the name."""
     arguments = dataclasses.asdict(model)

@@ -8,9 +8,12 @@ makes them right."""
 
 from __future__ import annotations
 
+import io
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -163,6 +166,8 @@ def test_tampered_unsafe_and_foreign_models_get_one_message(tmp_path, capsys):
 @pytest.mark.slow
 def test_export_writes_every_format_each_measured_against_keras(shapes_run):
     run_dir, (x_test, y_test) = shapes_run
+    killed = run_dir / ".export-incomplete-999999999"  # left by an export killed with -9
+    (killed / "saved_model").mkdir(parents=True)
     result = subprocess.run(
         [sys.executable, "-m", "mnist_exp.export", str(run_dir)],
         capture_output=True, text=True, timeout=600,
@@ -192,6 +197,7 @@ def test_export_writes_every_format_each_measured_against_keras(shapes_run):
         assert np.mean(predicted == reference) == entry["agreement"], name
         assert np.mean(predicted == y_test) == entry["accuracy"], name
         assert load_predictor(path).facts.class_names == tuple(str(d) for d in range(10))
+    assert not killed.exists()
     report = (run_dir / "export" / "report.md").read_text()
     assert all(f"| {name}" in report for name in formats)
     assert "tflite_int8" in result.stdout and "agreement" in result.stdout
@@ -202,3 +208,55 @@ def test_export_writes_every_format_each_measured_against_keras(shapes_run):
     )  # fmt: skip
     assert again.returncode == 2 and "already holds a finished export" in again.stderr
     assert read_json(run_dir / "export" / "export.json") == record
+
+
+def test_a_phone_photo_is_read_upright_by_its_exif_orientation():
+    from mnist_exp.imaging.decode import read_gray
+
+    upright = drawn(1, np.random.default_rng(0), canvas=(90, 140))
+    stored = upright.transpose(Image.Transpose.ROTATE_90)  # how a sideways-held phone saves it
+    exif = Image.Exif()
+    exif[0x0112] = 6  # Orientation: rotate 90 degrees clockwise to show
+    buffer = io.BytesIO()
+    stored.save(buffer, format="JPEG", quality=95, exif=exif.tobytes())
+    turned = read_gray(buffer.getvalue(), name="photo.jpg")
+    assert turned.shape == (140, 90)
+    assert np.abs(turned - np.asarray(upright) / 255.0).mean() < 0.02
+
+
+def test_blank_images_odd_names_and_odd_files_are_named_not_guessed(shapes_run, tmp_path, capsys):
+    run_dir, _ = shapes_run
+    folder = tmp_path / "images"
+    folder.mkdir()
+    Image.new("L", (50, 50), 255).save(folder / "blank.png")
+    Image.new("RGBA", (1, 1), (0, 0, 0, 0)).save(folder / "clear.png")
+    drawn(1, np.random.default_rng(2)).save(folder / "forged\nline\x1b[2J.png")
+    os.mkfifo(folder / "pipe.png")
+    (folder / "loop.png").symlink_to(folder / "loop.png")
+    code, rows, errors = predict_json(capsys, run_dir, folder)
+    assert code == 1, errors  # the FIFO and the loop could not be used
+    by_name = {Path(row["path"]).name: row for row in rows}
+    assert by_name["blank.png"]["blank"] and by_name["blank.png"]["label"] is None
+    assert by_name["clear.png"]["blank"] and by_name["clear.png"]["probabilities"] is None
+    assert by_name["forged\nline\x1b[2J.png"]["label"] == 1
+    assert "pipe.png: a FIFO; skipped" in errors
+    assert "loop.png: cannot be read" in errors and "skipped" in errors
+    assert "2 blank image(s): no digit found" in errors
+    assert predict_main([str(run_dir), str(folder)]) == 1
+    table = capsys.readouterr().out
+    assert "forged\\nline\\x1b[2J.png" in table and "\x1b" not in table
+    assert "(blank)" in table
+
+
+@pytest.mark.slow
+def test_a_closed_pipe_ends_predict_quietly(shapes_run, tmp_path):
+    run_dir, _ = shapes_run
+    for index in range(40):
+        drawn(index % 10, np.random.default_rng(index)).save(tmp_path / f"{index:02d}.png")
+    result = subprocess.run(
+        f"{sys.executable} -m mnist_exp.predict {run_dir} {tmp_path} --format json"
+        " --batch-size 1 | head -1",
+        shell=True, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert len(result.stdout.splitlines()) == 1
+    assert "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr, result.stderr

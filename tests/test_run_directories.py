@@ -12,7 +12,10 @@ import time
 import pytest
 from conftest import run_module
 
+from mnist_exp.errors import MnistExpError
+from mnist_exp.runs.artifacts import LinkRefused
 from mnist_exp.runs.lock import RunLock
+from mnist_exp.runs.record import log_to_file
 
 pytestmark = pytest.mark.slow
 
@@ -127,6 +130,20 @@ def test_sigterm_ends_a_run_as_interrupted_and_resumable(tmp_path):
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["status"] == "interrupted" and metrics["resumable"] is True
 
+    resumed = subprocess.Popen(
+        [sys.executable, "-m", "mnist_exp.resume", str(run_dir)],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    epochs = len((run_dir / "history.csv").read_text().splitlines())
+    deadline = time.monotonic() + 120
+    while len((run_dir / "history.csv").read_text().splitlines()) <= epochs:
+        assert resumed.poll() is None and time.monotonic() < deadline
+        time.sleep(0.1)
+    resumed.terminate()
+    output, _ = resumed.communicate(timeout=60)
+    assert resumed.returncode == 130
+    assert "Traceback" not in output and f"Continue with: mnist-exp-resume {run_dir}" in output
+
 
 def test_a_diverged_run_exits_non_zero_and_says_what_was_scored(tmp_path):
     result = run_module(
@@ -136,3 +153,80 @@ def test_a_diverged_run_exits_non_zero_and_says_what_was_scored(tmp_path):
     assert result.returncode == 2
     assert "Training diverged" in result.stdout and "no finite checkpoint" in result.stdout
     assert json.loads((tmp_path / "D" / "metrics.json").read_text())["status"] == "diverged"
+
+
+def test_files_of_a_run_are_never_written_through_symbolic_links(tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    run_dir = tmp_path / "unpacked-run"
+    run_dir.mkdir()
+    (run_dir / ".lock").symlink_to(victim)
+    (run_dir / "train.log").symlink_to(victim)
+    with pytest.raises(LinkRefused, match=r"\.lock is a symbolic link"):
+        RunLock(run_dir)
+    with pytest.raises(LinkRefused, match=r"train\.log is a symbolic link"):
+        log_to_file(run_dir, "train")
+    exported = subprocess.run(
+        [sys.executable, "-m", "mnist_exp.export", str(run_dir)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert exported.returncode == 2 and "Traceback" not in exported.stderr
+    assert victim.read_text() == "precious\n"
+
+
+def test_a_second_sweep_on_a_held_sweep_folder_is_refused_and_writes_nothing(tmp_path):
+    sweep_dir = tmp_path / "sweep"
+    with RunLock(sweep_dir, ".sweep.lock"):
+        second = run_module(
+            "mnist_exp", "-m", *SMOKE, "model=mlp", "seed=0,1", f"hydra.sweep.dir={sweep_dir}",
+            cwd=tmp_path,
+        )  # fmt: skip
+    assert second.returncode == 2, second.stderr[-2000:]
+    assert f"in use by another process (PID {os.getpid()})" in second.stdout + second.stderr
+    assert "Traceback" not in second.stderr
+    assert sorted(p.name for p in sweep_dir.iterdir()) == [".sweep.lock"]
+
+
+def test_a_read_only_or_full_disk_is_one_message_not_a_traceback(tmp_path, monkeypatch, capsys):
+    import errno
+
+    from mnist_exp.exporting import command
+
+    def full_disk(*args):
+        raise OSError(errno.ENOSPC, "No space left on device", "/runs/r/.export-incomplete-1")
+
+    def read_only(path, *args):
+        raise OSError(errno.EROFS, "Read-only file system", str(path))
+
+    monkeypatch.setattr(command, "export_run", full_disk)
+    assert command.main(["/runs/r"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "mnist-exp-export: /runs/r/.export-incomplete-1: No space left on device "
+        "(the disk is full: free some space, then run this again)."
+    )
+    monkeypatch.setattr("mnist_exp.runs.lock.open_unlinked", read_only)
+    with pytest.raises(
+        MnistExpError, match=r"Read-only file system \(the file system is read-only"
+    ):
+        RunLock(tmp_path / "run")
+
+
+def test_a_data_path_read_from_the_environment_is_never_written_resolved(tmp_path, monkeypatch):
+    import numpy as np
+    from conftest import make_arrays
+
+    marker = "sk-live-data-91c2"
+    (tmp_path / marker).mkdir()
+    np.savez(tmp_path / marker / "digits.npz", **make_arrays(240, 60))
+    monkeypatch.setenv("MY_DATA", str(tmp_path / marker / "digits.npz"))
+    run_dir = tmp_path / "run"
+    result = run_module(
+        "mnist_exp", "dataset=mnist", "dataset.path=${oc.env:MY_DATA}", "dataset.download=false",
+        "model=mlp", "trainer.epochs=1", f"hydra.run.dir={run_dir}", cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert marker not in result.stdout + result.stderr
+    leaked = [p for p in run_dir.rglob("*") if p.is_file() and marker.encode() in p.read_bytes()]
+    assert leaked == []
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["data_source"] == "${oc.env:MY_DATA}"

@@ -112,7 +112,7 @@ BAD_UPLOADS = {
     "too-many": (
         upload(*((f"{i}.png", b"x") for i in range(MAX_IMAGES + 1))),
         413,
-        "9 images in one request; the limit is 8",
+        "More than 8 images in one request; the limit is 8",
     ),
     "too-many-pixels": (
         upload(("bomb.png", png_bytes(Image.new("L", (6000, 5000))))),

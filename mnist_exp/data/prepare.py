@@ -30,12 +30,17 @@ class Splits:
         return (*self.x_train.shape[1:3], 1)
 
 
-def prepare_splits(settings: DatasetSettings, seed: int) -> Splits:
+def prepare_splits(settings: DatasetSettings, seed: int, path_label: str | None = None) -> Splits:
     """Loads the dataset, subsamples it if asked, and carves a stratified validation split
-    from the training set. The test set is left for the final evaluation only."""
+    from the training set. The test set is left for the final evaluation only.
+
+    Args:
+        path_label: how logs and records name `settings.path` (`dataset_path_as_written`).
+    """
     data = load_dataset(
         settings.name,
         path=settings.path,
+        path_label=path_label,
         cache_dir=settings.cache_dir,
         download=settings.download,
         synthetic_size=(settings.max_train_examples or 600, settings.max_test_examples or 200),

@@ -99,6 +99,7 @@ def load_dataset(
     name: str,
     *,
     path: str | None = None,
+    path_label: str | None = None,
     cache_dir: str | None = None,
     download: bool = True,
     synthetic_size: tuple[int, int] = (600, 200),
@@ -109,6 +110,7 @@ def load_dataset(
     Args:
         name: "mnist", "fashion_mnist" or "synthetic".
         path: an explicit Keras-layout `.npz` or IDX folder; when given, the only source.
+        path_label: how the source is named in logs and records (default: `path`).
         cache_dir: where converted data is cached (default: `default_cache_dir()`).
         download: whether the Keras download is the last resort.
         synthetic_size: (train, test) sizes when `name` is "synthetic".
@@ -124,7 +126,7 @@ def load_dataset(
     class_names = CLASS_NAMES[name]
     if path:
         arrays = read_path(Path(path).expanduser())
-        return checked_image_data(**arrays, class_names=class_names, source=str(path))
+        return checked_image_data(**arrays, class_names=class_names, source=path_label or str(path))
 
     tried = []
     for description, load in _sources(name, Path(cache_dir or default_cache_dir()), download):

@@ -10,7 +10,7 @@ import logging
 import sys
 
 from mnist_exp.commands import shown
-from mnist_exp.errors import MnistExpError
+from mnist_exp.errors import MnistExpError, os_error_text
 from mnist_exp.exporting.export import CALIBRATION_IMAGES, ExportRejected, export_run
 from mnist_exp.exporting.formats import FORMATS
 
@@ -40,5 +40,8 @@ def main(argv=None) -> int:
         return 1
     except MnistExpError as error:
         print(f"{shown('export')}: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        print(f"{shown('export')}: {os_error_text(error)}", file=sys.stderr)
         return 2
     return 0

@@ -70,9 +70,12 @@ def run_data(run: Run, calibration_count: int) -> tuple[np.ndarray, Splits]:
     """The run's own data split, and `calibration_count` of its training images (chosen with
     the run's seed) to calibrate int8 formats on."""
     from mnist_exp.data.prepare import prepare_splits
+    from mnist_exp.settings import dataset_path_as_written
 
     settings = run.settings()
-    splits = prepare_splits(settings.dataset, settings.seed)
+    splits = prepare_splits(
+        settings.dataset, settings.seed, path_label=dataset_path_as_written(run.config)
+    )
     chosen = np.random.default_rng(settings.seed).permutation(len(splits.x_train))[
         :calibration_count
     ]
@@ -132,8 +135,8 @@ def export_run(
         keras_measurement = measure(
             keras_predictor, run.model_path, splits.x_test, splits.y_test, reference
         )
+        _remove_leftovers(run.directory)
         folder = run.directory / f".{EXPORT_DIR}-incomplete-{os.getpid()}"
-        shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir()
         try:
             results = []
@@ -180,6 +183,15 @@ def export_run(
             )
         )
     return record
+
+
+def _remove_leftovers(run_dir: Path) -> None:
+    """Folders of exports killed before they finished. Called while holding the run: no live
+    export can own one then."""
+    for prefix in (f".{EXPORT_DIR}-incomplete-", f".{EXPORT_DIR}-previous-"):
+        for leftover in run_dir.glob(f"{prefix}*"):
+            log.info("Removing %s, left by an export that was killed.", leftover.name)
+            shutil.rmtree(leftover, ignore_errors=True)
 
 
 def _move_into_place(folder: Path, final: Path) -> None:

@@ -1,5 +1,6 @@
 """Opening users' image files: PNG, JPEG, BMP, GIF, WebP, TIFF; any mode (RGB, RGBA, palette,
-16-bit, ...), any size up to a pixel limit; as grayscale floats in [0, 1]."""
+16-bit, ...), any size up to a pixel limit, turned upright by their EXIF orientation (phone
+photos); as grayscale floats in [0, 1]."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import io
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from mnist_exp.errors import MnistExpError
 
@@ -15,6 +16,9 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".ti
 # 40 megapixels: a 6000x6000 photo passes; a decompression bomb (a tiny file that decodes to
 # gigabytes) is refused from its header, before any pixel is decoded.
 MAX_PIXELS = 40_000_000
+# Larger images are box-reduced to about this side before they become floats: the recipe
+# ends at 20x20, and a 25-megapixel photo as float64 would take 200 MB.
+WORKING_SIDE = 1024
 
 
 class ImageError(MnistExpError):
@@ -60,9 +64,29 @@ def as_gray(image: Image.Image) -> np.ndarray:
     return np.asarray(image.convert("L"), dtype=np.float64) / 255.0
 
 
+def pixel_count(source: Path | bytes, name: str | None = None, max_pixels: int = MAX_PIXELS):
+    """Width x height from the file's header alone (nothing decoded).
+
+    Raises:
+        ImageError: as `read_gray` does for a file that is not an image or is too large.
+    """
+    image = _open(source, name or str(source), max_pixels)
+    with image:
+        return image.size[0] * image.size[1]
+
+
+def _reduced(image: Image.Image) -> Image.Image:
+    factor = -(-max(image.size) // WORKING_SIDE)
+    if factor <= 1:
+        return image
+    if image.mode not in ("L", "LA", "RGB", "RGBA", "I", "F", "CMYK"):
+        image = image.convert("RGBA" if image.mode == "P" or "transparency" in image.info else "I")
+    return image.reduce(factor)
+
+
 def read_gray(source: Path | bytes, name: str | None = None, max_pixels: int = MAX_PIXELS):
     """An image file (a path or its bytes) as a 2-D float array in [0, 1] (first frame of an
-    animation).
+    animation), upright by its EXIF orientation, box-reduced when larger than WORKING_SIDE.
 
     Raises:
         ImageError: naming the file and the reason (not an image, truncated, too large).
@@ -72,7 +96,8 @@ def read_gray(source: Path | bytes, name: str | None = None, max_pixels: int = M
     try:
         image.seek(0)
         image.load()
-        return as_gray(image)
+        ImageOps.exif_transpose(image, in_place=True)
+        return as_gray(_reduced(image))
     except (OSError, ValueError, SyntaxError, EOFError) as error:
         reason = "truncated" if "truncated" in str(error) else str(error)
         raise ImageError(f"{name}: cannot be decoded ({reason}).") from None

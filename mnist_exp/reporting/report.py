@@ -18,6 +18,7 @@ from mnist_exp.reporting.plots import (
     training_curves_figure,
 )
 from mnist_exp.reporting.scores import confusion_matrix, per_class_scores
+from mnist_exp.runs.artifacts import write_bytes_atomically, write_text_atomically
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +128,6 @@ def build_report(
 def write_report(report: Report, run_dir: Path) -> None:
     """Saves each picture as PNG and the per-class scores as CSV; logs the scores table."""
     for name, png in report.images.items():
-        (run_dir / REPORT_FILES[name]).write_bytes(png)
-    report.per_class.to_csv(run_dir / PER_CLASS_FILE, float_format="%.4f")
+        write_bytes_atomically(run_dir / REPORT_FILES[name], png)
+    write_text_atomically(run_dir / PER_CLASS_FILE, report.per_class.to_csv(float_format="%.4f"))
     log.info("Per-class test scores:\n%s", report.per_class.to_string(float_format="%.4f"))

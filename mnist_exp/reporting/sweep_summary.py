@@ -8,6 +8,7 @@ from __future__ import annotations
 import atexit
 import json
 import logging
+import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -15,11 +16,14 @@ from pathlib import Path
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
+from mnist_exp.errors import MnistExpError
 from mnist_exp.runs.artifacts import write_text_atomically
+from mnist_exp.runs.lock import RunLock
 
 log = logging.getLogger(__name__)
 
 OUTCOMES_DIR = ".outcomes"
+SWEEP_LOCK = ".sweep.lock"
 ORDER = ("skipped", "resumed", "run", "failed", "interrupted", "diverged", "refused")
 FAILURES = ("failed", "interrupted", "diverged", "refused")
 
@@ -65,19 +69,32 @@ class SweepSummary(Callback):
     """At the end of a multirun: the run table and the count of its jobs; a non-zero exit
     when a job did not succeed, whatever the launcher reports (submitit reports failed jobs
     as completed, facebookresearch/hydra#1928). When a failure ends the multirun early
-    (Hydra then skips on_multirun_end), the same is printed at exit."""
+    (Hydra then skips on_multirun_end), the same is printed at exit.
+
+    The process that launches the multirun holds its folder (SWEEP/.sweep.lock) until it
+    ends: a second sweep started on the same folder is refused, so their jobs' notes and
+    runs never mix."""
 
     def __init__(self) -> None:
         self.sweep_dir: Path | None = None
         self.started = 0.0
+        self.lock: RunLock | None = None
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
-        self.sweep_dir = Path(config.hydra.sweep.dir)
+        sweep_dir = Path(config.hydra.sweep.dir)
+        try:
+            self.lock = RunLock(sweep_dir, SWEEP_LOCK)
+        except MnistExpError as error:
+            log.error("The sweep folder %s", error)
+            sys.exit(2)
+        self.sweep_dir = sweep_dir
         self.started = time.time() - 1  # file times may be rounded down
         atexit.register(self.report)
 
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
         counts = self.report()
+        if self.lock is not None:
+            self.lock.release()
         failed = sum(counts[name] for name in FAILURES)
         if failed:
             raise SweepFailed(f"{failed} of {sum(counts.values())} jobs did not succeed.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -11,11 +12,41 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
+from mnist_exp.errors import MnistExpError
+
 METRICS_FILE = "metrics.json"
 HISTORY_FILE = "history.csv"
 MODEL_FILE = "model.keras"
 TENSORBOARD_DIR = "tensorboard"
 BACKUP_DIR = "backup"
+
+
+class LinkRefused(MnistExpError):
+    """A file a run would write is a symbolic link (planted, or from an unpacked archive)."""
+
+
+def open_unlinked(path: Path, flags: int, mode: int = 0o644) -> int:
+    """`os.open` that refuses to follow a symbolic link at `path`: writing through a link
+    planted in a run directory would truncate or append to whatever it points at.
+
+    Raises:
+        LinkRefused: naming the link; nothing was opened or changed.
+    """
+    try:
+        return os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
+    except OSError as error:
+        if error.errno != errno.ELOOP:
+            raise
+        raise LinkRefused(
+            f"{path} is a symbolic link; a run's files are never links, and writing through it "
+            "would change the file it points at. Remove the link, then run this again; "
+            "nothing was changed."
+        ) from None
+
+
+def append_unlinked(path: Path) -> IO[str]:
+    """`path` opened for appending text (created if missing), never through a link."""
+    return os.fdopen(open_unlinked(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT), "a")
 
 
 def _json_safe(value):
@@ -45,6 +76,11 @@ def open_atomically(path: Path, mode: str = "w") -> Iterator[IO]:
 def write_text_atomically(path: Path, text: str) -> None:
     with open_atomically(path) as stream:
         stream.write(text)
+
+
+def write_bytes_atomically(path: Path, data: bytes) -> None:
+    with open_atomically(path, "wb") as stream:
+        stream.write(data)
 
 
 def write_json_atomically(path: Path, payload: dict) -> None:

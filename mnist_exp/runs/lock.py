@@ -11,7 +11,8 @@ import fcntl
 import os
 from pathlib import Path
 
-from mnist_exp.errors import MnistExpError
+from mnist_exp.errors import MnistExpError, os_error_text
+from mnist_exp.runs.artifacts import open_unlinked
 
 LOCK_FILE = ".lock"
 
@@ -27,10 +28,15 @@ class RunLock:
         RunDirectoryBusy: when another process holds it, naming that process.
     """
 
-    def __init__(self, run_dir: Path):
-        self.path = Path(run_dir) / LOCK_FILE
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+    def __init__(self, run_dir: Path, lock_file: str = LOCK_FILE):
+        self.path = Path(run_dir) / lock_file
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._fd = open_unlinked(self.path, os.O_RDWR | os.O_CREAT)
+        except OSError as error:
+            raise MnistExpError(
+                f"Cannot take {run_dir}: {os_error_text(error)} Nothing was changed."
+            ) from None
         try:
             fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

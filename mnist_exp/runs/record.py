@@ -15,7 +15,7 @@ from pathlib import Path
 import yaml
 from omegaconf import DictConfig, OmegaConf
 
-from mnist_exp.runs.artifacts import write_text_atomically
+from mnist_exp.runs.artifacts import append_unlinked, write_text_atomically
 
 RECORD_DIR = Path(".hydra")
 CONFIG_FILE = RECORD_DIR / "config.yaml"
@@ -86,7 +86,7 @@ def config_differences(saved: DictConfig, new: DictConfig) -> list[str]:
 def log_to_file(run_dir: Path, name: str) -> logging.Handler:
     """Appends the root logger's records to RUN_DIR/NAME.log (Hydra's format); returns the
     handler so the caller can remove it when the run ends."""
-    handler = logging.FileHandler(Path(run_dir) / f"{name}.log")
+    handler = logging.StreamHandler(append_unlinked(Path(run_dir) / f"{name}.log"))
     handler.setFormatter(logging.Formatter(LOG_FORMAT))
     root = logging.getLogger()
     root.addHandler(handler)

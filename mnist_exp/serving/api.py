@@ -1,19 +1,46 @@
 """The HTTP API (FastAPI): predictions for uploaded images, TF Serving's REST predict, health
-and model facts. Every refusal is a JSON `{"error": ...}` with the status that says why."""
+and model facts. Every refusal is a JSON `{"error": ...}` with the status that says why;
+bodies are bounded while they stream, and JSON is parsed off the event loop."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 from contextlib import asynccontextmanager
 
 import numpy as np
-from fastapi import FastAPI, Request, UploadFile
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 
-from mnist_exp.serving.service import PredictionService, RequestRefused
+from mnist_exp.serving.body_limit import BodyLimit, BodyTooLarge, read_bounded
+from mnist_exp.serving.service import SIDE, PredictionService, RequestRefused, round_probabilities
 
-SIDE = 28
+log = logging.getLogger("mnist_exp.serving")
+
+UPLOAD_FIELD = "files"
+MULTIPART_SCHEMA = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        UPLOAD_FIELD: {
+                            "type": "array",
+                            "items": {"type": "string", "format": "binary"},
+                        }
+                    },
+                    "required": [UPLOAD_FIELD],
+                }
+            }
+        },
+    }
+}
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -28,9 +55,12 @@ def _instances(body: object) -> np.ndarray:
     if isinstance(values, dict):  # named inputs: the model has one
         values = next(iter(values.values()), None)
     try:
-        array = np.asarray(values, dtype=np.float32)
-    except (TypeError, ValueError):
-        raise RequestRefused(422, "instances must be arrays of numbers (pixels 0-255).") from None
+        array = np.asarray(values)
+    except (TypeError, ValueError, OverflowError):
+        array = np.asarray([None])
+    if array.dtype.kind not in "iuf":  # strings, booleans, huge integers, ragged lists
+        raise RequestRefused(422, "instances must be arrays of numbers (pixels 0-255).")
+    array = array.astype(np.float32)
     if array.ndim == 4 and array.shape[-1] == 1:
         array = array[..., 0]
     if array.ndim != 3 or array.shape[1:] != (SIDE, SIDE) or len(array) == 0:
@@ -41,6 +71,47 @@ def _instances(body: object) -> np.ndarray:
     if not np.isfinite(array).all() or array.min() < 0 or array.max() > 255:
         raise RequestRefused(422, "pixels must be finite numbers in 0..255.")
     return array
+
+
+def _parse_instances(body: bytes) -> np.ndarray:
+    try:
+        parsed = json.loads(body)
+    except RecursionError:
+        raise RequestRefused(422, "The JSON is nested too deeply.") from None
+    except (ValueError, UnicodeDecodeError):
+        raise RequestRefused(422, "The body is not valid JSON.") from None
+    return _instances(parsed)
+
+
+async def _uploads(request: Request, service: PredictionService) -> list[tuple[str, bytes]]:
+    """The multipart `files`, counted as the parts arrive (the parser stops at the limit)."""
+    limits = service.limits
+    try:
+        form = await request.form(max_files=limits.max_images, max_fields=8)
+    except BodyTooLarge:
+        raise
+    except HTTPException as error:
+        if "Too many files" in str(error.detail):
+            raise RequestRefused(
+                413, f"More than {limits.max_images} images in one request; the limit is "
+                f"{limits.max_images}."
+            ) from None  # fmt: skip
+        raise RequestRefused(400, f"Malformed multipart body: {error.detail}") from None
+    try:
+        uploads = []
+        for index, file in enumerate(form.getlist(UPLOAD_FIELD)):
+            if isinstance(file, str):
+                raise RequestRefused(422, f"'{UPLOAD_FIELD}' must hold files, not text.")
+            name = file.filename or f"file {index}"
+            if (file.size or 0) > limits.max_file_bytes:
+                raise RequestRefused(
+                    413, f"{name}: {file.size:,} bytes is over the limit of "
+                    f"{limits.max_file_bytes:,} per image."
+                )  # fmt: skip
+            uploads.append((name, await file.read()))
+        return uploads
+    finally:
+        await form.close()
 
 
 def create_api(service: PredictionService, model_name: str = "mnist") -> FastAPI:
@@ -55,10 +126,15 @@ def create_api(service: PredictionService, model_name: str = "mnist") -> FastAPI
         description="Predictions from a trained mnist_exp model.",
         lifespan=lifespan,
     )
+    app.add_middleware(BodyLimit, max_bytes=service.limits.max_request_bytes)
 
     @app.exception_handler(RequestRefused)
     async def refused(request: Request, error: RequestRefused):
         return _error(error.status, str(error))
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, error: HTTPException):
+        return _error(error.status_code, str(error.detail))
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, error: RequestValidationError):
@@ -67,15 +143,14 @@ def create_api(service: PredictionService, model_name: str = "mnist") -> FastAPI
         )
         return _error(422, f"Malformed request: {problems}")
 
-    @app.middleware("http")
-    async def request_size_limit(request: Request, call_next):
-        length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > service.limits.max_request_bytes:
-            return _error(
-                413, f"The request is {int(length):,} bytes; the limit is "
-                f"{service.limits.max_request_bytes:,}."
-            )  # fmt: skip
-        return await call_next(request)
+    @app.exception_handler(ClientDisconnect)
+    async def disconnected(request: Request, error: ClientDisconnect):
+        log.warning("%s %s: the client disconnected mid-request", request.method, request.url.path)
+        return _error(400, "The client disconnected.")
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, error: Exception):
+        return _error(500, f"Internal error ({type(error).__name__}); the server log has more.")
 
     @app.get("/api/health")
     async def health():
@@ -86,13 +161,11 @@ def create_api(service: PredictionService, model_name: str = "mnist") -> FastAPI
     async def model():
         return {"name": model_name, **service.facts()}
 
-    @app.post("/api/predict")
-    async def predict(files: list[UploadFile] | None = None):
-        """Multipart field `files`: one or more images (PNG, JPEG, BMP, GIF, WebP, TIFF)."""
-        uploads = [
-            (file.filename or f"file {i}", await file.read()) for i, file in enumerate(files or [])
-        ]
-        answers = await service.classify_files(uploads)
+    @app.post("/api/predict", openapi_extra=MULTIPART_SCHEMA)
+    async def predict(request: Request):
+        """Multipart field `files`: one or more images (PNG, JPEG, BMP, GIF, WebP, TIFF).
+        A blank image (no ink found) is answered with `"blank": true` and no label."""
+        answers = await service.classify_files(await _uploads(request, service))
         return {"model": {"name": model_name, **service.facts()},
                 "predictions": [answer.as_json() for answer in answers]}  # fmt: skip
 
@@ -102,11 +175,9 @@ def create_api(service: PredictionService, model_name: str = "mnist") -> FastAPI
         if name != model_name:
             return _error(404, f"Servable not found for request: Latest({name}); this server "
                           f"serves '{model_name}'.")  # fmt: skip
-        try:
-            body = json.loads(await request.body())
-        except (ValueError, UnicodeDecodeError):
-            return _error(422, "The body is not valid JSON.")
-        probabilities = await service.classify_pixels(_instances(body))
-        return {"predictions": probabilities.round(6).tolist()}
+        body = await read_bounded(request, service.limits.max_json_bytes, "The JSON body")
+        pixels = await asyncio.to_thread(_parse_instances, body)
+        probabilities = await service.classify_pixels(pixels)
+        return {"predictions": round_probabilities(probabilities)}
 
     return app

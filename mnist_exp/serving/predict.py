@@ -4,6 +4,7 @@ the model on batches, and yield one result per file (a bad file yields its reaso
 from __future__ import annotations
 
 import glob
+import stat
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -15,41 +16,63 @@ import numpy as np
 from mnist_exp.imaging.decode import IMAGE_SUFFIXES, MAX_PIXELS, ImageError, read_gray
 from mnist_exp.imaging.preprocess import Preprocessed, as_is, mnist_style
 from mnist_exp.machine import available_cores
+from mnist_exp.text import printable
 
 BATCH = 256
 
 
 @dataclass(frozen=True)
 class ImageResult:
+    """One file's result: probabilities, or none for a blank image, or the reason it failed."""
+
     path: str
     probabilities: np.ndarray | None = None
     preprocessed: Preprocessed | None = None
     error: str | None = None
 
+    @property
+    def blank(self) -> bool:
+        return self.preprocessed is not None and self.preprocessed.blank
+
+
+def _not_a_file(path: Path) -> str | None:
+    """Why `path` cannot be read as an image file (None for a regular file or a folder)."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return "a broken symbolic link" if path.is_symlink() else None
+    except OSError as error:
+        return f"cannot be read ({error.strerror or error}; a symbolic link loop?)"
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None
+    return "a FIFO" if stat.S_ISFIFO(mode) else "not a regular file (a device or socket)"
+
 
 def find_images(arguments: list[str]) -> tuple[list[Path], list[str]]:
     """Files, folders (searched recursively for image suffixes) and glob patterns, in the
-    order given, each file once; and a message for each argument that matched nothing."""
+    order given, each file once; and a message for each argument that matched nothing and
+    each candidate that is no regular file (FIFOs, devices, broken or looping links)."""
     found: dict[Path, None] = {}
-    unmatched = []
+    problems = []
     for argument in arguments:
         path = Path(argument)
         if path.is_dir():
-            matches = sorted(
-                p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
-            )
-        elif path.is_file():
-            matches = [path]
-        elif glob.has_magic(argument):
-            matches = sorted(
-                Path(p) for p in glob.glob(argument, recursive=True) if Path(p).is_file()
-            )
+            candidates = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        elif glob.has_magic(argument) and not path.exists():
+            candidates = sorted(Path(p) for p in glob.glob(argument, recursive=True))
         else:
-            matches = []
-        if not matches:
-            unmatched.append(f"{argument}: no such file, or no images in it")
+            candidates = [path]
+        matches, reported = [], len(problems)
+        for candidate in candidates:
+            reason = _not_a_file(candidate)
+            if reason is not None:
+                problems.append(f"{printable(candidate)}: {reason}; skipped")
+            elif candidate.is_file():
+                matches.append(candidate)
+        if not matches and len(problems) == reported:
+            problems.append(f"{printable(argument)}: no such file, or no images in it")
         found.update(dict.fromkeys(matches))
-    return list(found), unmatched
+    return list(found), problems
 
 
 def prepare_image(path: Path, preprocess: bool = True, max_pixels: int = MAX_PIXELS):
@@ -100,11 +123,13 @@ def predict_images(
             prepared = ahead.popleft().result()
             if index + threads < len(chunks):
                 ahead.append(pool.submit(prepare_chunk, chunks[index + threads]))
-            good = [image.pixels for image, error in prepared if error is None]
-            probabilities = iter(predictor.predict(np.stack(good)) if good else [])
+            inked = [image.pixels for image, error in prepared if error is None and not image.blank]
+            probabilities = iter(predictor.predict(np.stack(inked)) if inked else [])
             for path, (image, error) in zip(chunk, prepared, strict=True):
                 if error is not None:
                     yield ImageResult(str(path), error=error)
+                elif image.blank:
+                    yield ImageResult(str(path), preprocessed=image)
                 else:
                     yield ImageResult(str(path), next(probabilities), image)
             done += len(chunk)

@@ -15,6 +15,7 @@ import argparse
 import csv
 import io
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from mnist_exp.imaging.decode import MAX_PIXELS
 from mnist_exp.progress import Progress
 from mnist_exp.serving.predict import ImageResult, find_images, predict_images
 from mnist_exp.serving.predictors import MODEL_SOURCES, load_predictor
+from mnist_exp.text import printable
 
 PROGRESS_FROM = 500  # images: fewer finish before a progress line would help
 
@@ -38,9 +40,13 @@ def _top(probabilities: np.ndarray, names, k: int) -> list[tuple[str, float]]:
 
 
 def _row(result: ImageResult, names, top_k: int) -> dict:
+    if result.blank:
+        return {"path": result.path, "blank": True, "label": None, "class_name": None,
+                "confidence": None, "probabilities": None, "top_k": []}  # fmt: skip
     label = int(np.argmax(result.probabilities))
     return {
         "path": result.path,
+        "blank": False,
         "label": label,
         "class_name": names[label],
         "confidence": round(float(result.probabilities[label]), 6),
@@ -70,10 +76,13 @@ class Output:
             print(json.dumps(row), flush=False)
         elif self.kind == "csv":
             fixed = [row["path"], row["label"], row["class_name"], row["confidence"]]
-            self.csv.writerow([*fixed, *row["probabilities"]])
+            self.csv.writerow([*fixed, *(row["probabilities"] or [None] * len(self.names))])
+        elif row["blank"]:
+            self.table.append([printable(row["path"]), "(blank)", "-", "no digit found"])
         else:
             top = ", ".join(f"{t['class_name']} {t['probability']:.3f}" for t in row["top_k"])
-            self.table.append([row["path"], row["class_name"], f"{row['confidence']:.3f}", top])
+            shown_path = printable(row["path"])
+            self.table.append([shown_path, row["class_name"], f"{row['confidence']:.3f}", top])
 
     def finish(self) -> None:
         if self.kind == "table" and self.table:
@@ -130,7 +139,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    arguments = build_parser().parse_args(argv)
+    """Exit status: 0 all images predicted (blank ones flagged), 1 some could not be used,
+    2 bad input (model, arguments), 141 the reader of the output went away (a closed pipe)."""
+    try:
+        return _predict(build_parser().parse_args(argv))
+    except BrokenPipeError:
+        # `... | head`: the reader is gone; stop quietly, and keep Python's exit flush quiet.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+
+
+def _predict(arguments) -> int:
     name = shown("predict")
     try:
         predictor = load_predictor(arguments.model)
@@ -147,7 +166,7 @@ def main(argv=None) -> int:
         arguments.save_preprocessed.mkdir(parents=True, exist_ok=True)
     names = predictor.facts.class_names
     output = Output(arguments.format, names, max(1, min(arguments.top_k, len(names))))
-    failures = len(unmatched)
+    failures, blank = len(unmatched), 0
     results = predict_images(
         predictor,
         paths,
@@ -164,12 +183,16 @@ def main(argv=None) -> int:
     for index, result in enumerate(results):
         if result.error is not None:
             failures += 1
-            print(f"{name}: skipped {result.error}", file=sys.stderr)
+            print(f"{name}: skipped {printable(result.error)}", file=sys.stderr)
             continue
+        blank += result.blank
         output.add(_row(result, names, output.top_k))
         if arguments.save_preprocessed:
             _save_preprocessed(result, arguments.save_preprocessed, index)
     output.finish()
+    if blank:
+        print(f"{name}: {blank} blank image(s): no digit found, so no prediction is claimed "
+              "(marked blank above).", file=sys.stderr)  # fmt: skip
     if failures:
         print(f"{name}: {failures} input(s) could not be used (named above).", file=sys.stderr)
     return 1 if failures else 0

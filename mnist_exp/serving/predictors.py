@@ -39,6 +39,20 @@ class ModelFacts:
     dataset: str | None = None
     test_accuracy: float | None = None
 
+    def public(self) -> dict:
+        """The facts a client is shown: the run and the model file by name, never a path on
+        the server."""
+        shown = {
+            "run": Path(self.run_dir).name if self.run_dir else None,
+            "file": Path(self.path).name,
+            "format": self.format,
+            "class_names": list(self.class_names),
+            "model": self.model,
+            "dataset": self.dataset,
+            "test_accuracy": self.test_accuracy,
+        }
+        return {key: value for key, value in shown.items() if value is not None}
+
     @classmethod
     def of_run(cls, run) -> ModelFacts:
         """The facts of a finished run's `model.keras` (a `runs.load.Run`)."""

@@ -11,16 +11,32 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import os
+import shutil
+import socket
 import sys
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mnist_exp.commands import shown
 from mnist_exp.errors import MnistExpError
+from mnist_exp.serving.body_limit import EndOnShutdown
 from mnist_exp.serving.predictors import MODEL_SOURCES, load_predictor
 from mnist_exp.serving.service import Limits, PredictionService
 from mnist_exp.signals import stop_signals_handled_by
 
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
 LOCALHOST = ("127.0.0.1", "localhost", "::1")
+GRACE_SECONDS = 5  # for requests in flight after Ctrl-C or SIGTERM
+MAX_CONNECTIONS = 256  # more are answered 503 at once
+
+
+class ServeError(MnistExpError):
+    """The server cannot start as asked."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,17 +65,67 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def build_app(service: PredictionService, model_name: str, with_page: bool = True):
+def build_app(
+    service: PredictionService, model_name: str, upload_root: Path | None = None
+) -> FastAPI:
+    """The API, with the page mounted at / when `upload_root` (Gradio's private upload
+    folder, GRADIO_TEMP_DIR) is given."""
     from mnist_exp.serving.api import create_api
 
     app = create_api(service, model_name)
-    if with_page:
+    if upload_root is not None:
         import gradio as gr
 
         from mnist_exp.serving.ui import build_ui
 
-        app = gr.mount_gradio_app(app, build_ui(service), path="/")
+        page = build_ui(service, upload_root)
+        app = gr.mount_gradio_app(app, page, path="/", max_file_size=service.limits.max_file_bytes)
+        # A mounted page never counts as launched, and Gradio skips its file allow-list for
+        # pages that have not: any server path sent as a file would be read and served back.
+        page.has_launched = True
     return app
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening-ready socket on host:port, bound before the URL is printed.
+
+    Raises:
+        ServeError: when the address is taken or cannot be bound, naming a free port.
+    """
+    family, kind, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    sock = socket.socket(family, kind)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+    except OSError as error:
+        sock.close()
+        if error.errno == errno.EADDRINUSE:
+            raise ServeError(
+                f"port {port} on {host} is already in use; try --port {free_port(host)}."
+            ) from None
+        raise ServeError(f"cannot listen on {host}:{port} ({error.strerror}).") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def free_port(host: str) -> int:
+    with socket.socket(socket.getaddrinfo(host, 0)[0][0]) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def _check_arguments(arguments) -> Limits:
+    limits = Limits(max_images=arguments.max_images)
+    problems = limits.problems()
+    if arguments.max_batch < 1:
+        problems.append(f"--max-batch must be >= 1 (got {arguments.max_batch})")
+    if not arguments.max_wait_ms >= 0:
+        problems.append(f"--max-wait-ms must be >= 0 (got {arguments.max_wait_ms})")
+    if not 0 <= arguments.port <= 65535:
+        problems.append(f"--port must be in 0..65535 (got {arguments.port})")
+    if problems:
+        raise ServeError("; ".join(problems).replace("max_images", "--max-images") + ".")
+    return limits
 
 
 def main(argv=None) -> int:
@@ -67,7 +133,9 @@ def main(argv=None) -> int:
     name = shown("serve")
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home
     try:
+        limits = _check_arguments(arguments)
         predictor = load_predictor(arguments.model)
+        sock = bind(arguments.host, arguments.port)
     except MnistExpError as error:
         print(f"{name}: {error}", file=sys.stderr)
         return 2
@@ -80,21 +148,34 @@ def main(argv=None) -> int:
         )
     import uvicorn
 
-    limits = Limits(max_images=arguments.max_images)
     service = PredictionService(
         predictor, limits, max_batch=arguments.max_batch, max_wait=arguments.max_wait_ms / 1000
     )
-    app = build_app(service, arguments.model_name, with_page=not arguments.no_page)
-    print(f"{name}: http://{arguments.host}:{arguments.port}/ (API docs at /docs)", flush=True)
-    config = uvicorn.Config(app, host=arguments.host, port=arguments.port, log_level="warning")
-    StoppableServer(config).run()
+    upload_root = None if arguments.no_page else Path(tempfile.mkdtemp(prefix="mnist-exp-serve-"))
+    try:
+        if upload_root is not None:
+            os.environ["GRADIO_TEMP_DIR"] = str(upload_root)  # private (0700), removed below
+        app = build_app(service, arguments.model_name, upload_root)
+        config = uvicorn.Config(
+            EndOnShutdown(app),
+            log_level="warning",
+            timeout_graceful_shutdown=GRACE_SECONDS,
+            limit_concurrency=MAX_CONNECTIONS,
+        )
+        port = sock.getsockname()[1]
+        print(f"{name}: http://{arguments.host}:{port}/ (API docs at /docs)", flush=True)
+        StoppableServer(config).run(sock)
+    finally:
+        if upload_root is not None:
+            shutil.rmtree(upload_root, ignore_errors=True)
     print(f"{name}: stopped.", flush=True)
     return 0
 
 
 class StoppableServer:
-    """uvicorn's server, stopped gracefully by Ctrl-C or SIGTERM, then exiting with status 0
-    (uvicorn itself re-raises the signal after its shutdown, so the process would die of it)."""
+    """uvicorn's server, stopped gracefully by Ctrl-C or SIGTERM (requests in flight get
+    GRACE_SECONDS), then exiting with status 0 (uvicorn itself re-raises the signal after its
+    shutdown, so the process would die of it). A second signal stops at once."""
 
     def __init__(self, config):
         import uvicorn
@@ -102,8 +183,8 @@ class StoppableServer:
         self.server = uvicorn.Server(config)
         self.server.capture_signals = self._capture_signals
 
-    def run(self) -> None:
-        self.server.run()
+    def run(self, sock: socket.socket) -> None:
+        self.server.run(sockets=[sock])
 
     @contextlib.contextmanager
     def _capture_signals(self):

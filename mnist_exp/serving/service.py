@@ -1,26 +1,48 @@
 """What the web page and the API share: the model behind a micro-batcher, the limits on what
-users send, and turning uploaded bytes into MNIST-style inputs (in a thread, off the event
-loop) and probabilities into answers."""
+users send, and turning uploaded bytes into MNIST-style inputs (in threads, off the event
+loop, under a process-wide pixel budget) and probabilities into answers."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from mnist_exp.imaging.decode import ImageError, ImageTooLarge, read_gray
+from mnist_exp.imaging.decode import ImageError, ImageTooLarge, pixel_count, read_gray
 from mnist_exp.imaging.preprocess import Preprocessed, mnist_style
 from mnist_exp.serving.batcher import MicroBatcher
 from mnist_exp.serving.predictors import Predictor
 
+SIDE = 28
+# The longest a TF Serving body of one image can honestly be: 784 numbers of up to 24
+# characters ("254.99999999999997, ") plus brackets.
+JSON_BYTES_PER_IMAGE = SIDE * SIDE * 24 + 4 * SIDE + 64
+
 
 @dataclass(frozen=True)
 class Limits:
+    """What one request may send, and what all requests together may decode at once."""
+
     max_request_bytes: int = 20 * 2**20
     max_file_bytes: int = 10 * 2**20
     max_images: int = 64  # per request
     max_pixels: int = 25_000_000  # per image: decompression bombs are refused from the header
+    max_request_pixels: int = 100_000_000  # per request, summed from the headers
+    max_decoding_pixels: int = 30_000_000  # being decoded at once, over all requests
+
+    @property
+    def max_json_bytes(self) -> int:
+        return self.max_images * JSON_BYTES_PER_IMAGE + 1024
+
+    def problems(self) -> list[str]:
+        """What makes these limits unusable (empty when they are fine)."""
+        return [
+            f"{name} must be >= 1 (got {value})"
+            for name, value in asdict(self).items()
+            if not isinstance(value, int) or value < 1
+        ]
 
 
 class RequestRefused(Exception):
@@ -33,11 +55,14 @@ class RequestRefused(Exception):
 
 @dataclass(frozen=True)
 class Answer:
+    """One image's answer; a blank image (no ink found) claims no label."""
+
     filename: str
-    label: int
-    class_name: str
-    confidence: float
-    probabilities: list[float]
+    label: int | None
+    class_name: str | None
+    confidence: float | None
+    probabilities: list[float] | None
+    blank: bool = False
     preprocessed: Preprocessed | None = None
 
     def as_json(self) -> dict:
@@ -46,11 +71,42 @@ class Answer:
         return payload
 
 
+class PixelBudget:
+    """Admits decodes while the pixels being decoded stay within `capacity`, first come first
+    served; an image larger than the whole budget waits until it decodes alone."""
+
+    def __init__(self, capacity: int):
+        self.capacity = capacity
+        self.in_use = 0
+        self._turns: asyncio.Condition | None = None
+
+    @contextlib.asynccontextmanager
+    async def hold(self, pixels: int):
+        pixels = min(pixels, self.capacity)
+        if self._turns is None:
+            self._turns = asyncio.Condition()
+        async with self._turns:
+            await self._turns.wait_for(lambda: self.in_use + pixels <= self.capacity)
+            self.in_use += pixels
+        try:
+            yield
+        finally:
+            async with self._turns:
+                self.in_use -= pixels
+                self._turns.notify_all()
+
+
+def round_probabilities(probabilities: np.ndarray) -> list:
+    """Probabilities as JSON numbers rounded to 6 places, alike in every answer."""
+    return np.round(np.asarray(probabilities, dtype=np.float64), 6).tolist()
+
+
 class PredictionService:
     def __init__(self, predictor: Predictor, limits: Limits, max_batch: int, max_wait: float):
         self.predictor = predictor
         self.limits = limits
         self.batcher = MicroBatcher(predictor.predict, max_batch=max_batch, max_wait=max_wait)
+        self.decoding = PixelBudget(limits.max_decoding_pixels)
         self.ready = False
         self._warm_up: asyncio.Task | None = None
 
@@ -59,9 +115,7 @@ class PredictionService:
         return self.predictor.facts.class_names
 
     def facts(self) -> dict:
-        return {
-            key: value for key, value in asdict(self.predictor.facts).items() if value is not None
-        }
+        return self.predictor.facts.public()
 
     async def start(self) -> None:
         """Starts the batcher, then warms the model up (first calls trace and allocate) in
@@ -71,7 +125,7 @@ class PredictionService:
 
     async def _warm(self) -> None:
         for size in (1, self.batcher.max_batch):
-            await self.batcher.run_alone(np.zeros((size, 28, 28), np.float32))
+            await self.batcher.run_alone(np.zeros((size, SIDE, SIDE), np.float32))
         self.ready = True
 
     def check_ready(self) -> None:
@@ -84,20 +138,33 @@ class PredictionService:
             self._warm_up.cancel()
         await self.batcher.stop()
 
-    def _prepare(self, name: str, data: bytes) -> Preprocessed:
+    def _refuse_image_error(self, error: ImageError) -> RequestRefused:
+        return RequestRefused(413 if isinstance(error, ImageTooLarge) else 415, str(error))
+
+    def _pixels_of(self, name: str, data: bytes) -> int:
         if len(data) > self.limits.max_file_bytes:
             raise RequestRefused(
                 413, f"{name}: {len(data):,} bytes is over the limit of "
                 f"{self.limits.max_file_bytes:,} per image."
             )  # fmt: skip
         try:
+            return pixel_count(data, name=name, max_pixels=self.limits.max_pixels)
+        except ImageError as error:
+            raise self._refuse_image_error(error) from None
+
+    def _prepare(self, name: str, data: bytes) -> Preprocessed:
+        try:
             return mnist_style(read_gray(data, name=name, max_pixels=self.limits.max_pixels))
         except ImageError as error:
-            status = 413 if isinstance(error, ImageTooLarge) else 415
-            raise RequestRefused(status, str(error)) from None
+            raise self._refuse_image_error(error) from None
+
+    async def _prepare_within_budget(self, name: str, data: bytes, pixels: int) -> Preprocessed:
+        async with self.decoding.hold(pixels):
+            return await asyncio.to_thread(self._prepare, name, data)
 
     async def classify_files(self, files: list[tuple[str, bytes]]) -> list[Answer]:
-        """Answers for uploaded image files, in order.
+        """Answers for uploaded image files, in order. Every header is read (in a thread)
+        before any image is decoded, so a request over a limit costs almost nothing.
 
         Raises:
             RequestRefused: no files, too many, too large, or not an image (naming which).
@@ -109,14 +176,25 @@ class PredictionService:
             raise RequestRefused(
                 413, f"{len(files)} images in one request; the limit is {self.limits.max_images}."
             )
+        sizes = await asyncio.to_thread(lambda: [self._pixels_of(n, d) for n, d in files])
+        if sum(sizes) > self.limits.max_request_pixels:
+            raise RequestRefused(
+                413, f"The images hold {sum(sizes):,} pixels together; the limit is "
+                f"{self.limits.max_request_pixels:,} per request. Send fewer or smaller images."
+            )  # fmt: skip
         prepared = await asyncio.gather(
-            *(asyncio.to_thread(self._prepare, name, data) for name, data in files)
+            *(
+                self._prepare_within_budget(name, data, pixels)
+                for (name, data), pixels in zip(files, sizes, strict=True)
+            )
         )
-        pixels = np.stack([image.pixels for image in prepared])
-        probabilities = await self.batcher.predict(pixels)
+        inked = [image.pixels for image in prepared if not image.blank]
+        probabilities = iter(await self.batcher.predict(np.stack(inked)) if inked else [])
         return [
-            self._answer(name, row, image)
-            for (name, _), row, image in zip(files, probabilities, prepared, strict=True)
+            self._blank(name, image)
+            if image.blank
+            else self._answer(name, next(probabilities), image)
+            for (name, _), image in zip(files, prepared, strict=True)
         ]
 
     async def classify_pixels(self, pixels: np.ndarray) -> np.ndarray:
@@ -129,13 +207,17 @@ class PredictionService:
             )
         return await self.batcher.predict(pixels)
 
+    def _blank(self, name: str, image: Preprocessed) -> Answer:
+        return Answer(name, None, None, None, None, blank=True, preprocessed=image)
+
     def _answer(self, name: str, probabilities: np.ndarray, image: Preprocessed | None) -> Answer:
         label = int(np.argmax(probabilities))
+        rounded = round_probabilities(probabilities)
         return Answer(
             filename=name,
             label=label,
             class_name=self.class_names[label],
-            confidence=round(float(probabilities[label]), 6),
-            probabilities=[round(float(p), 6) for p in probabilities],
+            confidence=rounded[label],
+            probabilities=rounded,
             preprocessed=image,
         )

@@ -1,82 +1,151 @@
 """The web page (Gradio), mounted in the API's FastAPI app: upload many images and see each
 one's prediction beside what the model saw; draw a digit and see the prediction as you draw;
-the model's facts. A bad upload shows a readable message, never a stack trace."""
+the model's facts. A bad upload shows a readable message, never a stack trace.
+
+The page reads only what a request sent: files inside Gradio's upload folder (this server's
+private one), each bounded in size, and goes through the same service, limits and threads as
+the API. Gradio's own decoding of the sketch's layers is skipped: only the drawing's bytes are
+taken, and the service decodes them within its limits.
+"""
 
 from __future__ import annotations
+
+import os
+import types
+from collections import OrderedDict
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from mnist_exp.imaging.decode import as_gray
-from mnist_exp.imaging.preprocess import mnist_style
 from mnist_exp.serving.service import Answer, PredictionService, RequestRefused
 
 SHOWN_SIDE = 112  # the 28x28 input, enlarged so that people can see it
+KEPT_SKETCHES = 32  # drawings sent ahead of their prediction, kept at most (oldest dropped)
+
+
+class UploadRefused(Exception):
+    """A path that is not a file this request uploaded, or one over the size limit."""
+
+
+def read_upload(path: str, upload_root: Path, max_bytes: int) -> bytes:
+    """The bytes of a file Gradio received in a request: inside `upload_root`, not a link,
+    at most `max_bytes`.
+
+    Raises:
+        UploadRefused: for anything else, naming the file by its name only.
+    """
+    name = Path(path).name
+    resolved = Path(path).resolve()
+    if not resolved.is_relative_to(upload_root.resolve()):
+        raise UploadRefused(f"{name}: not a file uploaded to this page.")
+    try:
+        descriptor = os.open(resolved, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        raise UploadRefused(f"{name}: the upload cannot be read.") from None
+    with os.fdopen(descriptor, "rb") as stream:
+        data = stream.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise UploadRefused(f"{name}: over the limit of {max_bytes:,} bytes per image.")
+    return data
 
 
 def _enlarged(pixels: np.ndarray) -> Image.Image:
     return Image.fromarray(pixels).resize((SHOWN_SIDE, SHOWN_SIDE), Image.Resampling.NEAREST)
 
 
-def _caption(answer: Answer, names) -> str:
-    order = np.argsort(answer.probabilities)[::-1][:3]
-    top = ", ".join(f"{names[i]} {answer.probabilities[i]:.2f}" for i in order)
-    return f"{answer.class_name} ({answer.confidence:.1%}) · top 3: {top}"
+def _caption(answer: Answer) -> str:
+    if answer.blank:
+        return f"{answer.filename}: blank (no digit found)"
+    return f"{answer.filename}: {answer.class_name} ({answer.confidence:.0%})"
 
 
 def facts_markdown(service: PredictionService) -> str:
     facts = service.facts()
     lines = ["### Model"]
-    for key, label in (("run_dir", "Run"), ("model", "Model"), ("dataset", "Dataset")):
+    for key, label in (("run", "Run"), ("model", "Model"), ("dataset", "Dataset")):
         if key in facts:
             lines.append(f"- **{label}:** `{facts[key]}`")
     if "test_accuracy" in facts:
         lines.append(f"- **Test accuracy:** {facts['test_accuracy']:.2%}")
-    lines.append(f"- **Format:** {facts['format']} (`{facts['path']}`)")
+    lines.append(f"- **Format:** {facts['format']} (`{facts['file']}`)")
     lines.append(f"- **Classes:** {', '.join(facts['class_names'])}")
     return "\n".join(lines)
 
 
-def build_ui(service: PredictionService):
+class _RecentBlobs(OrderedDict):
+    """The sketchpad's drawings in flight, the most recent KEPT_SKETCHES only: each client
+    can send one per stroke, and Gradio would keep every one it never predicts."""
+
+    def __setitem__(self, key, value) -> None:
+        super().__setitem__(key, value)
+        self.move_to_end(key)
+        while len(self) > KEPT_SKETCHES:
+            self.popitem(last=False)
+
+
+def _digit_sketchpad(upload_root: Path, max_bytes: int, **options):
+    """gr.Sketchpad whose value is the drawing's PNG bytes, decoded later by the service.
+    Changed on the instance: a subclass would make Gradio write a .pyi beside this module."""
+    import gradio as gr
+    from gradio.data_classes import FileData
+
+    def drawing_bytes(sketchpad, payload) -> bytes | None:
+        if payload is None:
+            return None
+        if payload.id is not None:
+            blobs = sketchpad.blob_storage.pop(payload.id, None)
+            composite = blobs.composite if blobs is not None else None
+        else:
+            composite = payload.composite
+        if isinstance(composite, FileData):
+            try:
+                return read_upload(composite.path, upload_root, max_bytes)
+            except UploadRefused as error:
+                raise gr.Error(str(error)) from None
+        if composite is not None and len(composite) > max_bytes:
+            raise gr.Error(f"The drawing is over the limit of {max_bytes:,} bytes.")
+        return composite
+
+    sketchpad = gr.Sketchpad(**options)
+    sketchpad.blob_storage = _RecentBlobs()
+    sketchpad.preprocess = types.MethodType(drawing_bytes, sketchpad)
+    return sketchpad
+
+
+def build_ui(service: PredictionService, upload_root: Path):
+    """The page. `upload_root` is Gradio's upload folder (GRADIO_TEMP_DIR) for this server."""
     import gradio as gr
 
-    names = service.class_names
+    max_bytes = service.limits.max_file_bytes
 
     async def classify_uploads(paths):
         if not paths:
             return [], [], "Upload one or more images first."
-        files = []
-        for path in paths:
-            with open(path, "rb") as stream:
-                files.append((path.rsplit("/", 1)[-1], stream.read()))
         try:
+            files = [(Path(p).name, read_upload(p, upload_root, max_bytes)) for p in paths]
             answers = await service.classify_files(files)
-        except RequestRefused as error:
+        except (RequestRefused, UploadRefused) as error:
             return [], [], f"**Cannot predict:** {error}"
-        gallery = [
-            (Image.open(path).convert("RGB"), _caption(a, names))
-            for path, a in zip(paths, answers, strict=True)
-        ]
-        seen = [
-            (_enlarged(a.preprocessed.pixels), f"{a.filename}: {a.class_name}") for a in answers
-        ]
-        return gallery, seen, f"{len(answers)} image(s) predicted."
+        gallery = [(path, _caption(a)) for path, a in zip(paths, answers, strict=True)]
+        seen = [(_enlarged(a.preprocessed.pixels), _caption(a)) for a in answers]
+        blank = sum(a.blank for a in answers)
+        note = f" ({blank} blank: no digit found, no prediction)" if blank else ""
+        return gallery, seen, f"{len(answers)} image(s) predicted.{note}"
 
-    async def classify_sketch(value):
-        composite = (value or {}).get("composite")
-        if composite is None:
-            return None, None
-        prepared = mnist_style(as_gray(Image.fromarray(np.asarray(composite))))
-        if prepared.blank:
+    async def classify_sketch(drawing: bytes | None):
+        if not drawing:
             return None, None
         try:
-            probabilities = (await service.classify_pixels(prepared.pixels[np.newaxis]))[0]
+            (answer,) = await service.classify_files([("sketch", drawing)])
         except RequestRefused:
             return None, None
-        scores = {names[i]: float(p) for i, p in enumerate(probabilities)}
-        return scores, _enlarged(prepared.pixels)
+        if answer.blank:
+            return None, None
+        scores = dict(zip(service.class_names, answer.probabilities, strict=True))
+        return scores, _enlarged(answer.preprocessed.pixels)
 
-    with gr.Blocks(title="mnist_exp") as page:
+    with gr.Blocks(title="mnist_exp", delete_cache=(60, 600)) as page:
         gr.Markdown("# mnist_exp: try the model")
         gr.Markdown(facts_markdown(service))
         with gr.Tab("Upload images"):
@@ -99,7 +168,9 @@ def build_ui(service: PredictionService):
             button.click(classify_uploads, uploads, [gallery, seen, message])
         with gr.Tab("Draw"):
             with gr.Row():
-                sketch = gr.Sketchpad(
+                sketch = _digit_sketchpad(
+                    upload_root,
+                    max_bytes,
                     label="Draw a digit",
                     canvas_size=(280, 280),
                     brush=gr.Brush(default_size=16, colors=["#000000"], color_mode="fixed"),

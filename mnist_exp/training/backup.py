@@ -16,7 +16,7 @@ from pathlib import Path
 
 import keras
 
-from mnist_exp.runs.artifacts import BACKUP_DIR
+from mnist_exp.runs.artifacts import BACKUP_DIR, write_text_atomically
 from mnist_exp.runs.disk import out_of_space_named, training_state_bytes
 from mnist_exp.training.callbacks import BestModelSaver, EpochLogger, finite_logs
 
@@ -156,7 +156,7 @@ class RunBackup(keras.callbacks.Callback):
                 for key, (callback, names) in self.stateful.items()
             },
         }
-        (folder / STATE_FILE).write_text(json.dumps(state))
+        write_text_atomically(folder / STATE_FILE, json.dumps(state))
 
 
 def remove_backups(run_dir: Path) -> None:

@@ -253,8 +253,7 @@ def _keep_history_before(output_dir: Path, epoch: int) -> None:
     # Runs begun before epochs were numbered from 1 are renumbered as they continue.
     shift = 1 if numbered and numbered[0][0] == 0 else 0
     kept = [f"{number + shift},{rest}" for number, rest in numbered if number + shift <= epoch]
-    with open(path, "w", newline="") as stream:
-        stream.write(header + "".join(kept))
+    artifacts.write_text_atomically(path, header + "".join(kept))
 
 
 def _report(probabilities, splits: Splits, history: pd.DataFrame, output_dir: Path, title: str):
@@ -266,7 +265,11 @@ def _report(probabilities, splits: Splits, history: pd.DataFrame, output_dir: Pa
 
 
 def train_and_evaluate(
-    settings: ExperimentSettings, output_dir: Path, hparams: dict, resume: bool = False
+    settings: ExperimentSettings,
+    output_dir: Path,
+    hparams: dict,
+    resume: bool = False,
+    data_label: str | None = None,
 ) -> dict:
     """Trains, restores the best checkpoint, evaluates on the test set, writes the report.
 
@@ -275,13 +278,14 @@ def train_and_evaluate(
         output_dir: where every artifact goes (a scratch folder on non-chief workers).
         hparams: the flattened config, recorded for TensorBoard's HParams dashboard.
         resume: continue from the newest backup in `output_dir` (see `mnist_exp.training.backup`).
+        data_label: how logs and metrics name an interpolated `dataset.path`.
 
     Returns:
         The run's metrics (see README: "What a run leaves").
     """
     trainer = settings.trainer
     strategy = build_strategy(settings.strategy)  # first: it must precede any TensorFlow work
-    splits = prepare_splits(settings.dataset, settings.seed)
+    splits = prepare_splits(settings.dataset, settings.seed, path_label=data_label)
     plan, model = build_trainable(settings, splits, strategy)
     log.info(
         "%s: %s parameters; %d replica(s), global batch %d",

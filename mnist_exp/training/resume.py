@@ -13,7 +13,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from mnist_exp.commands import shown
-from mnist_exp.errors import MnistExpError
+from mnist_exp.errors import MnistExpError, os_error_text
 from mnist_exp.runs.record import LOG_FORMAT
 from mnist_exp.training.job import ALLOWED_RESUME_OVERRIDES, RESUME_KEY, Job, run_job
 
@@ -34,6 +34,11 @@ def main(argv=None) -> int:
         run_job(OmegaConf.create({RESUME_KEY: str(run_dir)}), job)
     except MnistExpError:
         return 2  # run_job logged the reason
+    except KeyboardInterrupt:
+        return 130  # run_job logged how to continue
+    except OSError as error:
+        logging.getLogger("mnist_exp").error("%s", os_error_text(error))
+        return 2
     return 0
 
 

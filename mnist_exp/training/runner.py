@@ -17,7 +17,7 @@ from mnist_exp.errors import MnistExpError
 from mnist_exp.runs import artifacts
 from mnist_exp.runs.flatten import flatten_config, with_group_choices
 from mnist_exp.runs.load import FINISHED
-from mnist_exp.settings import parse_settings
+from mnist_exp.settings import dataset_path_as_written, parse_settings
 from mnist_exp.training.cluster import is_chief_process
 from mnist_exp.training.threads import configure_threads
 
@@ -101,7 +101,11 @@ def run_experiment(
 
         hparams = with_group_choices(flatten_config(cfg), choices)
         try:
-            record.update(train_and_evaluate(settings, run_dir, hparams=hparams, resume=resume))
+            record.update(
+                train_and_evaluate(
+                    settings, run_dir, hparams, resume, data_label=dataset_path_as_written(cfg)
+                )
+            )
         finally:
             end_job()
     except BaseException as error:

@@ -250,7 +250,7 @@ def _write_preset(runner, overrides, output_dir: Path, trial, tuning, summary) -
         )
     path = output_dir / "experiment" / f"{PRESET_NAME}.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(preset_text(runner.compose, overrides, "\n".join(header)))
+    artifacts.write_text_atomically(path, preset_text(runner.compose, overrides, "\n".join(header)))
     return path
 
 
