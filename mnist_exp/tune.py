@@ -8,7 +8,10 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
+from mnist_exp.commands import shown
+from mnist_exp.config_dirs import refuse_missing_config_dirs
 from mnist_exp.errors import MnistExpError
+from mnist_exp.settings import CONFIG_DIR
 from mnist_exp.training.job import Job
 from mnist_exp.tuning.job import run_search_job
 from mnist_exp.tuning.overrides import TUNING_ROOTS
@@ -32,8 +35,8 @@ def compose_training(overrides: list[str]) -> tuple[DictConfig, dict]:
     return OmegaConf.create(training), choices
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name=CONFIG_NAME)
-def main(cfg: DictConfig) -> float | None:
+@hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name=CONFIG_NAME)
+def run(cfg: DictConfig) -> float | None:
     """Runs (or continues, with `resume=DIR`) one search; returns its best score."""
     try:
         summary = run_search_job(
@@ -49,6 +52,12 @@ def main(cfg: DictConfig) -> float | None:
 def compose_search(overrides: list[str]) -> DictConfig:
     """The whole tuning config for `overrides`, as the command line composes it."""
     return hydra.compose(config_name=CONFIG_NAME, overrides=overrides)
+
+
+def main() -> None:
+    """The console script: checks users' --config-dir folders, then hands over to Hydra."""
+    refuse_missing_config_dirs(shown("tune"))
+    run()
 
 
 if __name__ == "__main__":

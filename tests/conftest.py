@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 from hydra import compose, initialize_config_dir
 
+from mnist_exp.settings import CONFIG_DIR
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
-CONFIG_DIR = REPO_ROOT / "conf"
 
 
 @pytest.fixture(autouse=True)
@@ -33,7 +34,7 @@ def compose_config(*overrides: str):
 
 def smoke_config(*overrides: str):
     """debug=smoke plus overrides: synthetic data, one epoch, never a download."""
-    return compose_config("debug=smoke", "dataset.download=false", *overrides)
+    return compose_config("debug=smoke", *overrides)
 
 
 def read_json(path) -> dict:

@@ -26,7 +26,6 @@ def sweep(tmp_path_factory):
     result = run_cli(
         "-m",
         "debug=smoke",
-        "dataset.download=false",
         "model=mlp,cnn_small",
         "seed=0,1,-1",
         f"hydra.sweep.dir={workdir}/sweep",
@@ -174,7 +173,6 @@ def test_experiment_preset_runs_from_the_command_line(tmp_path):
     result = run_cli(
         "+experiment=classic_cnn",
         "debug=smoke",
-        "dataset.download=false",
         f"hydra.run.dir={tmp_path}/run",
         cwd=tmp_path,
     )

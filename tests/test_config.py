@@ -6,7 +6,7 @@ import inspect
 
 import numpy as np
 import pytest
-from conftest import CONFIG_DIR, compose_config, smoke_config
+from conftest import CONFIG_DIR, REPO_ROOT, compose_config, smoke_config
 from hydra.errors import MissingConfigException
 
 from mnist_exp.errors import ConfigError
@@ -22,7 +22,7 @@ def options(group: str) -> list[str]:
 )
 def test_readme_lists_every_option_of_every_group(group):
     """The README's config table names each option conf/ has (derived, never typed again)."""
-    readme = (CONFIG_DIR.parent / "README.md").read_text()
+    readme = (REPO_ROOT / "README.md").read_text()
     row = next(line for line in readme.splitlines() if line.startswith(f"| `{group}` |"))
     missing = [option for option in options(group) if f"`{option}`" not in row]
     assert not missing, f"README's {group} row lacks {missing}"
@@ -220,7 +220,7 @@ def test_unknown_option_lists_the_available_ones():
 
 def test_every_experiment_preset_composes():
     presets = options("experiment")
-    assert presets, "experiments/ has no presets"
+    assert presets, "conf/experiment/ has no presets"
     for preset in presets:
         parse_settings(compose_config(f"+experiment={preset}"))
 

@@ -20,7 +20,6 @@ from mnist_exp.training.cluster import is_chief_process
 
 TINY = (
     "debug=smoke",
-    "dataset.download=false",
     "model=mlp",
     "trainer.epochs=3",
     "trainer.early_stopping.enabled=false",
@@ -32,7 +31,7 @@ def default_run(tmp_path_factory):
     from mnist_exp.training.runner import run_experiment
 
     run_dir = tmp_path_factory.mktemp("default")
-    run_experiment(smoke_config(*TINY[2:]), run_dir)
+    run_experiment(smoke_config(*TINY[1:]), run_dir)
     return run_dir
 
 

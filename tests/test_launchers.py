@@ -27,7 +27,7 @@ LAUNCHERS = {
 def test_a_launcher_runs_the_sweep_records_the_failure_and_exits_non_zero(tmp_path, launcher):
     sweep_dir = tmp_path / "sweep"
     result = run_module(
-        "mnist_exp", "-m", *launcher, "debug=smoke", "dataset.download=false", "model=mlp",
+        "mnist_exp", "-m", *launcher, "debug=smoke", "model=mlp",
         "trainer.epochs=1,-1", f"hydra.sweep.dir={sweep_dir}", cwd=tmp_path,
     )  # fmt: skip
     output = result.stdout + result.stderr
@@ -40,7 +40,7 @@ def test_a_launcher_runs_the_sweep_records_the_failure_and_exits_non_zero(tmp_pa
     assert "trainer.epochs" in output.split(f"Runs of {sweep_dir}:")[1]
     if launcher == LAUNCHERS["joblib"]:  # run again: the sweep continues, under a plugin too
         again = run_module(
-            "mnist_exp", "-m", *launcher, "debug=smoke", "dataset.download=false", "model=mlp",
+            "mnist_exp", "-m", *launcher, "debug=smoke", "model=mlp",
             "trainer.epochs=1,-1", f"hydra.sweep.dir={sweep_dir}", cwd=tmp_path,
         )  # fmt: skip
         assert f"Sweep {sweep_dir}: 2 jobs: 1 skipped, 1 failed" in again.stdout + again.stderr

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
-
 import tomllib
+
 from conftest import REPO_ROOT
 
 from mnist_exp.commands import COMMANDS, python_argv

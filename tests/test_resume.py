@@ -42,7 +42,6 @@ def test_kill_minus_nine_then_resume_matches_an_uninterrupted_run(tmp_path):
         "-m",
         "mnist_exp",
         "debug=smoke",
-        "dataset.download=false",
         *SLOW_ENOUGH,
         f"hydra.run.dir={run_dir}",
     ]

@@ -19,7 +19,7 @@ from mnist_exp.runs.record import log_to_file
 
 pytestmark = pytest.mark.slow
 
-SMOKE = ("debug=smoke", "dataset.download=false")
+SMOKE = ("debug=smoke",)
 
 
 def snapshot(run_dir) -> dict:
@@ -209,24 +209,3 @@ def test_a_read_only_or_full_disk_is_one_message_not_a_traceback(tmp_path, monke
         MnistExpError, match=r"Read-only file system \(the file system is read-only"
     ):
         RunLock(tmp_path / "run")
-
-
-def test_a_data_path_read_from_the_environment_is_never_written_resolved(tmp_path, monkeypatch):
-    import numpy as np
-    from conftest import make_arrays
-
-    marker = "sk-live-data-91c2"
-    (tmp_path / marker).mkdir()
-    np.savez(tmp_path / marker / "digits.npz", **make_arrays(240, 60))
-    monkeypatch.setenv("MY_DATA", str(tmp_path / marker / "digits.npz"))
-    run_dir = tmp_path / "run"
-    result = run_module(
-        "mnist_exp", "dataset=mnist", "dataset.path=${oc.env:MY_DATA}", "dataset.download=false",
-        "model=mlp", "trainer.epochs=1", f"hydra.run.dir={run_dir}", cwd=tmp_path,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert marker not in result.stdout + result.stderr
-    leaked = [p for p in run_dir.rglob("*") if p.is_file() and marker.encode() in p.read_bytes()]
-    assert leaked == []
-    metrics = json.loads((run_dir / "metrics.json").read_text())
-    assert metrics["data_source"] == "${oc.env:MY_DATA}"

@@ -26,7 +26,7 @@ from mnist_exp.tuning.search import run_search
 from mnist_exp.tuning.settings import parse_objective, parse_tuner, parse_tuning
 from mnist_exp.tuning.space import parse_search_space
 
-SMOKE = ("debug=smoke", "dataset.download=false", "model=mlp", "search=smoke")
+SMOKE = ("debug=smoke", "model=mlp", "search=smoke")
 
 
 def search_config(*overrides: str):
@@ -362,15 +362,24 @@ def test_retrain_runs_the_exported_preset_as_a_normal_run(tmp_path):
 def test_values_read_from_the_environment_never_reach_disk_or_console(
     tmp_path, monkeypatch, module
 ):
+    import numpy as np
+    from conftest import make_arrays
+
     marker = "sk-live-7f3a9c"
-    monkeypatch.setenv("MY_CACHE", str(tmp_path / marker))
+    (tmp_path / marker).mkdir()
+    np.savez(tmp_path / marker / "digits.npz", **make_arrays(240, 60))
+    monkeypatch.setenv("MY_DATA", str(tmp_path / marker / "digits.npz"))
+    monkeypatch.setenv("MY_CACHE", str(tmp_path / marker / "cache"))
     run_dir = tmp_path / "run"
     extra = ("search=smoke", "tuner.max_trials=2") if module == "mnist_exp.tune" else ()
     result = run_module(
         module,
-        *SMOKE[:3],
+        "model=mlp",
+        "trainer.epochs=1",
         *extra,
+        "dataset.path=${oc.env:MY_DATA}",
         "dataset.cache_dir=${oc.env:MY_CACHE}",
+        "dataset.download=false",
         f"hydra.run.dir={run_dir}",
         cwd=tmp_path,
     )
@@ -383,6 +392,9 @@ def test_values_read_from_the_environment_never_reach_disk_or_console(
     ]
     assert leaked == []
     assert "${oc.env:MY_CACHE}" in (run_dir / ".hydra" / "overrides.yaml").read_text()
+    if module == "mnist_exp":
+        metrics = json.loads((run_dir / "metrics.json").read_text())
+        assert metrics["data_source"] == "${oc.env:MY_DATA}"
     if module == "mnist_exp.tune":  # compare over a search lists its trials, not its root
         from mnist_exp.runs.table import runs_table
 

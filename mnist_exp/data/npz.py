@@ -14,6 +14,15 @@ from mnist_exp.runs.artifacts import open_atomically
 ARRAY_KEYS = ("x_train", "y_train", "x_test", "y_test")
 
 
+def _class_names(names: np.ndarray, path: Path) -> tuple[str, ...]:
+    if names.ndim != 1 or names.dtype.kind not in "US" or len(names) < 2:
+        raise DataError(
+            f"{path}: class_names must be a list of at least two strings; got shape "
+            f"{names.shape}, dtype {names.dtype}."
+        )
+    return tuple(str(name) for name in names.tolist())
+
+
 def read_npz(path: Path) -> dict[str, np.ndarray]:
     """Reads the four arrays of a Keras-layout `.npz`, never unpickling anything.
 
@@ -30,7 +39,10 @@ def read_npz(path: Path) -> dict[str, np.ndarray]:
                     f"{list(ARRAY_KEYS)}."
                 )
             # Reading every member checks each one's CRC, so corruption surfaces here.
-            return {key: archive[key] for key in ARRAY_KEYS}
+            arrays = {key: archive[key] for key in ARRAY_KEYS}
+            if "class_names" in archive.files:
+                arrays["class_names"] = _class_names(archive["class_names"], path)
+            return arrays
     except DataError:
         raise
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as error:

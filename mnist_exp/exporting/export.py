@@ -14,7 +14,7 @@ import os
 import shutil
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -161,7 +161,7 @@ def export_run(
                 "test_accuracy": run.metrics.get("test_accuracy"),
                 "test_images": len(splits.y_test),
                 "calibration_images": len(calibration),
-                "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
                 "keras": {"path": f"../{run.model_path.name}", **keras_measurement.as_dict()},
                 "formats": {result.format.name: result.as_dict() for result in results},
             }

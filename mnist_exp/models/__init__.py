@@ -11,7 +11,7 @@ import importlib
 import pkgutil
 from pathlib import Path
 
-NOT_MODELS = ("layers", "inference", "files")  # helper modules beside the builders
+NOT_MODELS = ("layers", "inference", "files", "builders")  # helper modules beside the builders
 MODEL_NAMES = tuple(
     sorted(
         module.name

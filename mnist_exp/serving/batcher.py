@@ -84,7 +84,7 @@ class MicroBatcher:
                     if remaining <= 0
                     else await asyncio.wait_for(self._queue.get(), remaining)
                 )
-            except (asyncio.TimeoutError, asyncio.QueueEmpty):
+            except (TimeoutError, asyncio.QueueEmpty):
                 break
             batch.append(item)
             count += len(item[0])

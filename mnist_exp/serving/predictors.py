@@ -16,6 +16,7 @@ import numpy as np
 
 from mnist_exp.data.arrays import DIGIT_NAMES
 from mnist_exp.errors import MnistExpError
+from mnist_exp.extras import require
 from mnist_exp.models.files import ModelFileError, load_keras_model
 from mnist_exp.runs import artifacts
 from mnist_exp.runs.load import open_finished_run
@@ -143,6 +144,7 @@ class TFLitePredictor(Predictor):
     format = "tflite"
 
     def __init__(self, path: Path, facts: ModelFacts, num_threads: int | None = None):
+        require("export", ("ai_edge_litert",))
         from ai_edge_litert.interpreter import Interpreter
 
         super().__init__(facts)
@@ -181,6 +183,7 @@ class OnnxPredictor(Predictor):
     format = "onnx"
 
     def __init__(self, path: Path, facts: ModelFacts, num_threads: int | None = None):
+        require("export", ("onnxruntime",))
         import onnxruntime
 
         super().__init__(facts)

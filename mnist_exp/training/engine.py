@@ -18,13 +18,19 @@ from mnist_exp.data.pipeline import (
 )
 from mnist_exp.data.prepare import Splits, prepare_splits
 from mnist_exp.models import build_model
+from mnist_exp.models.builders import build_from_target
 from mnist_exp.models.files import load_keras_model
 from mnist_exp.models.inference import evaluate
 from mnist_exp.reporting.report import build_report, write_report
 from mnist_exp.reporting.tensorboard import write_run_record
 from mnist_exp.runs import artifacts
 from mnist_exp.runs.naming import run_name, tensorboard_dir
-from mnist_exp.settings import ExperimentSettings, model_arguments
+from mnist_exp.settings import (
+    BuilderSettings,
+    ExperimentSettings,
+    ModelSettings,
+    model_arguments,
+)
 from mnist_exp.training.backup import remove_backups, restore_latest, with_backup
 from mnist_exp.training.batch_plan import BatchPlan
 from mnist_exp.training.callbacks import (
@@ -165,14 +171,19 @@ def build_callbacks(
     return callbacks
 
 
+def build_network(model: ModelSettings | BuilderSettings, input_shape, num_classes: int):
+    """The uncompiled model: a built-in builder, or the user's own function (`_target_`)."""
+    arguments = model_arguments(model)
+    if isinstance(model, BuilderSettings):
+        return build_from_target(
+            model.target, input_shape=input_shape, num_classes=num_classes, **arguments
+        )
+    return build_model(model.name, input_shape=input_shape, num_classes=num_classes, **arguments)
+
+
 def compile_model(settings: ExperimentSettings, splits: Splits, plan: BatchPlan):
     """Builds and compiles the model, optimizer and metrics (call inside a strategy scope)."""
-    model = build_model(
-        settings.model.name,
-        input_shape=splits.image_shape,
-        num_classes=len(splits.class_names),
-        **model_arguments(settings.model),
-    )
+    model = build_network(settings.model, splits.image_shape, len(splits.class_names))
     learning_rate = build_learning_rate(
         settings.schedule,
         learning_rate=plan.learning_rate,

@@ -7,7 +7,7 @@ import shutil
 import tempfile
 import time
 import traceback
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from omegaconf import DictConfig
@@ -17,7 +17,7 @@ from mnist_exp.errors import MnistExpError
 from mnist_exp.runs import artifacts
 from mnist_exp.runs.flatten import flatten_config, with_group_choices
 from mnist_exp.runs.load import FINISHED
-from mnist_exp.settings import dataset_path_as_written, parse_settings
+from mnist_exp.settings import BuilderSettings, dataset_path_as_written, parse_settings
 from mnist_exp.training.cluster import is_chief_process
 from mnist_exp.training.threads import configure_threads
 
@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def _summary(metrics: dict, output_dir: Path) -> str:
@@ -94,6 +94,8 @@ def run_experiment(
                 raise MnistExpError("Resuming a multi-worker run is not supported; start it again.")
             run_dir = Path(tempfile.mkdtemp(prefix="mnist_exp_worker_"))
         record.update(model=settings.model.name, dataset=settings.dataset.name, seed=settings.seed)
+        if isinstance(settings.model, BuilderSettings):
+            record["model_builder"] = settings.model.target  # where the model came from
         record["threads"] = configure_threads(settings.strategy.threads or cpu_share)
         artifacts.write_json_atomically(run_dir / artifacts.METRICS_FILE, record)
         # Imported here so that config errors surface before TensorFlow starts.

@@ -1,0 +1,213 @@
+"""Users' own images as a dataset: a folder of class subfolders (`dataset=folder
+dataset.path=DIR`), class names from the subfolder names.
+
+    DIR/cat/*.png, DIR/dog/*.jpg, ...           a seeded, stratified test split is carved
+    DIR/train/CLASS/..., DIR/test/CLASS/...     the given split
+    DIR/CLASS/..., DIR/test/CLASS/...           the given test set, the rest for training
+
+Every image (PNG, JPEG, BMP, GIF, WebP, TIFF; any size, grey or colour) goes through the
+recipe `mnist-exp-predict` uses (`imaging.preprocess.mnist_style`), so training and
+prediction see the same thing. The converted arrays are cached under a key made of every
+file's name and content: changed, added or removed files are converted again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from mnist_exp.data.npz import write_npz_atomically
+from mnist_exp.errors import DataError
+from mnist_exp.imaging.decode import IMAGE_SUFFIXES, ImageError, read_gray
+from mnist_exp.imaging.preprocess import mnist_style
+from mnist_exp.machine import available_cores
+from mnist_exp.text import printable
+
+log = logging.getLogger(__name__)
+
+RECIPE_VERSION = "mnist_style-1"  # part of the cache key: a changed recipe converts again
+MIN_TRAIN_PER_CLASS = 2
+MAX_CLASSES = 256  # labels are stored as uint8
+SHOWN_PROBLEMS = 5
+
+
+@dataclass(frozen=True)
+class LabelledFiles:
+    """The image files of one split, each with its class number."""
+
+    paths: list[Path]
+    labels: list[int]
+
+
+def _images_in(folder: Path) -> tuple[list[Path], list[Path]]:
+    """(image files, other files) below `folder`, hidden files ignored, sorted."""
+    images, others = [], []
+    for path in sorted(folder.rglob("*")):
+        if path.name.startswith(".") or not path.is_file():
+            continue
+        (images if path.suffix.lower() in IMAGE_SUFFIXES else others).append(path)
+    return images, others
+
+
+def _class_folders(folder: Path, skip: tuple[str, ...] = ()) -> list[Path]:
+    return sorted(
+        child
+        for child in folder.iterdir()
+        if child.is_dir() and not child.name.startswith(".") and child.name not in skip
+    )
+
+
+def _files_of(folders: list[Path], class_names: list[str], where: Path) -> LabelledFiles:
+    paths, labels, others = [], [], []
+    for folder in folders:
+        if folder.name not in class_names:
+            raise DataError(
+                f"{where}: the folder '{printable(folder.name)}' is not one of the training "
+                f"classes ({', '.join(class_names)}); rename or remove it."
+            )
+        images, rest = _images_in(folder)
+        paths += images
+        labels += [class_names.index(folder.name)] * len(images)
+        others += rest
+    if others:
+        shown = ", ".join(printable(p.relative_to(where)) for p in others[:SHOWN_PROBLEMS])
+        raise DataError(
+            f"{where}: {len(others)} file(s) are not images ({shown}"
+            f"{', ...' if len(others) > SHOWN_PROBLEMS else ''}); the folder dataset takes "
+            f"{', '.join(IMAGE_SUFFIXES)}. Move them out of the class folders."
+        )
+    return LabelledFiles(paths, labels)
+
+
+def _seeded_split(files: LabelledFiles, test_fraction: float, seed: int):
+    rng = np.random.default_rng(seed)
+    labels = np.asarray(files.labels)
+    test = np.zeros(len(labels), bool)
+    for label in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == label))
+        test[members[: max(1, round(test_fraction * len(members)))]] = True
+    train = LabelledFiles(
+        [p for p, t in zip(files.paths, test, strict=True) if not t], labels[~test].tolist()
+    )
+    held_out = LabelledFiles(
+        [p for p, t in zip(files.paths, test, strict=True) if t], labels[test].tolist()
+    )
+    return train, held_out
+
+
+def find_splits(root: Path, test_fraction: float, seed: int):
+    """(class names, train files, test files) of the folder dataset at `root`.
+
+    Raises:
+        DataError: an empty folder, fewer than two classes, files that are not images, a
+            class with too few training images or with no test images (with the counts).
+    """
+    if not root.is_dir():
+        raise DataError(
+            f"dataset.path={root} is not a folder. dataset=folder takes a folder of class "
+            "subfolders (DIR/CLASS/*.png), optionally with train/ and test/."
+        )
+    has_train, has_test = (root / "train").is_dir(), (root / "test").is_dir()
+    train_root = root / "train" if has_train else root
+    class_folders = _class_folders(train_root, skip=("test", "train"))
+    class_names = [folder.name for folder in class_folders]
+    if len(class_names) < 2:
+        raise DataError(
+            f"{train_root}: {len(class_names)} class folder(s) ({', '.join(class_names) or 'none'}"
+            "); a classifier needs at least two, one subfolder of images per class."
+        )
+    if len(class_names) > MAX_CLASSES:
+        raise DataError(f"{train_root}: {len(class_names)} classes; at most {MAX_CLASSES}.")
+    train = _files_of(class_folders, class_names, train_root)
+    if has_test:
+        test = _files_of(_class_folders(root / "test"), class_names, root / "test")
+    else:
+        train, test = _seeded_split(train, test_fraction, seed)
+    train_counts = np.bincount(train.labels, minlength=len(class_names))
+    test_counts = np.bincount(test.labels, minlength=len(class_names))
+    short = [
+        f"{name}: {count} train, {held} test"
+        for name, count, held in zip(class_names, train_counts, test_counts, strict=True)
+        if count < MIN_TRAIN_PER_CLASS or held == 0
+    ]
+    if short:
+        raise DataError(
+            f"{root}: too few images in {len(short)} class(es) ({'; '.join(short)}); each "
+            f"class needs at least {MIN_TRAIN_PER_CLASS} training images and one test image."
+        )
+    return tuple(class_names), train, test
+
+
+def content_key(root: Path, files: list[Path]) -> str:
+    """A digest of the recipe and every file's path (below `root`) and bytes."""
+    digest = hashlib.sha256(RECIPE_VERSION.encode())
+    for path in files:
+        digest.update(str(path.relative_to(root)).encode(errors="surrogateescape") + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()[:32]
+
+
+def _convert_one(path: Path) -> tuple[np.ndarray | None, str | None]:
+    try:
+        return mnist_style(read_gray(path)).pixels, None
+    except ImageError as error:
+        return None, printable(error)
+
+
+def convert(files: list[Path], root: Path) -> np.ndarray:
+    """Every file through the MNIST recipe, on all cores, as uint8 [N, 28, 28].
+
+    Raises:
+        DataError: naming the files that cannot be read.
+    """
+    log.info("Converting %s images of %s with the MNIST recipe ...", f"{len(files):,}", root)
+    with ThreadPoolExecutor(max_workers=available_cores()) as pool:
+        results = list(pool.map(_convert_one, files, chunksize=64))
+    problems = [error for _, error in results if error is not None]
+    if problems:
+        raise DataError(
+            f"{root}: {len(problems)} image(s) cannot be read: "
+            + "; ".join(problems[:SHOWN_PROBLEMS])
+            + ("; ..." if len(problems) > SHOWN_PROBLEMS else "")
+            + ". Fix or remove them."
+        )
+    return np.stack([pixels for pixels, _ in results]).astype(np.uint8)
+
+
+def read_folder(root: Path, cache_dir: Path, test_fraction: float, seed: int) -> dict:
+    """The folder dataset as Keras-layout arrays plus `class_names`, converted once.
+
+    Raises:
+        DataError: as `find_splits` and `convert` do.
+    """
+    root = Path(root).expanduser()
+    class_names, train, test = find_splits(root, test_fraction, seed)
+    key = content_key(root, [*train.paths, *test.paths])
+    cached = Path(cache_dir) / "folders" / f"{key}-seed{seed}.npz"
+    arrays = _read_cached(cached)
+    if arrays is None:
+        arrays = {
+            "x_train": convert(train.paths, root),
+            "y_train": np.asarray(train.labels, np.uint8),
+            "x_test": convert(test.paths, root),
+            "y_test": np.asarray(test.labels, np.uint8),
+        }
+        write_npz_atomically(cached, arrays)
+        log.info("Cached the converted images in %s", cached)
+    return {**arrays, "class_names": class_names}
+
+
+def _read_cached(path: Path) -> dict | None:
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            return {key: archive[key] for key in ("x_train", "y_train", "x_test", "y_test")}
+    except (OSError, ValueError, KeyError, EOFError):
+        log.warning("The cached conversion %s is damaged; converting again.", path)
+        return None

@@ -1,0 +1,146 @@
+"""mnist_exp as users install it: a wheel built from this checkout, installed (not editable)
+into a fresh virtual environment, its console scripts run from a folder outside the
+repository; and the README's "Your own project" commands run there as written.
+
+The new environment reuses this one's installed dependencies (a .pth line) and installs the
+wheel alone with --no-deps, so the test takes a minute, not a download."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+from conftest import REPO_ROOT
+from drawn_shapes import drawn
+from test_serving import free_port, wait_until_healthy
+
+from mnist_exp.commands import COMMANDS
+
+pytestmark = pytest.mark.slow
+
+WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+README_MARKER = "<!-- your-own-project:"
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory) -> Path:
+    """The bin/ folder of a fresh venv holding the wheel of this checkout."""
+    root = tmp_path_factory.mktemp("install")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", str(REPO_ROOT), "--no-deps", "--no-build-isolation",
+         "-w", str(root / "wheel"), "-q"],
+        check=True, timeout=300,
+    )  # fmt: skip
+    (wheel,) = (root / "wheel").glob("mnist_exp-*.whl")
+    venv = root / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    site = Path(sysconfig.get_path("purelib", vars={"base": str(venv), "platbase": str(venv)}))
+    # This environment's packages, as a plain path: its editable mnist_exp is not activated.
+    (site / "dependencies.pth").write_text(sysconfig.get_path("purelib") + "\n")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install",
+         "--no-deps", "-q", str(wheel)],
+        check=True, timeout=300,
+    )  # fmt: skip
+    return venv / "bin"
+
+
+def user_env(bin_dir: Path, home: Path) -> dict:
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "HOME": str(home),
+           "MNIST_EXP_CACHE": str(home / "cache"), "KERAS_HOME": str(home / "keras")}  # fmt: skip
+    for variable in ("PYTHONPATH", "HYDRA_FULL_ERROR", "TF_CONFIG", "VIRTUAL_ENV"):
+        env.pop(variable, None)
+    return env
+
+
+def run(command: list[str] | str, cwd: Path, env: dict, timeout: int = 600):
+    argv = shlex.split(command) if isinstance(command, str) else command
+    return subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def test_the_wheel_holds_the_configs_and_every_script_answers_help(installed, tmp_path):
+    env = user_env(installed, tmp_path)
+    where = run([str(installed / "python"), "-c", "import mnist_exp; print(mnist_exp.__file__)"],
+                tmp_path, env)  # fmt: skip
+    assert where.stdout.startswith(str(installed.parent)), where.stdout + where.stderr
+    assert (Path(where.stdout.strip()).parent / "conf" / "experiment" / "fast_99.yaml").is_file()
+    for command in COMMANDS.values():
+        answer = run([command.script, "--help"], tmp_path, env, timeout=120)
+        assert answer.returncode == 0, f"{command.script}: {answer.stderr[-2000:]}"
+
+
+def test_the_main_command_trains_from_any_folder(installed, tmp_path):
+    env = user_env(installed, tmp_path)
+    result = run("mnist-exp debug=smoke model=mlp", tmp_path, env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    (run_dir,) = (tmp_path / "outputs").glob("*/*")
+    assert (run_dir / "model.keras").is_file()
+    missing = run("mnist-exp --config-dir no/such/folder debug=smoke", tmp_path, env)
+    assert missing.returncode == 2
+    assert missing.stderr.strip().startswith("mnist-exp: --config-dir no/such/folder: no such")
+
+
+def readme_commands() -> list[str]:
+    """The commands of the README's "Your own project" block, as a user types them."""
+    text = (REPO_ROOT / "README.md").read_text()
+    block = text.split(README_MARKER, 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
+    return [line for line in block.splitlines() if line.strip()]
+
+
+def write_class_folders(root: Path) -> None:
+    """What write_digits.py writes (MNIST test digits, named in words), drawn here instead:
+    the shapes 0-9 as classes zero ... nine, in several sizes, on paper."""
+    for label, name in enumerate(WORDS):
+        (root / name).mkdir(parents=True)
+        for index in range(20):
+            image = drawn(label, np.random.default_rng(100 * label + index), canvas=(70, 90))
+            image.save(root / name / f"{index}.png")
+
+
+def test_your_own_project_commands_from_the_readme(installed, tmp_path):
+    commands = readme_commands()
+    assert commands[0] == "cp -r docs/example_project my_project && cd my_project"
+    assert commands[1] == "python write_digits.py"
+    project = tmp_path / "my_project"
+    shutil.copytree(REPO_ROOT / "docs" / "example_project", project)
+    write_class_folders(project / "my_digits")
+    env = user_env(installed, tmp_path)
+    *steps, serve = commands[2:]
+    for command in steps:
+        result = run(command, project, env)
+        assert result.returncode == 0, f"{command}\n{result.stdout[-2000:]}{result.stderr[-3000:]}"
+        if command.startswith("mnist-exp-predict"):  # answered with one of the folder names
+            assert re.search(rf"my_digits/seven/0\.png\s+({'|'.join(WORDS)})\s", result.stdout)
+        if command.startswith("mnist-exp-compare"):
+            assert "128" in result.stdout and "32" in result.stdout
+    metrics = (project / "outputs" / "mine" / "metrics.json").read_text()
+    assert '"model_builder": "my_nets.build_tiny"' in metrics and '"seven"' in metrics
+    assert (project / "outputs" / "search" / "experiment" / "search_best.yaml").is_file()
+    assert (project / "outputs" / "mine" / "export" / "model.onnx").is_file()
+
+    port = free_port()
+    server = subprocess.Popen(
+        [*shlex.split(serve), "--port", str(port)], cwd=project, env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_until_healthy(url, server)
+        image = (project / "my_digits" / "seven" / "0.png").read_bytes()
+        answer = httpx.post(f"{url}/api/predict", files=[("files", ("0.png", image))], timeout=30)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["model"]["class_names"] == sorted(WORDS)
+        assert answer.json()["predictions"][0]["class_name"] in WORDS
+    finally:
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=60) == 0

@@ -1,0 +1,211 @@
+"""Users' own things: folders of images with their own classes, `.npz` files with their own
+class names, model builders in their own modules, and the extras a command needs; each bad
+input refused with one message that names it."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import numpy as np
+import pytest
+from conftest import compose_config, make_arrays, smoke_config
+from drawn_shapes import drawn
+from PIL import Image
+
+from mnist_exp.data.folder import read_folder
+from mnist_exp.data.sources import load_dataset
+from mnist_exp.errors import ConfigError, DataError
+from mnist_exp.settings import BuilderSettings, parse_settings
+
+
+def write_shapes(root, classes: dict[str, int], per_class: int = 4, size=(60, 80)) -> None:
+    for name, label in classes.items():
+        (root / name).mkdir(parents=True, exist_ok=True)
+        for index in range(per_class):
+            canvas = (size[0] + 7 * index, size[1])  # mixed sizes: converted alike
+            drawn(label, np.random.default_rng(index), canvas=canvas).save(
+                root / name / f"{index}.png"
+            )
+
+
+def test_a_folder_of_class_folders_becomes_a_dataset_with_its_names(tmp_path, caplog):
+    write_shapes(tmp_path / "pics", {"ring": 0, "bar": 1, "cross": 3}, per_class=5)
+    caplog.set_level(logging.INFO, "mnist_exp.data.folder")
+    data = load_dataset("folder", path=str(tmp_path / "pics"), cache_dir=str(tmp_path / "c"))
+    assert data.class_names == ("bar", "cross", "ring")
+    assert data.x_train.shape[1:] == (28, 28) and data.x_train.dtype == np.uint8
+    assert np.bincount(data.y_test).tolist() == [1, 1, 1]  # 0.2 of 5 per class, held out
+    assert len(data.y_train) == 12
+    assert "Converting" in caplog.text
+
+    caplog.clear()
+    again = load_dataset("folder", path=str(tmp_path / "pics"), cache_dir=str(tmp_path / "c"))
+    assert "Converting" not in caplog.text  # from the cache
+    assert np.array_equal(again.x_train, data.x_train)
+    drawn(9, np.random.default_rng(9)).save(tmp_path / "pics" / "bar" / "0.png")  # changed
+    load_dataset("folder", path=str(tmp_path / "pics"), cache_dir=str(tmp_path / "c"))
+    assert "Converting" in caplog.text
+
+
+def test_a_given_test_folder_is_the_test_split(tmp_path):
+    write_shapes(tmp_path / "pics", {"ring": 0, "bar": 1}, per_class=3)
+    write_shapes(tmp_path / "pics" / "test", {"ring": 0, "bar": 1}, per_class=2)
+    arrays = read_folder(tmp_path / "pics", tmp_path / "cache", 0.2, seed=0)
+    assert arrays["class_names"] == ("bar", "ring")
+    assert len(arrays["y_train"]) == 6 and len(arrays["y_test"]) == 4
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda root: root.mkdir(), "0 class folder(s) (none)"),
+        (lambda root: write_shapes(root, {"ring": 0}), "1 class folder(s) (ring)"),
+        (
+            lambda root: (
+                write_shapes(root, {"ring": 0, "bar": 1}),
+                (root / "bar" / "notes.txt").write_text("hello"),
+            ),
+            "1 file(s) are not images (bar/notes.txt)",
+        ),
+        (
+            lambda root: (
+                write_shapes(root, {"ring": 0, "bar": 1}),
+                (root / "bar" / "broken.png").write_bytes(b"\x89PNG not really"),
+            ),
+            "1 image(s) cannot be read",
+        ),
+        (
+            lambda root: write_shapes(root, {"ring": 0, "bar": 1}, per_class=1),
+            "too few images in 2 class(es) (bar: 0 train, 1 test; ring: 0 train, 1 test)",
+        ),
+        (
+            lambda root: (
+                write_shapes(root, {"ring": 0, "bar": 1}),
+                write_shapes(root / "test", {"ring": 0}, per_class=1),
+                (root / "test" / "bar").mkdir(),
+            ),
+            "bar: 4 train, 0 test",
+        ),
+    ],
+    ids=["empty", "one-class", "not-an-image", "unreadable", "too-few", "no-test-images"],
+)
+def test_bad_folders_are_refused_by_name(tmp_path, make, message):
+    root = tmp_path / "pics"
+    make(root)
+    with pytest.raises(DataError) as refused:
+        read_folder(root, tmp_path / "cache", 0.2, seed=0)
+    assert message in str(refused.value)
+
+
+def test_an_npz_may_name_its_own_classes(tmp_path):
+    arrays = make_arrays(120, 48)
+    arrays["y_train"] = np.arange(120) % 12
+    arrays["y_test"] = np.arange(48) % 12
+    names = np.array([f"glyph{i}" for i in range(12)])
+    np.savez(tmp_path / "glyphs.npz", **arrays, class_names=names)
+    data = load_dataset("mnist", path=str(tmp_path / "glyphs.npz"), download=False)
+    assert data.class_names == tuple(names) and data.num_classes == 12
+
+
+def test_folder_options_and_foreign_dataset_keys_are_checked_before_tensorflow(tmp_path):
+    with pytest.raises(ConfigError, match="dataset=folder needs dataset.path"):
+        parse_settings(compose_config("dataset=folder", "dataset.path=null"))
+    with pytest.raises(ConfigError, match="dataset=synthetic does not use dataset.path"):
+        parse_settings(smoke_config("+dataset.path=/tmp/does/not/exist"))
+    with pytest.raises(ConfigError, match="test_fraction=1.5"):
+        parse_settings(compose_config("dataset=folder", f"dataset.path={tmp_path}",
+                                      "dataset.test_fraction=1.5"))  # fmt: skip
+
+
+BUILDERS = """
+import keras
+
+def good(input_shape, num_classes, units=8):
+    inputs = keras.Input(shape=input_shape)
+    x = keras.layers.Flatten()(keras.layers.Rescaling(1 / 255)(inputs))
+    x = keras.layers.Dense(units, activation="relu")(x)
+    return keras.Model(inputs, keras.layers.Dense(num_classes, activation="softmax")(x))
+
+def not_a_model(input_shape, num_classes):
+    return "a model, I promise"
+
+def three_outputs(input_shape, num_classes):
+    inputs = keras.Input(shape=input_shape)
+    return keras.Model(inputs, keras.layers.Dense(3)(keras.layers.Flatten()(inputs)))
+
+not_callable = 42
+"""
+
+
+@pytest.fixture
+def user_module(tmp_path, monkeypatch):
+    """A module of the user's in the working directory (not on sys.path yet)."""
+    (tmp_path / "user_nets.py").write_text(BUILDERS)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", ".")])
+    yield
+    sys.modules.pop("user_nets", None)
+
+
+def builder_config(target: str, *extra: str):
+    removed = ("~model.hidden_units", "~model.dropout_rate", "~model.l2_regularization")
+    return smoke_config("model=mlp", f"+model._target_={target}", *removed, *extra)
+
+
+def test_a_users_builder_in_the_working_directory_builds_the_model(user_module):
+    from mnist_exp.training.engine import build_network
+
+    settings = parse_settings(builder_config("user_nets.good", "+model.units=4"))
+    assert settings.model == BuilderSettings("user_nets.good", "mlp", {"units": 4})
+    model = build_network(settings.model, (28, 28, 1), 10)
+    assert model.output_shape == (None, 10)
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        ("nowhere_nets.good", "no module named 'nowhere_nets' in the working directory"),
+        ("user_nets.missing", "module 'user_nets'"),
+        ("user_nets.not_callable", "has no function 'not_callable'"),
+        ("user_nets.not_a_model", "returned str, not a keras.Model"),
+        ("user_nets.three_outputs", "must be (None, 10)"),
+        ("user_nets.good", "refused its arguments"),
+    ],
+)
+def test_a_bad_builder_is_one_message(user_module, target, message):
+    from mnist_exp.training.engine import build_network
+
+    extra = ("+model.colour=red",) if message == "refused its arguments" else ()
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        build_network(parse_settings(builder_config(target, *extra)).model, (28, 28, 1), 10)
+
+
+def test_keys_the_framework_supplies_are_refused_in_a_builder_option(user_module):
+    with pytest.raises(ConfigError, match="model.num_classes is supplied by mnist_exp"):
+        parse_settings(builder_config("user_nets.good", "+model.num_classes=3"))
+
+
+def test_a_command_whose_extra_is_missing_names_it(monkeypatch, capsys):
+    import importlib.util
+
+    from mnist_exp import extras
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "gradio" else real(name, *a)
+    )
+    with pytest.raises(SystemExit) as ended:
+        extras.require_for_command("serve", "mnist-exp-serve")
+    assert ended.value.code == 2
+    assert capsys.readouterr().err.strip() == (
+        "mnist-exp-serve: this needs mnist_exp's 'serve' extra (gradio not installed): "
+        "pip install 'mnist_exp[serve]'"
+    )
+
+
+def test_a_blank_training_image_is_kept_as_the_recipe_makes_it(tmp_path):
+    write_shapes(tmp_path / "pics", {"ring": 0, "bar": 1}, per_class=4)
+    Image.new("L", (40, 40), 255).save(tmp_path / "pics" / "bar" / "blank.png")
+    arrays = read_folder(tmp_path / "pics", tmp_path / "cache", 0.2, seed=0)
+    assert len(arrays["y_train"]) + len(arrays["y_test"]) == 9
