@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 
 def printable(text: object) -> str:
     """`text` with control characters (newlines, escapes, ...) written as escapes, so that a
@@ -12,3 +14,13 @@ def printable(text: object) -> str:
     return "".join(
         character if character.isprintable() else repr(character)[1:-1] for character in text
     )
+
+
+def shown_path(path: Path | str) -> str:
+    """`path` relative to the working directory when it lies below it (as users type it),
+    else absolute."""
+    path = Path(path).absolute()
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)

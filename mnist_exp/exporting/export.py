@@ -22,6 +22,7 @@ import numpy as np
 
 from mnist_exp.data.arrays import INPUT_CONVENTION
 from mnist_exp.errors import MnistExpError
+from mnist_exp.exporting.converter_log import LOG_FILE, output_into
 from mnist_exp.exporting.formats import FORMATS, ExportFormat
 from mnist_exp.exporting.measure import Measurement, measure
 from mnist_exp.exporting.report import report_markdown, report_table
@@ -86,10 +87,11 @@ def _export_one(export_format, model, folder: Path, calibration, test, reference
     destination = folder / export_format.path
     destination.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    export_format.write(model, destination, calibration)
-    written = time.perf_counter() - started
-    predictor = load_predictor(destination)
-    measurement = measure(predictor, destination, test.x_test, test.y_test, reference)
+    with output_into(folder / LOG_FILE):
+        export_format.write(model, destination, calibration)
+        written = time.perf_counter() - started
+        predictor = load_predictor(destination)
+        measurement = measure(predictor, destination, test.x_test, test.y_test, reference)
     result = FormatResult(export_format, measurement, written)
     if not result.accepted:
         rejected = folder / REJECTED_DIR / export_format.path

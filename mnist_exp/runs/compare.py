@@ -19,6 +19,8 @@ from mnist_exp.runs.table import METRIC_COLUMNS, find_run_dirs, read_runs
 
 PROGRESS_FROM = 100  # runs: fewer are read before a progress line would help
 FIXED_COLUMNS = (*METRIC_COLUMNS, "status", "error", "run_dir")
+SEED = "seed"
+VARIES = "varies within"
 
 
 def varying_config_columns(table: pd.DataFrame) -> list[str]:
@@ -67,9 +69,30 @@ def mean_and_spread(values: pd.Series) -> str:
     return f"{_number(values.mean())} ± {_number(values.std(ddof=1), digits=2)}"
 
 
-def summarize(table: pd.DataFrame, group_by: list[str]) -> pd.DataFrame:
-    """Per group: n runs, completed runs, and mean ± std of each metric over completed runs."""
+def variation(group: pd.DataFrame, columns: list[str]) -> str:
+    """How the config keys `columns` vary inside `group`: 'key 1000..6000' for numbers,
+    'key in {a, b}' otherwise; empty when every run of the group agrees."""
+    parts = []
+    for column in columns:
+        values = group[column]
+        if values.astype(str).nunique(dropna=False) < 2:
+            continue
+        numbers = pd.to_numeric(values, errors="coerce")
+        if numbers.notna().all():
+            parts.append(f"{column} {_number(numbers.min())}..{_number(numbers.max())}")
+        else:
+            parts.append(f"{column} in {{{', '.join(sorted(values.astype(str).unique()))}}}")
+    return "; ".join(parts)
+
+
+def summarize(table: pd.DataFrame, group_by: list[str], strict: bool = False) -> pd.DataFrame:
+    """Per group: n runs, completed runs, and mean ± std of each metric over completed runs.
+    Other config keys (seeds aside) that vary inside a group are named in a 'varies within'
+    column; with `strict`, groups are split by them instead, so no mean pools unlike runs."""
     columns = [_column(table, key) for key in group_by]
+    others = [c for c in varying_config_columns(table) if c not in columns and c != SEED]
+    if strict:
+        columns += others
     completed = table[table["status"] == "completed"]
     rows = []
     for keys, group in table.groupby(columns, dropna=False, sort=True):
@@ -81,13 +104,24 @@ def summarize(table: pd.DataFrame, group_by: list[str]) -> pd.DataFrame:
         for metric in METRIC_COLUMNS:
             values = done[metric].dropna()
             row[metric] = mean_and_spread(values) if len(values) else ""
+        row[VARIES] = "" if strict else variation(group, others)
         rows.append(row)
-    return pd.DataFrame(rows)
+    summary = pd.DataFrame(rows)
+    return summary if summary[VARIES].astype(bool).any() else summary.drop(columns=VARIES)
+
+
+def defining_columns(table: pd.DataFrame) -> list[str]:
+    """The config keys a table shows: those that differ between its runs; for a single run
+    (nothing differs), its group choices (model, dataset, ...) and seed."""
+    if len(table) > 1:
+        return varying_config_columns(table)
+    config = [c for c in table.columns if c not in FIXED_COLUMNS and table[c].notna().all()]
+    return sorted(c for c in config if "." not in c)
 
 
 def run_table(table: pd.DataFrame, sort: str | None) -> pd.DataFrame:
-    """One row per run: the varying config keys, metrics, status and directory."""
-    columns = varying_config_columns(table) + [c for c in FIXED_COLUMNS if c != "error"]
+    """One row per run: the config keys that tell it apart, metrics, status and directory."""
+    columns = defining_columns(table) + [c for c in FIXED_COLUMNS if c != "error"]
     shown = table[columns].copy()
     shown["run_dir"] = shown["run_dir"].map(_relative)
     sort_column = _column(table, sort or "test_accuracy")
@@ -153,7 +187,14 @@ def parse_arguments(argv=None) -> argparse.Namespace:
         action="append",
         default=[],
         metavar="KEY",
-        help="aggregate over the other keys (e.g. seeds): mean ± std and n",
+        help="aggregate over the other keys (e.g. seeds): mean ± std and n; other keys that "
+        "vary inside a group are named in a 'varies within' column",
+    )
+    parser.add_argument(
+        "--strict-groups",
+        action="store_true",
+        help="with --group-by: also split groups by every other key that varies (seeds "
+        "aside), so each mean is over runs that differ only in seed (default: off)",
     )
     parser.add_argument(
         "--sort",
@@ -187,7 +228,7 @@ def main(argv=None) -> int:
         return 1
     table = filter_runs(table, arguments.where)
     if arguments.group_by:
-        result = summarize(table, arguments.group_by)
+        result = summarize(table, arguments.group_by, arguments.strict_groups)
     else:
         result = run_table(table, arguments.sort)
     text = render(result, arguments.format)

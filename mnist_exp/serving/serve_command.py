@@ -134,8 +134,8 @@ def main(argv=None) -> int:
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home
     try:
         limits = _check_arguments(arguments)
+        sock = bind(arguments.host, arguments.port)  # first: a taken port costs no model load
         predictor = load_predictor(arguments.model)
-        sock = bind(arguments.host, arguments.port)
     except MnistExpError as error:
         print(f"{name}: {error}", file=sys.stderr)
         return 2

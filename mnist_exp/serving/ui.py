@@ -16,11 +16,20 @@ from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 
 from mnist_exp.serving.service import Answer, PredictionService, RequestRefused
 
 SHOWN_SIDE = 112  # the 28x28 input, enlarged so that people can see it
+TILE, SHEET_COLUMNS = 84, 8  # what the model saw, per uploaded image
+TABLE_HEADERS = ("image", "prediction", "confidence", "top 3")
+# Gradio's sketchpad opens with no tool chosen, so a drag draws nothing until the brush is
+# clicked; the page clicks it whenever the Draw tab is shown.
+PICK_BRUSH = """() => {
+  for (const wait of [50, 300, 1000]) {
+    setTimeout(() => document.querySelector("#sketch button[aria-label='Brush']")?.click(), wait);
+  }
+}"""
 KEPT_SKETCHES = 32  # drawings sent ahead of their prediction, kept at most (oldest dropped)
 
 
@@ -54,10 +63,34 @@ def _enlarged(pixels: np.ndarray) -> Image.Image:
     return Image.fromarray(pixels).resize((SHOWN_SIDE, SHOWN_SIDE), Image.Resampling.NEAREST)
 
 
-def _caption(answer: Answer) -> str:
+def contact_sheet(answers: list[Answer]) -> Image.Image:
+    """The 28x28 inputs the model saw, TILE pixels each, SHEET_COLUMNS to a row, each
+    captioned with its file's name and the predicted class."""
+    columns = min(SHEET_COLUMNS, len(answers))
+    rows = -(-len(answers) // columns)
+    sheet = Image.new("RGB", (columns * (TILE + 8), rows * (TILE + 30)), "white")
+    draw = ImageDraw.Draw(sheet)
+    font = ImageFont.load_default(size=11)
+    for index, answer in enumerate(answers):
+        left, top = (index % columns) * (TILE + 8) + 4, (index // columns) * (TILE + 30) + 4
+        tile = Image.fromarray(answer.preprocessed.pixels).resize((TILE, TILE), Image.NEAREST)
+        sheet.paste(tile.convert("RGB"), (left, top))
+        verdict = "blank" if answer.blank else f"pred {answer.class_name}"
+        draw.text((left, top + TILE + 2), _short(answer.filename), fill="black", font=font)
+        draw.text((left, top + TILE + 14), _short(verdict), fill="black", font=font)
+    return sheet
+
+
+def _short(text: str, limit: int = 14) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _table_row(answer: Answer, names) -> list[str]:
     if answer.blank:
-        return f"{answer.filename}: blank (no digit found)"
-    return f"{answer.filename}: {answer.class_name} ({answer.confidence:.0%})"
+        return [answer.filename, "(blank)", "", "no digit found"]
+    order = np.argsort(answer.probabilities)[::-1][:3]
+    top = ", ".join(f"{names[i]} {answer.probabilities[i]:.0%}" for i in order)
+    return [answer.filename, answer.class_name, f"{answer.confidence:.1%}", top]
 
 
 def facts_markdown(service: PredictionService) -> str:
@@ -121,17 +154,17 @@ def build_ui(service: PredictionService, upload_root: Path):
 
     async def classify_uploads(paths):
         if not paths:
-            return [], [], "Upload one or more images first."
+            return None, gr.Image(visible=False), "Upload one or more images first."
         try:
             files = [(Path(p).name, read_upload(p, upload_root, max_bytes)) for p in paths]
             answers = await service.classify_files(files)
         except (RequestRefused, UploadRefused) as error:
-            return [], [], f"**Cannot predict:** {error}"
-        gallery = [(path, _caption(a)) for path, a in zip(paths, answers, strict=True)]
-        seen = [(_enlarged(a.preprocessed.pixels), _caption(a)) for a in answers]
+            return None, gr.Image(visible=False), f"**Cannot predict:** {error}"
+        rows = [_table_row(answer, service.class_names) for answer in answers]
+        seen = gr.Image(contact_sheet(answers), visible=True)
         blank = sum(a.blank for a in answers)
         note = f" ({blank} blank: no digit found, no prediction)" if blank else ""
-        return gallery, seen, f"{len(answers)} image(s) predicted.{note}"
+        return rows, seen, f"{len(answers)} image(s) predicted.{note}"
 
     async def classify_sketch(drawing: bytes | None):
         if not drawing:
@@ -154,19 +187,23 @@ def build_ui(service: PredictionService, upload_root: Path):
             )
             button = gr.Button("Predict", variant="primary")
             message = gr.Markdown(elem_id="upload-message")
-            gallery = gr.Gallery(
+            table = gr.Dataframe(
+                headers=list(TABLE_HEADERS),
                 label="Predictions",
-                columns=6,
-                object_fit="contain",
-                height="auto",
+                interactive=False,
+                wrap=True,
                 elem_id="predictions",
             )
-            seen = gr.Gallery(
-                label="What the model saw (28x28, light ink on black)", columns=10,
-                object_fit="contain", height="auto", elem_id="seen",
-            )  # fmt: skip
-            button.click(classify_uploads, uploads, [gallery, seen, message])
-        with gr.Tab("Draw"):
+            seen = gr.Image(
+                label="What the model saw (28x28, light ink on black)",
+                visible=False,
+                show_label=True,
+                elem_id="seen",
+            )
+            button.click(classify_uploads, uploads, [table, seen, message])
+        with gr.Tab("Draw") as draw_tab:
+            gr.Markdown("Draw a digit in the box with the mouse, a pen or a finger; the "
+                        "prediction follows as you draw.")  # fmt: skip
             with gr.Row():
                 sketch = _digit_sketchpad(
                     upload_root,
@@ -175,11 +212,16 @@ def build_ui(service: PredictionService, upload_root: Path):
                     canvas_size=(280, 280),
                     brush=gr.Brush(default_size=16, colors=["#000000"], color_mode="fixed"),
                     layers=False,
-                    placeholder="Pick the brush on the left, then draw a digit",
+                    placeholder="Draw a digit here",
                     elem_id="sketch",
                 )
                 with gr.Column():
                     label = gr.Label(num_top_classes=3, label="Prediction", elem_id="sketch-label")
-                    sketch_seen = gr.Image(label="What the model saw", elem_id="sketch-seen")
+                    sketch_seen = gr.Image(
+                        label="What the model saw", height=160, elem_id="sketch-seen"
+                    )
+                    gr.ClearButton([sketch, label, sketch_seen], value="Clear the drawing")
             sketch.change(classify_sketch, sketch, [label, sketch_seen], show_progress="hidden")
+            draw_tab.select(None, None, None, js=PICK_BRUSH)
+        page.load(None, None, None, js=PICK_BRUSH)
     return page

@@ -53,6 +53,12 @@ class LearningRateLogger(keras.callbacks.Callback):
         logs["learning_rate"] = float(keras.ops.convert_to_numpy(rate))
 
 
+def metric_text(key: str, value: float) -> str:
+    """One format per metric, so that columns of epoch lines line up: rates in scientific
+    notation, everything else with four decimals (0.9900, never 0.99)."""
+    return f"{value:.2e}" if "learning_rate" in key else f"{value:.4f}"
+
+
 class EpochLogger(keras.callbacks.Callback):
     """One log line per epoch (metrics, learning rate, duration); times each whole epoch in
     `epoch_seconds` and its training part, validation excluded, in `train_seconds`."""
@@ -81,7 +87,9 @@ class EpochLogger(keras.callbacks.Callback):
         self._end_training_part()
         logs = logs or {}
         shown = " ".join(
-            f"{key}={value:.4g}" for key, value in logs.items() if isinstance(value, (int, float))
+            f"{key}={metric_text(key, value)}"
+            for key, value in logs.items()
+            if isinstance(value, (int, float))
         )
         seconds = time.perf_counter() - self._started
         self.epoch_seconds.append(seconds)

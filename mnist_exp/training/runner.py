@@ -18,6 +18,7 @@ from mnist_exp.runs import artifacts
 from mnist_exp.runs.flatten import flatten_config, with_group_choices
 from mnist_exp.runs.load import FINISHED
 from mnist_exp.settings import BuilderSettings, dataset_path_as_written, parse_settings
+from mnist_exp.text import shown_path
 from mnist_exp.training.cluster import is_chief_process
 from mnist_exp.training.threads import configure_threads
 
@@ -34,7 +35,7 @@ def _summary(metrics: dict, output_dir: Path) -> str:
         f"test_loss={metrics['test_loss']:.4f} "
         f"best_val_accuracy={metrics['best_val_accuracy']:.4f} "
         f"epochs={metrics['epochs_run']} train={metrics['train_seconds']:.1f}s "
-        f"({metrics['images_per_second']:.0f} img/s) -> {output_dir}"
+        f"({metrics['images_per_second']:.0f} img/s) -> {shown_path(output_dir)}"
     )
 
 
