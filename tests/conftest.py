@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -35,6 +36,13 @@ def compose_config(*overrides: str):
 def smoke_config(*overrides: str):
     """debug=smoke plus overrides: synthetic data, one epoch, never a download."""
     return compose_config("debug=smoke", *overrides)
+
+
+def free_port() -> int:
+    """A TCP port free on loopback now (for a server a test starts)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def read_json(path) -> dict:

@@ -10,12 +10,7 @@ import sys
 import time
 
 import pytest
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from conftest import free_port
 
 
 def accepts(port: int) -> bool:

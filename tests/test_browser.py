@@ -14,8 +14,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import free_port
 from drawn_shapes import drawn
-from test_serving import free_port, wait_until_healthy
+from test_serving import wait_until_healthy
 
 CHROMIUM = Path("/usr/bin/chromium")
 # MNIST_EXP_SCREENSHOTS=DIR keeps the page's screenshots there, to look at.

@@ -55,3 +55,8 @@ def test_the_run_table_names_the_model_even_for_a_single_run(count):
     shown = run_table(table, None)
     assert "model" in shown.columns
     assert ("dataset" in shown.columns) == (count == 1)
+
+
+def test_a_key_missing_from_some_runs_of_a_group_is_named_too():
+    table = runs(model=["mlp", "mlp"], seed=[0, 0], **{"model.width": [None, "wide"]})
+    assert summarize(table, ["model"]).iloc[0]["varies within"] == "model.width in {(absent), wide}"

@@ -20,9 +20,9 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, free_port
 from drawn_shapes import drawn
-from test_serving import free_port, wait_until_healthy
+from test_serving import wait_until_healthy
 
 from mnist_exp.commands import COMMANDS
 

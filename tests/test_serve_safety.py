@@ -17,8 +17,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from conftest import free_port
 from PIL import Image
-from test_serving import free_port, png_bytes, shape_png, wait_until_healthy
+from test_serving import png_bytes, shape_png, wait_until_healthy
 
 pytestmark = pytest.mark.slow  # each test talks to a server process
 

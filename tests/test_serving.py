@@ -18,18 +18,13 @@ import time
 import httpx
 import numpy as np
 import pytest
+from conftest import free_port
 from drawn_shapes import drawn
 from PIL import Image
 
 from mnist_exp.imaging.preprocess import mnist_style
 
 MAX_IMAGES = 8
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def png_bytes(image: Image.Image) -> bytes:

@@ -81,7 +81,8 @@ def variation(group: pd.DataFrame, columns: list[str]) -> str:
         if numbers.notna().all():
             parts.append(f"{column} {_number(numbers.min())}..{_number(numbers.max())}")
         else:
-            parts.append(f"{column} in {{{', '.join(sorted(values.astype(str).unique()))}}}")
+            shown = sorted({"(absent)" if pd.isna(v) else str(v) for v in values})
+            parts.append(f"{column} in {{{', '.join(shown)}}}")
     return "; ".join(parts)
 
 
