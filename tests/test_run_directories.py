@@ -119,14 +119,8 @@ def test_sigterm_ends_a_run_as_interrupted_and_resumable(tmp_path):
          "trainer.early_stopping.enabled=false", f"hydra.run.dir={run_dir}"],
         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
-    deadline = time.monotonic() + 120
-    while not (run_dir / "backup").is_dir():
-        assert process.poll() is None and time.monotonic() < deadline
-        time.sleep(0.1)
-    process.terminate()
-    output, _ = process.communicate(timeout=60)
-    assert process.returncode == 130
-    assert "Traceback" not in output and f"Continue with: mnist-exp-resume {run_dir}" in output
+    wait_while_running(process, lambda: (run_dir / "backup").is_dir())
+    stop_and_expect_a_clean_interruption(process, run_dir)
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["status"] == "interrupted" and metrics["resumable"] is True
 
@@ -135,13 +129,24 @@ def test_sigterm_ends_a_run_as_interrupted_and_resumable(tmp_path):
         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     epochs = len((run_dir / "history.csv").read_text().splitlines())
-    deadline = time.monotonic() + 120
-    while len((run_dir / "history.csv").read_text().splitlines()) <= epochs:
-        assert resumed.poll() is None and time.monotonic() < deadline
+    wait_while_running(
+        resumed, lambda: len((run_dir / "history.csv").read_text().splitlines()) > epochs
+    )
+    stop_and_expect_a_clean_interruption(resumed, run_dir)
+
+
+def wait_while_running(process, condition, seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert process.poll() is None and time.monotonic() < deadline
         time.sleep(0.1)
-    resumed.terminate()
-    output, _ = resumed.communicate(timeout=60)
-    assert resumed.returncode == 130
+
+
+def stop_and_expect_a_clean_interruption(process, run_dir) -> None:
+    """SIGTERM ends it with status 130, no traceback, and the command that continues it."""
+    process.terminate()
+    output, _ = process.communicate(timeout=60)
+    assert process.returncode == 130
     assert "Traceback" not in output and f"Continue with: mnist-exp-resume {run_dir}" in output
 
 
