@@ -22,7 +22,7 @@ train: $(STAMP)  ## train the default experiment on real MNIST (extra overrides:
 test: $(STAMP)  ## the whole suite, slow tests included (what CI runs)
 	$(BIN)/python -m pytest
 
-test-fast: $(STAMP)  ## skip the subprocess tests
+test-fast: $(STAMP)  ## skip the tests that train or start processes (marked slow)
 	$(BIN)/python -m pytest -m "not slow"
 
 lint: $(STAMP)

@@ -12,6 +12,8 @@ from omegaconf import OmegaConf
 from mnist_exp.tools.ensemble import main as ensemble_main
 from mnist_exp.training.runner import run_experiment
 
+pytestmark = pytest.mark.slow  # each test trains or starts a process
+
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):

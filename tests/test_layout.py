@@ -7,6 +7,7 @@ import subprocess
 import sys
 import tomllib
 
+import pytest
 from conftest import REPO_ROOT
 
 from mnist_exp.commands import COMMANDS, python_argv
@@ -17,6 +18,7 @@ def test_console_scripts_match_the_command_table():
     assert project["scripts"] == {command.script: command.target for command in COMMANDS.values()}
 
 
+@pytest.mark.slow
 def test_every_command_answers_help_by_its_module():
     names = ("resume", "compare", "board", "ensemble", "bench", "launch", "tune-launch")
     for name in (*names, "export", "predict", "serve"):
@@ -27,6 +29,7 @@ def test_every_command_answers_help_by_its_module():
         assert COMMANDS[name].script in result.stdout, name
 
 
+@pytest.mark.slow
 def test_serving_side_modules_never_import_training_tuning_or_hydra():
     """Run-loading and inference code is what serving builds on: it must stay light."""
     probe = (
@@ -91,6 +94,7 @@ def _tensorflow_start_up(**env_overrides) -> tuple[str, str]:
     return result.stdout.strip(), result.stderr
 
 
+@pytest.mark.slow
 def test_tensorflow_info_lines_are_dropped_but_a_users_level_wins():
     level, quiet = _tensorflow_start_up()
     assert level == "1"

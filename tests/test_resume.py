@@ -21,6 +21,8 @@ from mnist_exp.training.job import saved_config_with
 from mnist_exp.training.resume import main as resume_main
 from mnist_exp.training.runner import run_experiment
 
+pytestmark = pytest.mark.slow  # each test trains or starts a process
+
 SLOW_ENOUGH = (
     "model=cnn_small",
     "trainer.epochs=6",
@@ -34,7 +36,6 @@ def epochs_in(history_path):
     return [int(line.split(",")[0]) for line in history_path.read_text().splitlines()[1:]]
 
 
-@pytest.mark.slow
 def test_kill_minus_nine_then_resume_matches_an_uninterrupted_run(tmp_path):
     run_dir = tmp_path / "killed"
     command = [

@@ -24,6 +24,8 @@ from PIL import Image
 
 from mnist_exp.imaging.preprocess import mnist_style
 
+pytestmark = pytest.mark.slow  # each test trains or starts a process
+
 MAX_IMAGES = 8
 
 

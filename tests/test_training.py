@@ -11,6 +11,8 @@ from conftest import read_json, smoke_config
 from mnist_exp.errors import ConfigError, MnistExpError
 from mnist_exp.training.runner import run_experiment
 
+pytestmark = pytest.mark.slow  # each test trains or starts a process
+
 REQUIRED_METRICS = {
     "test_accuracy",
     "test_loss",
@@ -164,6 +166,7 @@ PLAIN_KERAS = """
 import sys
 import keras
 import numpy as np
+
 data = np.load(sys.argv[2])
 model = keras.saving.load_model(sys.argv[1])  # safe mode, no custom objects
 predicted = model.predict(data["images"], verbose=0).argmax(axis=1)

@@ -171,6 +171,7 @@ def test_bad_search_key_fails_before_any_trial(tmp_path):
         ("hyperband", ("tuner.max_epochs=2", "tuner.factor=2"), None),
     ],
 )
+@pytest.mark.slow
 def test_each_tuner_completes_a_search(tmp_path, caplog, tuner, budget, expected_trials):
     caplog.set_level("INFO")
     summary, table = tune(tmp_path, f"tuner={tuner}", "tuner.max_epochs=1", *budget)
@@ -198,6 +199,7 @@ def test_each_tuner_completes_a_search(tmp_path, caplog, tuner, budget, expected
     assert [cell.strip() for cell in header[1:3]] == ["trial", "status"]
 
 
+@pytest.mark.slow
 def test_a_failing_trial_is_recorded_and_the_search_goes_on(tmp_path, monkeypatch):
     from mnist_exp.tuning import trials
 
@@ -216,6 +218,7 @@ def test_a_failing_trial_is_recorded_and_the_search_goes_on(tmp_path, monkeypatc
     assert table["trial"].iloc[0] == 1, "the search went on after the failure"
 
 
+@pytest.mark.slow
 def test_failures_in_a_row_stop_the_search_with_one_message(tmp_path, monkeypatch):
     def always_fail(cfg, run_dir, **kwargs):
         raise RuntimeError("broken (simulated)")
@@ -228,6 +231,7 @@ def test_failures_in_a_row_stop_the_search_with_one_message(tmp_path, monkeypatc
     assert table["reason"].str.contains("broken").all()
 
 
+@pytest.mark.slow
 def test_an_existing_search_is_never_overwritten(tmp_path):
     state = tmp_path / "search" / "trials" / "oracle.json"
     state.parent.mkdir(parents=True)
@@ -237,6 +241,7 @@ def test_an_existing_search_is_never_overwritten(tmp_path):
     assert state.read_text() == "{}"
 
 
+@pytest.mark.slow
 def test_resuming_a_finished_search_keeps_its_trials_and_time(tmp_path):
     first, _ = tune(tmp_path, "tuner.max_trials=1", "tuner.max_epochs=1")
     run = tmp_path / "search" / "trials" / "trial_0" / "seed_0" / "metrics.json"
@@ -247,6 +252,7 @@ def test_resuming_a_finished_search_keeps_its_trials_and_time(tmp_path):
     assert again["search_seconds"] >= first["search_seconds"]
 
 
+@pytest.mark.slow
 def test_resume_needs_a_search_and_names_a_damaged_state_file(tmp_path):
     with pytest.raises(MnistExpError, match="holds no search to resume"):
         tune(tmp_path, "tuning.resume=true")
