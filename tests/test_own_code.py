@@ -209,3 +209,15 @@ def test_a_blank_training_image_is_kept_as_the_recipe_makes_it(tmp_path):
     Image.new("L", (40, 40), 255).save(tmp_path / "pics" / "bar" / "blank.png")
     arrays = read_folder(tmp_path / "pics", tmp_path / "cache", 0.2, seed=0)
     assert len(arrays["y_train"]) + len(arrays["y_test"]) == 9
+
+
+def test_a_refused_single_run_writes_nothing(tmp_path, user_module):
+    from mnist_exp.training.job import Job, run_job
+
+    write_shapes(tmp_path / "one_class", {"ring": 0})
+    cfg = compose_config("dataset=folder", f"dataset.path={tmp_path / 'one_class'}")
+    with pytest.raises(DataError, match="1 class folder"):
+        run_job(cfg, Job(output_dir=tmp_path / "run"))
+    with pytest.raises(ConfigError, match="no module named 'nowhere_nets'"):
+        run_job(builder_config("nowhere_nets.good"), Job(output_dir=tmp_path / "run"))
+    assert not (tmp_path / "run").exists()

@@ -27,7 +27,7 @@ from mnist_exp.errors import ConfigError, MnistExpError
 from mnist_exp.runs import artifacts, record
 from mnist_exp.runs.load import FINISHED
 from mnist_exp.runs.lock import RunLock
-from mnist_exp.settings import StrategySettings, parse_section
+from mnist_exp.settings import StrategySettings, parse_section, parse_settings
 from mnist_exp.training.cluster import is_chief_process
 from mnist_exp.training.runner import run_experiment
 from mnist_exp.training.stop import interrupt_on_signals
@@ -142,6 +142,8 @@ def run_job(cfg: DictConfig, job: Job) -> dict:
         else:
             run_dir = job.output_dir.resolve()
             experiment = without_resume(cfg)
+            if job.sweep_dir is None and not record.has_record(run_dir):
+                check_before_starting(experiment)
         with RunLock(run_dir):
             continuing = record.has_record(run_dir)
             if continuing and resume_dir is None:
@@ -205,6 +207,21 @@ def run_job(cfg: DictConfig, job: Job) -> dict:
         if handler is not None:
             logging.getLogger().removeHandler(handler)
             handler.close()
+
+
+def check_before_starting(experiment: DictConfig) -> None:
+    """A new single run's config, the user's builder module and folder dataset checked before
+    anything is written: a refused run leaves no record. (A sweep's jobs are recorded as
+    failed instead, so that the sweep's summary counts them.)
+
+    Raises:
+        MnistExpError: the config, builder or folder problem, in one message.
+    """
+    settings = parse_settings(experiment)
+    if settings.dataset.name == "folder":
+        from mnist_exp.data.folder import find_splits
+
+        find_splits(Path(settings.dataset.path), settings.dataset.test_fraction, settings.seed)
 
 
 def _is_chief(experiment: DictConfig) -> bool:
