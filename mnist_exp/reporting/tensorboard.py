@@ -9,6 +9,18 @@ import tensorflow as tf
 from tensorboard.plugins.hparams import api as hparams_api
 
 FINAL_METRICS = ("objective", "test_accuracy", "test_loss", "best_val_accuracy", "train_seconds")
+# Tag groups, so that TensorBoard's Time Series (which sorts groups by name) shows Keras'
+# epoch curves first, then the final values, then the report's pictures.
+FINAL_GROUP, REPORT_GROUP = "final", "report"
+
+
+def final_tag(name: str) -> str:
+    return f"{FINAL_GROUP}/{name}"
+
+
+def hparams_metrics() -> list:
+    """The final values as HParams metrics, shown under their plain names."""
+    return [hparams_api.Metric(final_tag(name), display_name=name) for name in FINAL_METRICS]
 
 
 def _png_to_image(png: bytes) -> np.ndarray:
@@ -38,9 +50,9 @@ def write_run_record(
         for name in FINAL_METRICS:
             value = metrics.get(name)
             if isinstance(value, (int, float)) and np.isfinite(value):
-                tf.summary.scalar(name, value, step=0)
+                tf.summary.scalar(final_tag(name), value, step=0)
         for name, png in images.items():
-            tf.summary.image(name, _png_to_image(png), step=0)
+            tf.summary.image(f"{REPORT_GROUP}/{name}", _png_to_image(png), step=0)
     writer.flush()
     writer.close()
 
@@ -54,7 +66,7 @@ def write_sweep_domains(sweep_dir: Path, domains: dict[str, list]) -> None:
         hparams.append(
             hparams_api.HParam(name, hparams_api.Discrete(values) if len(kinds) == 1 else None)
         )
-    metrics = [hparams_api.Metric(name, display_name=name) for name in FINAL_METRICS]
+    metrics = hparams_metrics()
     writer = tf.summary.create_file_writer(str(sweep_dir))
     with writer.as_default():
         hparams_api.hparams_config(hparams=hparams, metrics=metrics)
