@@ -62,12 +62,3 @@ def tensorboard_dir(run_dir: Path, model: str, seed: int) -> Path:
         return started[0]
     keys = _swept_keys(run_dir.parent)
     return events / run_label(model, seed, record.read_overrides(run_dir), keys)
-
-
-def run_name(events_dir: Path, model: str, seed: int) -> str:
-    """The run's name, as its TensorBoard folder carries it (`model-seedN` for a run begun
-    before runs were named)."""
-    events_dir = Path(events_dir)
-    if events_dir.name == artifacts.TENSORBOARD_DIR:
-        return run_label(model, seed, ())
-    return events_dir.name

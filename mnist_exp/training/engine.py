@@ -24,7 +24,7 @@ from mnist_exp.models.inference import evaluate
 from mnist_exp.reporting.report import build_report, write_report
 from mnist_exp.reporting.tensorboard import write_run_record
 from mnist_exp.runs import artifacts
-from mnist_exp.runs.naming import run_name, tensorboard_dir
+from mnist_exp.runs.naming import run_label, tensorboard_dir
 from mnist_exp.settings import (
     BuilderSettings,
     ExperimentSettings,
@@ -378,8 +378,9 @@ def train_and_evaluate(
         hparams=hparams,
         metrics=metrics,
         images=report.images,
-        # The dashboard's Trial ID column cuts long values: what tells runs apart goes first.
-        run_name=f"{run_name(events_dir, settings.model.name, settings.seed)} · "
+        # The dashboard's Trial ID column is narrow: model, seed and the run's folder; the
+        # keys that tell runs apart have columns of their own.
+        run_name=f"{run_label(settings.model.name, settings.seed, ())} · "
         f"{output_dir.parent.name}/{output_dir.name}",
     )
     return metrics
