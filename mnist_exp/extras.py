@@ -18,22 +18,14 @@ class MissingExtra(MnistExpError):
     """A command or model format needs an extra that is not installed."""
 
 
-def missing_modules(extra: str, modules: tuple[str, ...] | None = None) -> list[str]:
-    return [name for name in modules or EXTRAS[extra] if importlib.util.find_spec(name) is None]
-
-
-def missing_extra_message(extra: str, missing: list[str]) -> str:
-    return (
-        f"this needs mnist_exp's '{extra}' extra ({', '.join(missing)} not installed): "
-        f"pip install 'mnist_exp[{extra}]'"
-    )
-
-
 def require(extra: str, modules: tuple[str, ...] | None = None) -> None:
     """Raises MissingExtra when a module of `extra` (or the given ones) is not installed."""
-    missing = missing_modules(extra, modules)
+    missing = [name for name in modules or EXTRAS[extra] if importlib.util.find_spec(name) is None]
     if missing:
-        raise MissingExtra(missing_extra_message(extra, missing))
+        raise MissingExtra(
+            f"this needs mnist_exp's '{extra}' extra ({', '.join(missing)} not installed): "
+            f"pip install 'mnist_exp[{extra}]'"
+        )
 
 
 def require_for_command(extra: str, command: str) -> None:

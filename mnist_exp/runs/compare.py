@@ -16,6 +16,7 @@ import pandas as pd
 from mnist_exp.commands import shown
 from mnist_exp.progress import Progress
 from mnist_exp.runs.table import METRIC_COLUMNS, find_run_dirs, read_runs
+from mnist_exp.text import shown_path
 
 PROGRESS_FROM = 100  # runs: fewer are read before a progress line would help
 FIXED_COLUMNS = (*METRIC_COLUMNS, "status", "error", "run_dir")
@@ -124,18 +125,11 @@ def run_table(table: pd.DataFrame, sort: str | None) -> pd.DataFrame:
     """One row per run: the config keys that tell it apart, metrics, status and directory."""
     columns = defining_columns(table) + [c for c in FIXED_COLUMNS if c != "error"]
     shown = table[columns].copy()
-    shown["run_dir"] = shown["run_dir"].map(_relative)
+    shown["run_dir"] = shown["run_dir"].map(shown_path)
     sort_column = _column(table, sort or "test_accuracy")
     return shown.sort_values(
         sort_column, ascending=sort_column in ("test_loss", "train_seconds"), na_position="last"
     )
-
-
-def _relative(path: str) -> str:
-    try:
-        return str(Path(path).relative_to(Path.cwd()))
-    except ValueError:
-        return path
 
 
 def _integers_kept(table: pd.DataFrame) -> pd.DataFrame:

@@ -102,13 +102,7 @@ async def _uploads(request: Request, service: PredictionService) -> list[tuple[s
         for index, file in enumerate(form.getlist(UPLOAD_FIELD)):
             if isinstance(file, str):
                 raise RequestRefused(422, f"'{UPLOAD_FIELD}' must hold files, not text.")
-            name = file.filename or f"file {index}"
-            if (file.size or 0) > limits.max_file_bytes:
-                raise RequestRefused(
-                    413, f"{name}: {file.size:,} bytes is over the limit of "
-                    f"{limits.max_file_bytes:,} per image."
-                )  # fmt: skip
-            uploads.append((name, await file.read()))
+            uploads.append((file.filename or f"file {index}", await file.read()))
         return uploads
     finally:
         await form.close()

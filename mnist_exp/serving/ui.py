@@ -59,8 +59,8 @@ def read_upload(path: str, upload_root: Path, max_bytes: int) -> bytes:
     return data
 
 
-def _enlarged(pixels: np.ndarray) -> Image.Image:
-    return Image.fromarray(pixels).resize((SHOWN_SIDE, SHOWN_SIDE), Image.Resampling.NEAREST)
+def _enlarged(pixels: np.ndarray, side: int = SHOWN_SIDE) -> Image.Image:
+    return Image.fromarray(pixels).resize((side, side), Image.Resampling.NEAREST)
 
 
 def contact_sheet(answers: list[Answer]) -> Image.Image:
@@ -73,8 +73,7 @@ def contact_sheet(answers: list[Answer]) -> Image.Image:
     font = ImageFont.load_default(size=11)
     for index, answer in enumerate(answers):
         left, top = (index % columns) * (TILE + 8) + 4, (index // columns) * (TILE + 30) + 4
-        tile = Image.fromarray(answer.preprocessed.pixels).resize((TILE, TILE), Image.NEAREST)
-        sheet.paste(tile.convert("RGB"), (left, top))
+        sheet.paste(_enlarged(answer.preprocessed.pixels, TILE).convert("RGB"), (left, top))
         verdict = "blank" if answer.blank else f"pred {answer.class_name}"
         draw.text((left, top + TILE + 2), _short(answer.filename), fill="black", font=font)
         draw.text((left, top + TILE + 14), _short(verdict), fill="black", font=font)
