@@ -1,8 +1,6 @@
 """`mnist-exp [overrides]` (`python -m mnist_exp`): train and evaluate one experiment, `-m` a
 sweep, `resume=RUN_DIR` continue a run. The logic is in mnist_exp.training."""
 
-import sys
-
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
@@ -11,6 +9,7 @@ from omegaconf import DictConfig
 from mnist_exp.commands import shown
 from mnist_exp.config_dirs import refuse_missing_config_dirs
 from mnist_exp.errors import MnistExpError
+from mnist_exp.exits import end_hydra_job
 from mnist_exp.settings import CONFIG_DIR
 from mnist_exp.training.job import Job, run_job
 
@@ -20,12 +19,9 @@ def run(cfg: DictConfig) -> float:
     """Runs one job and returns its objective for sweepers."""
     try:
         metrics = run_job(cfg, Job.from_hydra())
-    except MnistExpError:
-        if HydraConfig.get().mode == RunMode.RUN:
-            sys.exit(2)  # run_job logged one clear message; no traceback for bad input
+    except (MnistExpError, KeyboardInterrupt) as error:  # run_job logged why, in one message
+        end_hydra_job(error, single_run=HydraConfig.get().mode == RunMode.RUN)
         raise
-    except KeyboardInterrupt:
-        sys.exit(130)  # run_job logged how to continue; no traceback
     return metrics["objective"]
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from mnist_exp.exits import REFUSED
+
 OPTIONS = ("--config-dir", "-cd")
 
 
@@ -31,4 +33,4 @@ def refuse_missing_config_dirs(command: str, argv: list[str] | None = None) -> N
                 "the folder that holds your config groups (model/, experiment/, ...).",
                 file=sys.stderr,
             )
-            sys.exit(2)
+            sys.exit(REFUSED)

@@ -7,6 +7,7 @@ import importlib.util
 import sys
 
 from mnist_exp.errors import MnistExpError
+from mnist_exp.exits import REFUSED
 
 EXTRAS = {
     "serve": ("fastapi", "uvicorn", "python_multipart", "gradio"),
@@ -34,4 +35,4 @@ def require_for_command(extra: str, command: str) -> None:
         require(extra)
     except MissingExtra as error:
         print(f"{command}: {error}", file=sys.stderr)
-        sys.exit(2)
+        sys.exit(REFUSED)

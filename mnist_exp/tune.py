@@ -1,8 +1,6 @@
 """`mnist-exp-tune [tuner=...] [search=...] [overrides]` (`python -m mnist_exp.tune`): a Keras
 Tuner search (`resume=DIR` continues a killed one). The logic is in mnist_exp.tuning."""
 
-import sys
-
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
@@ -11,6 +9,7 @@ from omegaconf import DictConfig, OmegaConf
 from mnist_exp.commands import shown
 from mnist_exp.config_dirs import refuse_missing_config_dirs
 from mnist_exp.errors import MnistExpError
+from mnist_exp.exits import end_hydra_job
 from mnist_exp.settings import CONFIG_DIR
 from mnist_exp.training.job import Job
 from mnist_exp.tuning.job import run_search_job
@@ -42,9 +41,8 @@ def run(cfg: DictConfig) -> float | None:
         summary = run_search_job(
             cfg, Job.from_hydra(), compose=compose_training, compose_search=compose_search
         )
-    except MnistExpError:
-        if HydraConfig.get().mode == RunMode.RUN:
-            sys.exit(2)  # run_search_job logged one clear message
+    except (MnistExpError, KeyboardInterrupt) as error:  # run_search_job logged why
+        end_hydra_job(error, single_run=HydraConfig.get().mode == RunMode.RUN)
         raise
     return summary.get("best_score")
 

@@ -15,7 +15,7 @@ from conftest import run_module
 from mnist_exp.errors import MnistExpError
 from mnist_exp.runs.artifacts import LinkRefused
 from mnist_exp.runs.lock import RunLock
-from mnist_exp.runs.record import log_to_file
+from mnist_exp.runs.record import logging_into
 
 pytestmark = pytest.mark.slow
 
@@ -169,8 +169,11 @@ def test_files_of_a_run_are_never_written_through_symbolic_links(tmp_path):
     (run_dir / "train.log").symlink_to(victim)
     with pytest.raises(LinkRefused, match=r"\.lock is a symbolic link"):
         RunLock(run_dir)
-    with pytest.raises(LinkRefused, match=r"train\.log is a symbolic link"):
-        log_to_file(run_dir, "train")
+    with (
+        pytest.raises(LinkRefused, match=r"train\.log is a symbolic link"),
+        logging_into(run_dir, "train"),
+    ):
+        pass
     exported = subprocess.run(
         [sys.executable, "-m", "mnist_exp.export", str(run_dir)],
         capture_output=True, text=True, timeout=120,

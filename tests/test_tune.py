@@ -236,7 +236,9 @@ def test_an_existing_search_is_never_overwritten(tmp_path):
     state = tmp_path / "search" / "trials" / "oracle.json"
     state.parent.mkdir(parents=True)
     state.write_text("{}")
-    with pytest.raises(MnistExpError, match="already holds a search; continue it with"):
+    with pytest.raises(
+        MnistExpError, match="already holds a search; nothing was changed. Continue it with"
+    ):
         tune(tmp_path, "tuner.max_trials=1")
     assert state.read_text() == "{}"
 

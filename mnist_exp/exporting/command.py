@@ -11,6 +11,7 @@ import sys
 
 from mnist_exp.commands import shown
 from mnist_exp.errors import MnistExpError, os_error_text
+from mnist_exp.exits import DONE, PARTLY, REFUSED
 from mnist_exp.exporting.export import CALIBRATION_IMAGES, ExportRejected, export_run
 from mnist_exp.exporting.formats import FORMATS
 
@@ -37,11 +38,11 @@ def main(argv=None) -> int:
         export_run(arguments.run_dir, formats, arguments.force, arguments.calibration_images)
     except ExportRejected as error:
         print(f"{shown('export')}: {error}", file=sys.stderr)
-        return 1
+        return PARTLY
     except MnistExpError as error:
         print(f"{shown('export')}: {error}", file=sys.stderr)
-        return 2
+        return REFUSED
     except OSError as error:
         print(f"{shown('export')}: {os_error_text(error)}", file=sys.stderr)
-        return 2
-    return 0
+        return REFUSED
+    return DONE

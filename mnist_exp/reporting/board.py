@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from mnist_exp.commands import shown
+from mnist_exp.exits import REFUSED
 from mnist_exp.reporting.board_view import refresh
 from mnist_exp.signals import stop_signals_handled_by
 
@@ -37,7 +38,7 @@ def main(argv=None) -> int:
     logdir = Path(arguments.logdir)
     if not logdir.is_dir():
         print(f"{shown('board')}: {logdir} is not a folder of runs.", file=sys.stderr)
-        return 2
+        return REFUSED
     folder = Path(tempfile.mkdtemp(prefix="mnist-exp-board-"))
     try:
         view = refresh(logdir, folder)

@@ -17,22 +17,22 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 from mnist_exp.errors import MnistExpError
+from mnist_exp.exits import REFUSED
 from mnist_exp.runs.artifacts import write_text_atomically
 from mnist_exp.runs.lock import RunLock
+from mnist_exp.runs.status import Outcome
 
 log = logging.getLogger(__name__)
 
 OUTCOMES_DIR = ".outcomes"
 SWEEP_LOCK = ".sweep.lock"
-ORDER = ("skipped", "resumed", "run", "failed", "interrupted", "diverged", "refused")
-FAILURES = ("failed", "interrupted", "diverged", "refused")
 
 
 class SweepFailed(Exception):
     """Some jobs of the multirun did not succeed (their records say why)."""
 
 
-def record_outcome(sweep_dir: Path, job_number: int, outcome: str, run_dir: Path) -> None:
+def record_outcome(sweep_dir: Path, job_number: int, outcome: Outcome, run_dir: Path) -> None:
     note = {"outcome": outcome, "run_dir": str(run_dir), "at": time.time()}
     write_text_atomically(Path(sweep_dir) / OUTCOMES_DIR / f"{job_number}.json", json.dumps(note))
 
@@ -51,8 +51,8 @@ def count_outcomes(sweep_dir: Path, since: float) -> Counter:
 
 def describe(counts: Counter) -> str:
     total = sum(counts.values())
-    parts = [f"{counts[name]} {name}" for name in ORDER if counts[name]]
-    parts += [f"{n} {name}" for name, n in counts.items() if name not in ORDER]
+    parts = [f"{counts[name]} {name}" for name in Outcome if counts[name]]
+    parts += [f"{n} {name}" for name, n in counts.items() if name not in tuple(Outcome)]
     return f"{total} job{'s' if total != 1 else ''}: " + ", ".join(parts)
 
 
@@ -86,7 +86,7 @@ class SweepSummary(Callback):
             self.lock = RunLock(sweep_dir, SWEEP_LOCK)
         except MnistExpError as error:
             log.error("The sweep folder %s", error)
-            sys.exit(2)
+            sys.exit(REFUSED)
         self.sweep_dir = sweep_dir
         self.started = time.time() - 1  # file times may be rounded down
         atexit.register(self.report)
@@ -95,7 +95,7 @@ class SweepSummary(Callback):
         counts = self.report()
         if self.lock is not None:
             self.lock.release()
-        failed = sum(counts[name] for name in FAILURES)
+        failed = sum(counts[name] for name in Outcome if name.is_failure)
         if failed:
             raise SweepFailed(f"{failed} of {sum(counts.values())} jobs did not succeed.")
 

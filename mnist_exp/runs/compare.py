@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from mnist_exp.commands import shown
+from mnist_exp.exits import DONE, PARTLY, REFUSED
 from mnist_exp.progress import Progress
 from mnist_exp.runs.table import METRIC_COLUMNS, find_run_dirs, read_runs
 from mnist_exp.text import shown_path
@@ -211,7 +212,7 @@ def main(argv=None) -> int:
     missing = [path for path in arguments.paths if not Path(path).exists()]
     if missing:
         print(f"compare: no such path: {', '.join(missing)}", file=sys.stderr)
-        return 2
+        return REFUSED
     run_dirs = find_run_dirs(arguments.paths)
     progress = Progress("compare", len(run_dirs), "runs", plain_lines=False, keep=False)
     table = read_runs(run_dirs, on_read=progress if len(run_dirs) >= PROGRESS_FROM else None)
@@ -220,7 +221,7 @@ def main(argv=None) -> int:
             f"compare: no runs under {' '.join(arguments.paths)} (a run has .hydra/config.yaml).",
             file=sys.stderr,
         )
-        return 1
+        return PARTLY
     table = filter_runs(table, arguments.where)
     if arguments.group_by:
         result = summarize(table, arguments.group_by, arguments.strict_groups)
@@ -231,7 +232,7 @@ def main(argv=None) -> int:
         arguments.output.write_text(text)
     else:
         print(text)
-    return 0
+    return DONE
 
 
 if __name__ == "__main__":

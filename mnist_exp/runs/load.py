@@ -16,9 +16,7 @@ from omegaconf import DictConfig
 
 from mnist_exp.errors import MnistExpError
 from mnist_exp.runs import artifacts, record
-
-COMPLETED = "completed"
-FINISHED = (COMPLETED, "diverged")  # a run in one of these states is never trained again
+from mnist_exp.runs.status import Status
 
 
 class NotARun(MnistExpError):
@@ -108,7 +106,7 @@ def open_finished_run(run_dir: Path) -> Run:
             without a model.
     """
     run = open_run(run_dir)
-    if run.status != COMPLETED:
+    if run.status != Status.COMPLETED:
         raise NotARun(f"{run.directory} did not complete (status {run.status}).")
     if not run.model_path.is_file():
         raise NotARun(f"{run.directory} has no {artifacts.MODEL_FILE}.")

@@ -10,6 +10,8 @@ Hydra run directories reads these.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import yaml
@@ -83,13 +85,18 @@ def config_differences(saved: DictConfig, new: DictConfig) -> list[str]:
     ]
 
 
-def log_to_file(run_dir: Path, name: str) -> logging.Handler:
-    """Appends the root logger's records to RUN_DIR/NAME.log (Hydra's format); returns the
-    handler so the caller can remove it when the run ends."""
+@contextmanager
+def logging_into(run_dir: Path, name: str) -> Iterator[None]:
+    """While the block runs, the root logger's records are appended to RUN_DIR/NAME.log too
+    (Hydra's format); the run's log is detached when it ends, however it ends."""
     handler = logging.StreamHandler(append_unlinked(Path(run_dir) / f"{name}.log"))
     handler.setFormatter(logging.Formatter(LOG_FORMAT))
     root = logging.getLogger()
     root.addHandler(handler)
     if root.level > logging.INFO or root.level == logging.NOTSET:
         root.setLevel(logging.INFO)
-    return handler
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        handler.close()

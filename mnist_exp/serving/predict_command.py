@@ -25,6 +25,7 @@ from tabulate import tabulate
 
 from mnist_exp.commands import shown
 from mnist_exp.errors import MnistExpError
+from mnist_exp.exits import DONE, PARTLY, REFUSED
 from mnist_exp.imaging.decode import MAX_PIXELS
 from mnist_exp.progress import Progress
 from mnist_exp.serving.predict import ImageResult, find_images, predict_images
@@ -155,13 +156,13 @@ def _predict(arguments) -> int:
         predictor = load_predictor(arguments.model)
     except MnistExpError as error:
         print(f"{name}: {error}", file=sys.stderr)
-        return 2
+        return REFUSED
     paths, unmatched = find_images(arguments.images)
     for problem in unmatched:
         print(f"{name}: {problem}", file=sys.stderr)
     if not paths:
         print(f"{name}: no images to predict.", file=sys.stderr)
-        return 2
+        return REFUSED
     if arguments.save_preprocessed:
         arguments.save_preprocessed.mkdir(parents=True, exist_ok=True)
     names = predictor.facts.class_names
@@ -195,4 +196,4 @@ def _predict(arguments) -> int:
               "(marked blank above).", file=sys.stderr)  # fmt: skip
     if failures:
         print(f"{name}: {failures} input(s) could not be used (named above).", file=sys.stderr)
-    return 1 if failures else 0
+    return PARTLY if failures else DONE

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from mnist_exp.commands import shown
 from mnist_exp.errors import MnistExpError
+from mnist_exp.exits import DONE, REFUSED
 from mnist_exp.serving.body_limit import EndOnShutdown
 from mnist_exp.serving.predictors import MODEL_SOURCES, load_predictor
 from mnist_exp.serving.service import Limits, PredictionService
@@ -138,7 +139,7 @@ def main(argv=None) -> int:
         predictor = load_predictor(arguments.model)
     except MnistExpError as error:
         print(f"{name}: {error}", file=sys.stderr)
-        return 2
+        return REFUSED
     if arguments.host not in LOCALHOST:
         print(
             f"{name}: WARNING: listening on {arguments.host}: anyone who can reach this address "
@@ -169,7 +170,7 @@ def main(argv=None) -> int:
         if upload_root is not None:
             shutil.rmtree(upload_root, ignore_errors=True)
     print(f"{name}: stopped.", flush=True)
-    return 0
+    return DONE
 
 
 class StoppableServer:

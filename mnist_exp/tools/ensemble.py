@@ -16,6 +16,7 @@ import numpy as np
 
 from mnist_exp.commands import shown
 from mnist_exp.errors import MnistExpError
+from mnist_exp.exits import DONE, REFUSED
 from mnist_exp.runs import artifacts
 from mnist_exp.runs.load import open_finished_run
 
@@ -106,7 +107,7 @@ def main(argv=None) -> int:
         result = ensemble_accuracy([run_dir.resolve() for run_dir in arguments.run_dirs])
     except MnistExpError as error:
         log.error("ensemble: %s", error)
-        return 2
+        return REFUSED
     log.info(
         "ensemble of %d models: test accuracy %.4f (best single %.4f) on %d images; "
         "%s s of training in all",
@@ -119,7 +120,7 @@ def main(argv=None) -> int:
     if arguments.output:
         result.pop("probabilities")
         artifacts.write_json_atomically(arguments.output / "ensemble.json", result)
-    return 0
+    return DONE
 
 
 if __name__ == "__main__":

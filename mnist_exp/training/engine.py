@@ -25,6 +25,7 @@ from mnist_exp.reporting.report import build_report, write_report
 from mnist_exp.reporting.tensorboard import write_run_record
 from mnist_exp.runs import artifacts
 from mnist_exp.runs.naming import run_label, tensorboard_dir
+from mnist_exp.runs.status import Status
 from mnist_exp.settings import (
     BuilderSettings,
     ExperimentSettings,
@@ -239,7 +240,7 @@ def _history_metrics(history: pd.DataFrame) -> dict:
     diverged = len(finite) < len(history)
     best_val = finite["val_accuracy"].max() if len(finite) else float("nan")
     return {
-        "status": "diverged" if diverged else "completed",
+        "status": Status.DIVERGED if diverged else Status.COMPLETED,
         "best_val_accuracy": float(best_val),
         "epochs_run": len(history),
     }
@@ -363,7 +364,7 @@ def train_and_evaluate(
         global_batch_size=plan.global_batch,
         resumed_from_epoch=initial_epoch or None,
     )
-    if metrics["status"] != "diverged":  # a diverged run keeps its last finite backup
+    if metrics["status"] != Status.DIVERGED:  # a diverged run keeps its last finite backup
         remove_backups(output_dir)
     log.info("Writing the report pictures and the TensorBoard record ...")
     report = _report(

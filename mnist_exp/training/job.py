@@ -1,13 +1,7 @@
 """One Hydra job: which directory it works in, with which config, and whether it starts,
-continues or skips a run there.
-
-- A fresh directory: the job takes it, records its config, and trains.
-- A directory that already holds this very config (a sweep or command run again): a
-  finished run is skipped and its metrics returned; an unfinished one continues from its
-  last backup.
-- A directory that holds another config: refused, nothing touched.
-- `resume=DIR`: continues the run in DIR with DIR's saved config; only overrides that do not
-  change the experiment are accepted.
+continues, skips or refuses a run there (decided by `mnist_exp.runs.status.decide`).
+`resume=DIR` continues the run in DIR with DIR's saved config; only overrides that do not
+change the experiment are accepted.
 
 The directory is held with an OS lock for the whole job, so two processes never write into
 one run.
@@ -16,6 +10,7 @@ one run.
 from __future__ import annotations
 
 import logging
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,8 +20,8 @@ from omegaconf import DictConfig, OmegaConf
 from mnist_exp.commands import shown
 from mnist_exp.errors import ConfigError, MnistExpError
 from mnist_exp.runs import artifacts, record
-from mnist_exp.runs.load import FINISHED
 from mnist_exp.runs.lock import RunLock
+from mnist_exp.runs.status import Action, Outcome, Status, decide
 from mnist_exp.settings import StrategySettings, parse_section, parse_settings
 from mnist_exp.training.cluster import is_chief_process
 from mnist_exp.training.runner import run_experiment
@@ -123,7 +118,7 @@ def _resume_overrides(overrides) -> list[str]:
 
 
 def run_job(cfg: DictConfig, job: Job) -> dict:
-    """Starts, continues, skips or refuses the run `cfg` describes (see the module's doc).
+    """Starts, continues, skips or refuses the run `cfg` describes (`runs.status.decide`).
     Every MnistExpError is logged here once (into the run's train.log too, once it has one).
 
     Returns:
@@ -132,81 +127,88 @@ def run_job(cfg: DictConfig, job: Job) -> dict:
     Raises:
         MnistExpError: for a refusal (nothing was written) or a failed run (recorded).
     """
-    handler = None
-    outcome, run_dir = "refused", job.output_dir
-    try:
-        resume_dir = resume_dir_of(cfg)
-        if resume_dir is not None:
-            run_dir = resume_dir.resolve()
-            experiment = saved_config_with(run_dir, _resume_overrides(job.overrides))
-        else:
-            run_dir = job.output_dir.resolve()
-            experiment = without_resume(cfg)
-            if job.sweep_dir is None and not record.has_record(run_dir):
-                check_before_starting(experiment)
-        with RunLock(run_dir):
-            continuing = record.has_record(run_dir)
-            if continuing and resume_dir is None:
-                _check_same_experiment(run_dir, experiment)
-            metrics = artifacts.read_metrics(run_dir) or {}
-            if continuing and metrics.get("status") in FINISHED:
-                if resume_dir is not None:
-                    raise MnistExpError(
-                        f"{run_dir} already finished (status {metrics['status']}); nothing to "
-                        "resume, nothing was changed. Start a new run instead."
-                    )
-                log.info("%s already %s; skipped.", run_dir, metrics["status"])
-                outcome = "skipped"
-                return {**metrics, "skipped": True}
-            if not continuing and _is_chief(experiment):  # other workers keep only a log
-                record.write_record(run_dir, experiment, job.hydra, job.overrides)
-            choices = record.read_choices(run_dir) if continuing else job.choices
-            handler = record.log_to_file(run_dir, "train")
-            if continuing:
-                log.info("Continuing %s", run_dir)
-            # A recorded run without metrics was refused before training began: it starts anew.
-            resume = continuing and bool(metrics)
-            outcome = "failed"
-            with interrupt_on_signals():
-                try:
-                    result = run_experiment(
-                        experiment, run_dir, choices=choices, resume=resume, cpu_share=job.cpu_share
-                    )
-                except KeyboardInterrupt:
-                    outcome = "interrupted"
-                    log.error(
-                        "Interrupted; recorded as 'interrupted'. Continue with: %s %s",
-                        shown("resume"),
-                        run_dir,
-                    )
-                    raise
-            outcome = "resumed" if resume else "run"
-            if result["status"] == "diverged":
-                outcome = "diverged"
-                raise RunDiverged(
-                    f"Training diverged (non-finite loss) after epoch {result['epochs_run']}; "
-                    + (
-                        f"the test set was scored with the last finite checkpoint (epoch "
-                        f"{result['best_epoch']}). "
-                        if result.get("best_epoch")
-                        else "no finite checkpoint exists, so the test scores are not meaningful. "
-                    )
-                    + (
-                        f"The last finite training state is kept in {run_dir}/backup. "
-                        if (run_dir / artifacts.BACKUP_DIR).is_dir()
-                        else ""
-                    )
-                    + "Try a lower optimizer.learning_rate."
-                )
+    outcome, run_dir = Outcome.REFUSED, job.output_dir.resolve()
+    with ExitStack() as held:
+        try:
+            resume_dir = resume_dir_of(cfg)
+            if resume_dir is not None:
+                run_dir = resume_dir.resolve()
+                experiment = saved_config_with(run_dir, _resume_overrides(job.overrides))
+            else:
+                experiment = without_resume(cfg)
+                if job.sweep_dir is None and not record.has_record(run_dir):
+                    check_before_starting(experiment)
+            held.enter_context(RunLock(run_dir))
+            decision = decide(run_dir, experiment, resume=resume_dir is not None)
+            if decision.action is Action.REFUSE:
+                raise MnistExpError(decision.reason)
+            if decision.action is Action.SKIP:
+                log.info("%s already %s; skipped.", run_dir, decision.status)
+                outcome = Outcome.SKIPPED
+                return {**decision.metrics, "skipped": True}
+            outcome = Outcome.FAILED
+            result = _train(run_dir, experiment, job, decision.action is Action.CONTINUE, held)
+            outcome = Outcome.RESUMED if decision.action is Action.CONTINUE else Outcome.RUN
             return result
-    except MnistExpError as error:
-        log.error("%s", error)
-        raise
-    finally:
-        job.note_outcome(outcome, run_dir)
-        if handler is not None:
-            logging.getLogger().removeHandler(handler)
-            handler.close()
+        except BaseException as error:
+            if outcome is Outcome.FAILED:
+                outcome = _outcome_of(error)
+            if isinstance(error, MnistExpError):
+                log.error("%s", error)
+            raise
+        finally:
+            job.note_outcome(outcome, run_dir)
+
+
+def _train(run_dir: Path, experiment: DictConfig, job: Job, resume: bool, held: ExitStack):
+    if record.has_record(run_dir):
+        choices = record.read_choices(run_dir)
+    else:
+        choices = job.choices
+        if _is_chief(experiment):  # other workers keep only a log
+            record.write_record(run_dir, experiment, job.hydra, job.overrides)
+    held.enter_context(record.logging_into(run_dir, "train"))
+    if resume:
+        log.info("Continuing %s", run_dir)
+    with interrupt_on_signals():
+        try:
+            result = run_experiment(
+                experiment, run_dir, choices=choices, resume=resume, cpu_share=job.cpu_share
+            )
+        except KeyboardInterrupt:
+            log.error(
+                "Interrupted; recorded as 'interrupted'. Continue with: %s %s",
+                shown("resume"),
+                run_dir,
+            )
+            raise
+    if result["status"] == Status.DIVERGED:
+        raise RunDiverged(_diverged_message(result, run_dir))
+    return result
+
+
+def _outcome_of(error: BaseException) -> Outcome:
+    if isinstance(error, KeyboardInterrupt):
+        return Outcome.INTERRUPTED
+    return Outcome.DIVERGED if isinstance(error, RunDiverged) else Outcome.FAILED
+
+
+def _diverged_message(result: dict, run_dir: Path) -> str:
+    return (
+        f"Training diverged (non-finite loss) after epoch {result['epochs_run']}; "
+        + (
+            f"the test set was scored with the last finite checkpoint (epoch "
+            f"{result['best_epoch']}). "
+            if result.get("best_epoch")
+            else "no finite checkpoint exists, so the test scores are not meaningful. "
+        )
+        + (
+            f"The last finite training state is kept in {run_dir}/backup. "
+            if (run_dir / artifacts.BACKUP_DIR).is_dir()
+            else ""
+        )
+        + "Try a lower optimizer.learning_rate."
+    )
 
 
 def check_before_starting(experiment: DictConfig) -> None:
@@ -229,14 +231,3 @@ def _is_chief(experiment: DictConfig) -> bool:
         return is_chief_process(parse_section(experiment, "strategy", StrategySettings))
     except ConfigError:
         return True  # the runner records the bad config as this run's failure
-
-
-def _check_same_experiment(run_dir: Path, experiment: DictConfig) -> None:
-    differences = record.config_differences(record.read_config(run_dir), experiment)
-    if differences:
-        shown_differences = "; ".join(differences[:5]) + (" ..." if len(differences) > 5 else "")
-        raise MnistExpError(
-            f"{run_dir} already holds a different run ({shown_differences}); nothing was "
-            f"changed. Choose another directory for this one, or continue that run with "
-            f"{shown('resume')} {run_dir}."
-        )

@@ -14,6 +14,7 @@ from omegaconf import OmegaConf
 
 from mnist_exp.commands import shown
 from mnist_exp.errors import MnistExpError, os_error_text
+from mnist_exp.exits import DONE, REFUSED, exit_status
 from mnist_exp.runs.record import LOG_FORMAT
 from mnist_exp.training.job import ALLOWED_RESUME_OVERRIDES, RESUME_KEY, Job, run_job
 
@@ -32,14 +33,12 @@ def main(argv=None) -> int:
     job = Job(output_dir=run_dir, overrides=tuple(arguments.overrides))
     try:
         run_job(OmegaConf.create({RESUME_KEY: str(run_dir)}), job)
-    except MnistExpError:
-        return 2  # run_job logged the reason
-    except KeyboardInterrupt:
-        return 130  # run_job logged how to continue
+    except (MnistExpError, KeyboardInterrupt) as error:  # run_job logged why
+        return exit_status(error)
     except OSError as error:
         logging.getLogger("mnist_exp").error("%s", os_error_text(error))
-        return 2
-    return 0
+        return REFUSED
+    return DONE
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from mnist_exp.commands import shown
 from mnist_exp.errors import MnistExpError
 from mnist_exp.runs import artifacts
 from mnist_exp.runs.flatten import flatten_config, with_group_choices
-from mnist_exp.runs.load import FINISHED
+from mnist_exp.runs.status import Action, Status, decide
 from mnist_exp.settings import BuilderSettings, dataset_path_as_written, parse_settings
 from mnist_exp.text import shown_path
 from mnist_exp.training.cluster import is_chief_process
@@ -40,25 +40,22 @@ def _summary(metrics: dict, output_dir: Path) -> str:
 
 
 def _start_record(output_dir: Path, resume: bool) -> dict:
-    existing = artifacts.read_metrics(output_dir)
+    decision = decide(output_dir, resume=resume)
+    if decision.action is Action.REFUSE:
+        raise MnistExpError(decision.reason)
     if resume:
-        if existing is None:
+        if decision.action is not Action.CONTINUE:
             raise MnistExpError(f"{output_dir} holds no run to resume (no metrics.json).")
-        if existing.get("status") in FINISHED:
-            raise MnistExpError(
-                f"{output_dir} already finished (status {existing['status']}); nothing to "
-                "resume. Start a new run instead."
-            )
         # What the interrupted attempt left (its error, its end) is not this attempt's.
-        kept = {k: v for k, v in existing.items() if k not in ("error", "finished_at")}
-        return {**kept, "status": "running", "resumed_at": _now()}
-    if existing is not None:
+        kept = {k: v for k, v in decision.metrics.items() if k not in ("error", "finished_at")}
+        return {**kept, "status": Status.RUNNING, "resumed_at": _now()}
+    if decision.action is not Action.START:
         raise MnistExpError(
-            f"{output_dir} already holds a run (status {existing.get('status')}); refusing to "
+            f"{output_dir} already holds a run (status {decision.status}); refusing to "
             "overwrite it. Choose another hydra.run.dir, or resume it: "
             f"{shown('resume')} {output_dir}"
         )
-    return {"status": "running", "started_at": _now()}
+    return {"status": Status.RUNNING, "started_at": _now()}
 
 
 def run_experiment(
@@ -113,7 +110,7 @@ def run_experiment(
             end_job()
     except BaseException as error:
         record.update(
-            status="interrupted" if isinstance(error, KeyboardInterrupt) else "failed",
+            status=Status.INTERRUPTED if isinstance(error, KeyboardInterrupt) else Status.FAILED,
             resumable=(run_dir / artifacts.BACKUP_DIR).is_dir(),
             error=f"{type(error).__name__}: {error}",
             finished_at=_now(),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from contextlib import ExitStack
 
 from omegaconf import DictConfig
 
@@ -54,8 +55,8 @@ def run_search_job(
     compose: Composer,
     compose_search: Callable[[list[str]], DictConfig] | None = None,
 ) -> dict:
-    """Runs, continues or refuses the search `cfg` describes; every MnistExpError is logged
-    here once.
+    """Runs, continues or refuses the search `cfg` describes (`search._check_state` decides);
+    every MnistExpError is logged here once (into tune.log too, once the search has one).
 
     Args:
         cfg: the composed tuning config.
@@ -63,34 +64,24 @@ def run_search_job(
         compose: composes a trial's training config from overrides.
         compose_search: composes the whole tuning config (needed for `resume=DIR`).
     """
-    handler = None
-    try:
-        overrides = list(job.overrides)
-        resume_dir = resume_dir_of(cfg)
-        output_dir = (resume_dir or job.output_dir).resolve()
-        if resume_dir is not None:
-            overrides = [*saved_search_overrides(output_dir, overrides), RESUME_OVERRIDE]
-            cfg = compose_search(overrides)
-        cfg = without_resume(cfg)
-        tuning = parse_tuning(cfg)
-        with RunLock(output_dir):
-            recorded = record.has_record(output_dir)
-            if recorded and not tuning.resume and tuning.role != "worker":
-                raise MnistExpError(
-                    f"{output_dir} already holds a search; nothing was changed. Continue "
-                    f"it with resume={output_dir}, or choose another directory."
-                )
-            handler = record.log_to_file(output_dir, "tune")
+    with ExitStack() as held:
+        try:
+            overrides = list(job.overrides)
+            resume_dir = resume_dir_of(cfg)
+            output_dir = (resume_dir or job.output_dir).resolve()
+            if resume_dir is not None:
+                overrides = [*saved_search_overrides(output_dir, overrides), RESUME_OVERRIDE]
+                cfg = compose_search(overrides)
+            cfg = without_resume(cfg)
+            tuning = parse_tuning(cfg)
+            held.enter_context(RunLock(output_dir))
 
-            def write_record() -> None:
+            def take_directory() -> None:
                 if tuning.role != "worker" and not record.has_record(output_dir):
                     record.write_record(output_dir, cfg, job.hydra, job.overrides)
+                held.enter_context(record.logging_into(output_dir, "tune"))
 
-            return run_search(cfg, output_dir, overrides, compose=compose, on_start=write_record)
-    except MnistExpError as error:
-        log.error("%s", error)
-        raise
-    finally:
-        if handler is not None:
-            logging.getLogger().removeHandler(handler)
-            handler.close()
+            return run_search(cfg, output_dir, overrides, compose=compose, on_start=take_directory)
+        except MnistExpError as error:
+            log.error("%s", error)
+            raise

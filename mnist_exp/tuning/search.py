@@ -21,9 +21,9 @@ from omegaconf import DictConfig
 
 from mnist_exp.commands import python_argv, shown
 from mnist_exp.errors import MnistExpError
-from mnist_exp.runs import artifacts
-from mnist_exp.runs.load import FINISHED
+from mnist_exp.runs import artifacts, record
 from mnist_exp.runs.naming import SWEEP_HPARAMS_DIR
+from mnist_exp.runs.status import Action, decide
 from mnist_exp.tuning.distributed import configure_environment, serve_oracle
 from mnist_exp.tuning.overrides import training_overrides
 from mnist_exp.tuning.preset import Composer, preset_text
@@ -39,16 +39,17 @@ SUMMARY_FILE = "search.json"
 RETRAIN_DIR = "retrain"
 
 
-def _check_state(state_dir: Path, tuning: TuningSettings) -> None:
-    exists = (state_dir / PROJECT_NAME / "oracle.json").is_file()
+def _check_state(output_dir: Path, state_dir: Path, tuning: TuningSettings) -> None:
+    """A search starts in a directory that holds none, and resumes one that holds one."""
     if tuning.role == "worker":
         return  # a worker's state lives with the chief
-    if exists and not tuning.resume:
+    has_state = (state_dir / PROJECT_NAME / "oracle.json").is_file()
+    if (has_state or record.has_record(output_dir)) and not tuning.resume:
         raise MnistExpError(
-            f"{state_dir} already holds a search; continue it with "
+            f"{state_dir} already holds a search; nothing was changed. Continue it with "
             f"{shown('tune')} resume={state_dir}, or choose another directory."
         )
-    if tuning.resume and not exists:
+    if tuning.resume and not has_state:
         raise MnistExpError(
             f"{state_dir} holds no search to resume (no {PROJECT_NAME}/oracle.json)."
         )
@@ -86,7 +87,7 @@ def run_search(
     )
     runner.preflight()
     state_dir = Path(tuning.directory or output_dir).resolve()
-    _check_state(state_dir, tuning)
+    _check_state(Path(output_dir).resolve(), state_dir, tuning)
     if on_start is not None:
         on_start()
     configure_environment(tuning)
@@ -260,11 +261,12 @@ def retrain(output_dir: Path) -> dict:
     A finished retrain is never redone or overwritten; an interrupted one is resumed.
     """
     run_dir = output_dir / RETRAIN_DIR
-    existing = artifacts.read_metrics(run_dir)
-    if existing and existing.get("status") in FINISHED:
+    decision = decide(run_dir)
+    if decision.action is Action.SKIP:
         log.info("Retrain already done in %s.", run_dir)
+        finished = decision.metrics
     else:
-        if existing:
+        if decision.action is Action.CONTINUE:
             command = [*python_argv("resume"), str(run_dir)]
         else:
             command = [
@@ -277,6 +279,6 @@ def retrain(output_dir: Path) -> dict:
         log.info("Retraining the best configuration: %s", " ".join(command))
         if subprocess.run(command).returncode != 0:
             raise MnistExpError(f"The retrain failed; see {run_dir}/train.log.")
-        existing = artifacts.read_metrics(run_dir)
+        finished = artifacts.read_metrics(run_dir)
     keys = ("status", "test_accuracy", "test_loss", "epochs_run", "train_seconds")
-    return {"run_dir": str(run_dir), **{key: existing.get(key) for key in keys}}
+    return {"run_dir": str(run_dir), **{key: finished.get(key) for key in keys}}

@@ -10,17 +10,12 @@ from __future__ import annotations
 
 import logging
 import math
-import shutil
 from pathlib import Path
 
-import pandas as pd
-from omegaconf import OmegaConf
-
 from mnist_exp.errors import ConfigError, MnistExpError
-from mnist_exp.runs import artifacts, record
-from mnist_exp.runs.load import FINISHED
+from mnist_exp.runs import record
 from mnist_exp.runs.naming import write_swept_keys
-from mnist_exp.runs.record import CONFIG_FILE
+from mnist_exp.runs.status import Action, Status, decide
 from mnist_exp.settings import ObjectiveSettings, parse_settings
 from mnist_exp.training.runner import run_experiment
 from mnist_exp.tuning.overrides import render
@@ -37,13 +32,12 @@ class TrialFailed(Exception):
     """A trial that cannot score: its reason goes into the trials table."""
 
 
-def best_score(run_dir: Path, objective: ObjectiveSettings) -> float:
-    """The best epoch's value of the objective's history column."""
-    history = pd.read_csv(run_dir / artifacts.HISTORY_FILE)
-    score = objective.best(history[objective.metric])
-    if math.isnan(score):
-        raise TrialFailed(f"no finite {objective.metric} in {run_dir / artifacts.HISTORY_FILE}")
-    return score
+def best_score(metrics: dict, run_dir: Path) -> float:
+    """The run's objective (its best epoch's value, which the run recorded)."""
+    score = metrics.get("objective")
+    if score is None or math.isnan(score):
+        raise TrialFailed(f"no finite {metrics.get('objective_name')} in {run_dir}")
+    return float(score)
 
 
 def write_hydra_files(run_dir: Path, cfg, choices: dict, overrides: list[str]) -> None:
@@ -58,13 +52,6 @@ def first_value(parameter) -> object:
     if parameter.values:
         return parameter.values[0]
     return parameter.min if parameter.type in ("float", "int") else False
-
-
-def _same_config(run_dir: Path, cfg) -> bool:
-    saved = run_dir / CONFIG_FILE
-    return saved.is_file() and OmegaConf.to_container(OmegaConf.load(saved)) == (
-        OmegaConf.to_container(cfg)
-    )
 
 
 class TrialRunner:
@@ -153,30 +140,26 @@ class TrialRunner:
             seed = self.seed + execution
             run_dir = Path(trial_dir) / f"seed_{seed}"
             metrics = self._run_once(run_dir, [*overrides, f"seed={seed}"])
-            if metrics["status"] != "completed":
+            if metrics["status"] != Status.COMPLETED:
                 raise TrialFailed(
                     f"{metrics['status']} (non-finite loss after epoch {metrics['epochs_run']})"
                 )
-            scores.append(best_score(run_dir, self.objective))
+            scores.append(best_score(metrics, run_dir))
         return sum(scores) / len(scores)
 
     def _run_once(self, run_dir: Path, overrides: list[str]) -> dict:
         cfg, choices = self.compose(overrides)
-        existing = artifacts.read_metrics(run_dir)
-        if existing is not None and not _same_config(run_dir, cfg):
-            raise TrialFailed(
-                f"{run_dir} holds a run of another configuration; it is left as it is."
-            )
-        if existing and existing.get("status") in FINISHED:
-            return existing  # finished before the search was killed
-        resume = existing is not None and (run_dir / artifacts.BACKUP_DIR).is_dir()
-        if existing is not None and not resume:
-            log.info("Restarting %s: its last attempt ended before its first backup.", run_dir)
-            shutil.rmtree(run_dir)
-        if not resume:
+        decision = decide(run_dir, cfg)
+        if decision.action is Action.REFUSE:
+            raise TrialFailed(decision.reason)
+        if decision.action is Action.SKIP:
+            return decision.metrics  # finished before the search was killed
+        if not record.has_record(run_dir):
             write_hydra_files(run_dir, cfg, choices, overrides)
         try:
-            return run_experiment(cfg, run_dir, choices=choices, resume=resume)
+            return run_experiment(
+                cfg, run_dir, choices=choices, resume=decision.action is Action.CONTINUE
+            )
         except MnistExpError as error:
             raise TrialFailed(str(error)) from None
         except Exception as error:

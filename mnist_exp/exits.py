@@ -1,0 +1,29 @@
+"""Exit statuses, the same for every command:
+
+0    done
+1    done, with something to look at (a failed parity check, unreadable images, no runs)
+2    refused: bad input or a run that cannot go on, named in one message; nothing written
+130  interrupted (Ctrl-C or SIGTERM); the message says how to continue
+"""
+
+from __future__ import annotations
+
+import sys
+
+DONE = 0
+PARTLY = 1
+REFUSED = 2
+INTERRUPTED = 130
+
+
+def exit_status(error: BaseException) -> int:
+    """The status for a command ended by `error` (already reported in one message)."""
+    return INTERRUPTED if isinstance(error, KeyboardInterrupt) else REFUSED
+
+
+def end_hydra_job(error: BaseException, single_run: bool) -> None:
+    """Exits without a traceback after a job has logged why it ended: always on Ctrl-C, and for
+    a refused or failed single run. In a sweep a failed job returns to the launcher instead,
+    which records it and runs the others."""
+    if single_run or isinstance(error, KeyboardInterrupt):
+        sys.exit(exit_status(error))
