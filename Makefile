@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: setup train test test-fast lint format tensorboard clean
+.PHONY: setup train test test-fast lint format tensorboard bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,9 @@ format: $(STAMP)
 
 tensorboard: $(STAMP)  ## all runs under outputs/, on http://127.0.0.1:6006 only
 	$(BIN)/python -m mnist_exp.board outputs
+
+bench: $(STAMP)  ## the speed benchmark on real MNIST (about 35 minutes; ARGS="--help")
+	$(BIN)/python -m benchmarks.bench $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

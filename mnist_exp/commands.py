@@ -25,13 +25,12 @@ COMMANDS = {
     "compare": Command("mnist-exp-compare", "mnist_exp.compare", "mnist_exp.compare:main"),
     "board": Command("mnist-exp-board", "mnist_exp.board", "mnist_exp.board:main"),
     "ensemble": Command("mnist-exp-ensemble", "mnist_exp.ensemble", "mnist_exp.ensemble:main"),
-    "bench": Command("mnist-exp-bench", "mnist_exp.bench", "mnist_exp.bench:main"),
     "launch": Command("mnist-exp-launch", "mnist_exp.launch", "mnist_exp.launch:main"),
     "export": Command("mnist-exp-export", "mnist_exp.export", "mnist_exp.export:main"),
     "predict": Command("mnist-exp-predict", "mnist_exp.predict", "mnist_exp.predict:main"),
     "serve": Command("mnist-exp-serve", "mnist_exp.serve", "mnist_exp.serve:main"),
     "tune-launch": Command(
-        "mnist-exp-tune-launch", "mnist_exp.tuning.launch", "mnist_exp.tuning.launch:main"
+        "mnist-exp-tune-launch", "mnist_exp.tune_launch", "mnist_exp.tune_launch:main"
     ),
 }
 

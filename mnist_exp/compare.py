@@ -1,9 +1,101 @@
-"""`mnist-exp-compare` (`python -m mnist_exp.compare`);
-the command line of mnist_exp.runs.compare."""
+"""`mnist-exp-compare [PATHS...]` (`python -m mnist_exp.compare`): a table of runs, only the
+config keys that differ. The logic is in mnist_exp.runs.compare.
 
+Examples:
+    mnist-exp-compare outputs/multirun --group-by model
+    mnist-exp-compare outputs --where model=cnn_bn --sort train_seconds --format markdown
+"""
+
+from __future__ import annotations
+
+import argparse
 import sys
+from pathlib import Path
 
-from mnist_exp.runs.compare import main
+from mnist_exp.commands import shown
+from mnist_exp.exits import DONE, PARTLY, REFUSED
+from mnist_exp.progress import Progress
+from mnist_exp.runs.compare import filter_runs, render, run_table, summarize
+from mnist_exp.runs.table import find_run_dirs, read_runs
+
+PROGRESS_FROM = 100  # runs: fewer are read before a progress line would help
+
+
+def parse_arguments(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog=shown("compare"),
+        description="Compare mnist_exp runs: one row per run (or per group), only the config "
+        "keys that differ between runs.",
+    )
+    parser.add_argument(
+        "paths",
+        nargs="*",
+        default=["outputs"],
+        help="run or multirun directories, searched recursively (default: outputs)",
+    )
+    parser.add_argument(
+        "--where",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="keep runs where KEY equals VALUE, e.g. model=cnn_bn (repeatable)",
+    )
+    parser.add_argument(
+        "--group-by",
+        action="append",
+        default=[],
+        metavar="KEY",
+        help="aggregate over the other keys (e.g. seeds): mean ± std and n; other keys that "
+        "vary inside a group are named in a 'varies within' column",
+    )
+    parser.add_argument(
+        "--strict-groups",
+        action="store_true",
+        help="with --group-by: also split groups by every other key that varies (seeds "
+        "aside), so each mean is over runs that differ only in seed (default: off)",
+    )
+    parser.add_argument(
+        "--sort",
+        help="column to sort runs by (default: test_accuracy); best first: descending, "
+        "ascending for test_loss and train_seconds",
+    )
+    parser.add_argument(
+        "--format",
+        choices=("table", "csv", "markdown"),
+        default="table",
+        help="table (default, for the terminal), csv (spreadsheets, pandas) or markdown",
+    )
+    parser.add_argument("--output", type=Path, help="write here (default: standard output)")
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    arguments = parse_arguments(argv)
+    missing = [path for path in arguments.paths if not Path(path).exists()]
+    if missing:
+        print(f"compare: no such path: {', '.join(missing)}", file=sys.stderr)
+        return REFUSED
+    run_dirs = find_run_dirs(arguments.paths)
+    progress = Progress("compare", len(run_dirs), "runs", plain_lines=False, keep=False)
+    table = read_runs(run_dirs, on_read=progress if len(run_dirs) >= PROGRESS_FROM else None)
+    if table.empty:
+        print(
+            f"compare: no runs under {' '.join(arguments.paths)} (a run has .hydra/config.yaml).",
+            file=sys.stderr,
+        )
+        return PARTLY
+    table = filter_runs(table, arguments.where)
+    if arguments.group_by:
+        result = summarize(table, arguments.group_by, arguments.strict_groups)
+    else:
+        result = run_table(table, arguments.sort)
+    text = render(result, arguments.format)
+    if arguments.output:
+        arguments.output.write_text(text)
+    else:
+        print(text)
+    return DONE
+
 
 if __name__ == "__main__":
     sys.exit(main())

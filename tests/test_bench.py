@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from mnist_exp.tools import bench
-from mnist_exp.tools.flops import forward_flops_per_image
+from benchmarks import bench
+from benchmarks.flops import forward_flops_per_image
 
 pytestmark = pytest.mark.slow
 

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from conftest import run_module
 
-from mnist_exp.runs import compare
+from mnist_exp import compare
 
 pytestmark = pytest.mark.slow
 

@@ -60,7 +60,7 @@ def test_idx_with_bad_magic_is_refused(tmp_path):
 def test_npz_loads_and_checks_shapes(tmp_path, tiny_arrays):
     np.savez(tmp_path / "data.npz", **tiny_arrays)
     data = load_dataset("mnist", path=str(tmp_path / "data.npz"), download=False)
-    assert data.x_train.shape == (60, 28, 28) and data.num_classes == 10
+    assert data.x_train.shape == (60, 28, 28) and len(data.class_names) == 10
     np.savez(tmp_path / "wrong.npz", **{**tiny_arrays, "x_test": np.zeros((20, 32, 32), np.uint8)})
     with pytest.raises(DataError, match=r"x_test has shape \(20, 32, 32\)"):
         load_dataset("mnist", path=str(tmp_path / "wrong.npz"), download=False)

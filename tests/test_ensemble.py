@@ -9,7 +9,7 @@ import pytest
 from conftest import smoke_config
 from omegaconf import OmegaConf
 
-from mnist_exp.tools.ensemble import main as ensemble_main
+from mnist_exp.ensemble import main as ensemble_main
 from mnist_exp.training.runner import run_experiment
 
 pytestmark = pytest.mark.slow  # each test trains or starts a process
@@ -52,8 +52,8 @@ def test_the_ensemble_averages_the_members_probabilities(runs):
     import numpy as np
 
     from mnist_exp.data.prepare import prepare_splits
+    from mnist_exp.runs.ensemble import ensemble_accuracy
     from mnist_exp.runs.load import open_finished_run
-    from mnist_exp.tools.ensemble import ensemble_accuracy
 
     root, _ = runs
     result = ensemble_accuracy([root / "a", root / "b"])

@@ -21,7 +21,7 @@ from conftest import read_json
 from drawn_shapes import draw_shape, drawn
 from PIL import Image, ImageDraw
 
-from mnist_exp.serving.predict_command import main as predict_main
+from mnist_exp.predict import main as predict_main
 from mnist_exp.serving.predictors import load_predictor
 
 

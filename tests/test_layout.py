@@ -13,6 +13,20 @@ from conftest import REPO_ROOT
 from mnist_exp.commands import COMMANDS, python_argv
 
 
+def test_each_command_parses_its_line_in_its_own_top_level_module():
+    """mnist_exp/NAME.py is a command; the folders beneath are libraries and parse no argv."""
+    package = REPO_ROOT / "mnist_exp"
+    for command in COMMANDS.values():
+        module = command.target.removesuffix(":main")
+        assert module.count(".") == 1 and (package / f"{module[10:]}.py").is_file(), command
+    parsing = [
+        str(path.relative_to(package))
+        for path in package.glob("*/**/*.py")
+        if "import argparse" in path.read_text()
+    ]
+    assert parsing == []
+
+
 def test_console_scripts_match_the_command_table():
     project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
     assert project["scripts"] == {command.script: command.target for command in COMMANDS.values()}
@@ -20,7 +34,7 @@ def test_console_scripts_match_the_command_table():
 
 @pytest.mark.slow
 def test_every_command_answers_help_by_its_module():
-    names = ("resume", "compare", "board", "ensemble", "bench", "launch", "tune-launch")
+    names = ("resume", "compare", "board", "ensemble", "launch", "tune-launch")
     for name in (*names, "export", "predict", "serve"):
         result = subprocess.run(
             [*python_argv(name), "--help"], capture_output=True, text=True, timeout=120
@@ -35,7 +49,7 @@ def test_serving_side_modules_never_import_training_tuning_or_hydra():
     probe = (
         "import sys\n"
         "import mnist_exp.runs.load, mnist_exp.models.inference, mnist_exp.data.arrays\n"
-        "import mnist_exp.serving.predictors, mnist_exp.serving.predict_command\n"
+        "import mnist_exp.serving.predictors, mnist_exp.serving.prediction_output\n"
         "import mnist_exp.imaging.decode, mnist_exp.imaging.preprocess, mnist_exp.predict\n"
         "bad = [m for m in sys.modules if m.startswith(('mnist_exp.training', "
         "'mnist_exp.tuning', 'hydra', 'keras_tuner'))]\n"

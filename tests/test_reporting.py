@@ -11,9 +11,9 @@ from conftest import smoke_config
 from omegaconf import OmegaConf
 from PIL import Image
 
+from mnist_exp import compare
 from mnist_exp.reporting.report import PER_CLASS_FILE, REPORT_FILES
 from mnist_exp.reporting.scores import confusion_matrix, per_class_scores
-from mnist_exp.runs import compare
 from mnist_exp.runs.flatten import flatten_config, with_group_choices
 from mnist_exp.runs.table import runs_table
 from mnist_exp.training.runner import run_experiment
@@ -101,7 +101,7 @@ def test_old_unfinished_and_broken_runs_still_load(tmp_path, capsys):
 
 
 def test_run_labels_tell_runs_apart_and_are_safe_directory_names():
-    from mnist_exp.runs.naming import MAX_LABEL_LENGTH, run_label
+    from mnist_exp.reporting.tensorboard_names import MAX_LABEL_LENGTH, run_label
 
     assert run_label("cnn_bn", 0, []) == "cnn_bn-seed0"
     assert (
@@ -118,8 +118,8 @@ def test_run_labels_tell_runs_apart_and_are_safe_directory_names():
 
 
 def test_a_run_keeps_its_tensorboard_name_when_it_continues(tmp_path):
+    from mnist_exp.reporting.tensorboard_names import tensorboard_dir, write_swept_keys
     from mnist_exp.runs import record
-    from mnist_exp.runs.naming import tensorboard_dir, write_swept_keys
 
     run_dir = tmp_path / "sweep" / "0"
     record.write_record(run_dir, OmegaConf.create({}), {}, ["model=mlp", "seed=1", "a.b=2"])

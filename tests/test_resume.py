@@ -16,9 +16,9 @@ import pytest
 from conftest import read_json, smoke_config
 
 from mnist_exp.errors import MnistExpError
+from mnist_exp.resume import main as resume_main
 from mnist_exp.training import backup
 from mnist_exp.training.job import saved_config_with
-from mnist_exp.training.resume import main as resume_main
 from mnist_exp.training.runner import run_experiment
 
 pytestmark = pytest.mark.slow  # each test trains or starts a process

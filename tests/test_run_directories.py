@@ -13,9 +13,9 @@ import pytest
 from conftest import run_module
 
 from mnist_exp.errors import MnistExpError
-from mnist_exp.runs.artifacts import LinkRefused
 from mnist_exp.runs.lock import RunLock
 from mnist_exp.runs.record import logging_into
+from mnist_exp.safe_files import LinkRefused
 
 pytestmark = pytest.mark.slow
 
@@ -198,7 +198,7 @@ def test_a_second_sweep_on_a_held_sweep_folder_is_refused_and_writes_nothing(tmp
 def test_a_read_only_or_full_disk_is_one_message_not_a_traceback(tmp_path, monkeypatch, capsys):
     import errno
 
-    from mnist_exp.exporting import command
+    from mnist_exp import export
 
     def full_disk(*args):
         raise OSError(errno.ENOSPC, "No space left on device", "/runs/r/.export-incomplete-1")
@@ -206,8 +206,8 @@ def test_a_read_only_or_full_disk_is_one_message_not_a_traceback(tmp_path, monke
     def read_only(path, *args):
         raise OSError(errno.EROFS, "Read-only file system", str(path))
 
-    monkeypatch.setattr(command, "export_run", full_disk)
-    assert command.main(["/runs/r"]) == 2
+    monkeypatch.setattr("mnist_exp.exporting.export.export_run", full_disk)
+    assert export.main(["/runs/r"]) == 2
     assert capsys.readouterr().err.strip() == (
         "mnist-exp-export: /runs/r/.export-incomplete-1: No space left on device "
         "(the disk is full: free some space, then run this again)."

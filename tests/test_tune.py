@@ -312,7 +312,7 @@ def test_kill_minus_nine_mid_search_then_resume_completes_the_configured_trials(
 def test_chief_and_two_workers_share_one_search_without_duplicates(tmp_path):
     search_dir = tmp_path / "distributed"
     result = run_module(
-        "mnist_exp.tuning.launch",
+        "mnist_exp.tune_launch",
         "--workers",
         "2",
         "--run-dir",

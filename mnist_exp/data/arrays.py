@@ -42,12 +42,9 @@ class ImageData:
 
     @property
     def image_shape(self) -> tuple[int, int, int]:
+        """(height, width, channels) as the models take the images."""
         height, width = self.x_train.shape[1:3]
         return (height, width, 1)
-
-    @property
-    def num_classes(self) -> int:
-        return len(self.class_names)
 
 
 def checked_image_data(

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from mnist_exp.errors import DataError
-from mnist_exp.runs.artifacts import open_atomically
+from mnist_exp.safe_files import open_atomically
 
 ARRAY_KEYS = ("x_train", "y_train", "x_test", "y_test")
 

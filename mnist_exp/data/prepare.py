@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mnist_exp.data.arrays import ImageData
 from mnist_exp.data.sources import load_dataset
 from mnist_exp.data.splits import stratified_split, stratified_subsample
 from mnist_exp.settings import DatasetSettings
@@ -15,19 +16,11 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class Splits:
-    x_train: np.ndarray
-    y_train: np.ndarray
+class Splits(ImageData):
+    """A dataset with the validation images carved out of its training images."""
+
     x_val: np.ndarray
     y_val: np.ndarray
-    x_test: np.ndarray
-    y_test: np.ndarray
-    class_names: tuple[str, ...]
-    source: str
-
-    @property
-    def image_shape(self) -> tuple[int, int, int]:
-        return (*self.x_train.shape[1:3], 1)
 
 
 def prepare_splits(settings: DatasetSettings, seed: int, path_label: str | None = None) -> Splits:

@@ -1,16 +1,8 @@
-"""`python -m mnist_exp.launch --workers N -- [overrides]`: a multi-worker run on this machine.
-
-Starts N processes of `python -m mnist_exp strategy=multi_worker ...` on free loopback ports,
-in a private network namespace where possible (TensorFlow's servers listen on every
-interface; see mnist_exp.distributed.private_network). Worker 0 (the chief) writes the run
-directory; worker i keeps only its log, in RUN/workers/i. If one worker fails the others are
-stopped; the exit status is the first failure's. On several machines, run the same command
-on each with its own TF_CONFIG instead, on a network you trust (the README says how).
-"""
+"""Local multi-worker runs: worker commands on free loopback ports, run to the end (a failure
+stops the rest), in a private network namespace where the system allows one."""
 
 from __future__ import annotations
 
-import argparse
 import os
 import socket
 import subprocess
@@ -19,7 +11,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from mnist_exp.commands import python_argv, shown
+from mnist_exp.commands import python_argv
 from mnist_exp.distributed import private_network
 
 
@@ -95,7 +87,7 @@ def timestamped_dir(root: str, suffix: str) -> Path:
     return Path(root) / now.strftime("%Y-%m-%d") / now.strftime(f"%H-%M-%S-%f-{suffix}")
 
 
-def _where_workers_listen(prog: str, module: str | None, argv: list[str]) -> str:
+def where_workers_listen(prog: str, module: str | None, argv: list[str]) -> str:
     """Re-executes this launcher inside a private network namespace when `module` asks for
     one and the system allows it (this call then does not return); else says where the
     workers' ports can be reached."""
@@ -115,50 +107,3 @@ def _where_workers_listen(prog: str, module: str | None, argv: list[str]) -> str
         flush=True,
     )
     return "on all interfaces (not isolated)"
-
-
-def launcher_main(
-    argv, *, prog: str, description: str, default_dir: Path, commands, isolate: str | None = None
-) -> int:
-    """The command line shared by the local launchers.
-
-    Args:
-        argv: the arguments (None: sys.argv).
-        prog, description: for --help.
-        default_dir: the run directory when --run-dir is not given.
-        commands: (workers, run_dir, overrides) -> one command per process; the first one's
-            output goes to the console, the others' to RUN/workers/I/output.log.
-        isolate: the launcher's module, to run it (and so every worker) in a private network
-            namespace; None where the workers bind loopback themselves.
-    """
-    argv = sys.argv[1:] if argv is None else list(argv)
-    parser = argparse.ArgumentParser(prog=prog, description=description)
-    parser.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
-    parser.add_argument("--run-dir", type=Path, help=f"default: {default_dir.parent}/TIME")
-    parser.add_argument("overrides", nargs="*", help="config overrides")
-    arguments = parser.parse_args(argv)
-    if arguments.workers < 1:
-        parser.error("--workers must be >= 1")
-    if arguments.run_dir is None:  # fixed now: a re-executed launcher keeps the same directory
-        argv = ["--run-dir", str(default_dir), *argv]
-    run_dir = arguments.run_dir or default_dir
-    where = _where_workers_listen(prog, isolate, argv)
-    print(f"{prog}: {arguments.workers} workers {where}, directory {run_dir}", flush=True)
-    status = run_workers(commands(arguments.workers, run_dir, arguments.overrides), run_dir)
-    print(f"{prog}: {'done' if status == 0 else f'failed (exit {status})'}", flush=True)
-    return status
-
-
-def main(argv=None) -> int:
-    return launcher_main(
-        argv,
-        prog=shown("launch"),
-        description=__doc__,
-        default_dir=timestamped_dir("outputs", "multiworker"),
-        commands=worker_commands,
-        isolate="mnist_exp.distributed.launch",
-    )
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,21 +1,12 @@
-"""`python -m mnist_exp.tuning.launch --workers N -- [overrides]`: a distributed search on this
-machine: one chief (serves the oracle, writes the table and preset) and N workers (run the
-trials), on a free loopback port, all sharing one search directory.
-
-On several machines, start the same search on each with its role instead:
-    chief:     python -m mnist_exp.tune ... tuning.role=chief tuning.oracle_address=HOST:PORT
-    worker i:  python -m mnist_exp.tune ... tuning.role=worker tuning.worker_index=i \\
-                 tuning.oracle_address=HOST:PORT tuning.directory=SHARED_DIR
-where SHARED_DIR is the chief's run directory on a file system every machine mounts.
-"""
+"""The processes of a distributed search on one machine: a chief that serves the oracle and
+N workers that run the trials, sharing one search directory."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-from mnist_exp.commands import python_argv, shown
-from mnist_exp.distributed.launch import free_ports, launcher_main, timestamped_dir
+from mnist_exp.commands import python_argv
+from mnist_exp.distributed.launch import free_ports
 
 
 def search_commands(workers: int, run_dir: Path, overrides: list[str]) -> list[list[str]]:
@@ -35,17 +26,3 @@ def search_commands(workers: int, run_dir: Path, overrides: list[str]) -> list[l
             ]
         )
     return commands
-
-
-def main(argv=None) -> int:
-    return launcher_main(
-        argv,
-        prog=shown("tune-launch"),
-        description=__doc__,
-        default_dir=timestamped_dir("outputs/tune", "distributed"),
-        commands=search_commands,
-    )
-
-
-if __name__ == "__main__":
-    sys.exit(main())

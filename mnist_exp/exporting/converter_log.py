@@ -10,7 +10,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from mnist_exp.runs.artifacts import append_unlinked
+from mnist_exp.safe_files import append_unlinked
 
 LOG_FILE = "export.log"
 SHOWN_LINES = 15

@@ -26,9 +26,9 @@ from mnist_exp.exporting.converter_log import LOG_FILE, output_into
 from mnist_exp.exporting.formats import FORMATS, ExportFormat
 from mnist_exp.exporting.measure import Measurement, measure
 from mnist_exp.exporting.report import report_markdown, report_table
-from mnist_exp.runs.artifacts import write_text_atomically
 from mnist_exp.runs.load import Run, open_finished_run
 from mnist_exp.runs.lock import RunLock
+from mnist_exp.safe_files import write_text_atomically
 from mnist_exp.serving.predictors import EXPORT_FILE, KerasPredictor, ModelFacts, load_predictor
 
 if TYPE_CHECKING:

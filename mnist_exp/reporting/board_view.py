@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from mnist_exp.runs.naming import SWEEP_HPARAMS_DIR
+from mnist_exp.reporting.tensorboard_names import SWEEP_HPARAMS_DIR
 
 EVENTS_PREFIX = "events.out.tfevents."
 DECLARATION_SUFFIX = ".mnist-exp-board"

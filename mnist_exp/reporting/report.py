@@ -18,7 +18,7 @@ from mnist_exp.reporting.plots import (
     training_curves_figure,
 )
 from mnist_exp.reporting.scores import confusion_matrix, per_class_scores
-from mnist_exp.runs.artifacts import write_bytes_atomically, write_text_atomically
+from mnist_exp.safe_files import write_bytes_atomically, write_text_atomically
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from mnist_exp.runs.naming import SWEEP_HPARAMS_DIR, write_swept_keys
+from mnist_exp.reporting.tensorboard_names import SWEEP_HPARAMS_DIR, write_swept_keys
 
 log = logging.getLogger(__name__)
 

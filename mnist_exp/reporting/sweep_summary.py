@@ -18,9 +18,9 @@ from omegaconf import DictConfig
 
 from mnist_exp.errors import MnistExpError
 from mnist_exp.exits import REFUSED
-from mnist_exp.runs.artifacts import write_text_atomically
 from mnist_exp.runs.lock import RunLock
 from mnist_exp.runs.status import Outcome
+from mnist_exp.safe_files import write_text_atomically
 
 log = logging.getLogger(__name__)
 

@@ -1,101 +1,16 @@
-"""Files a run writes into its directory."""
+"""The files a run writes into its directory, by name."""
 
 from __future__ import annotations
 
-import errno
-import json
-import math
-import os
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
 
-from mnist_exp.errors import MnistExpError
+from mnist_exp.safe_files import read_json
 
 METRICS_FILE = "metrics.json"
 HISTORY_FILE = "history.csv"
 MODEL_FILE = "model.keras"
 TENSORBOARD_DIR = "tensorboard"
 BACKUP_DIR = "backup"
-
-
-class LinkRefused(MnistExpError):
-    """A file a run would write is a symbolic link (planted, or from an unpacked archive)."""
-
-
-def open_unlinked(path: Path, flags: int, mode: int = 0o644) -> int:
-    """`os.open` that refuses to follow a symbolic link at `path`: writing through a link
-    planted in a run directory would truncate or append to whatever it points at.
-
-    Raises:
-        LinkRefused: naming the link; nothing was opened or changed.
-    """
-    try:
-        return os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
-    except OSError as error:
-        if error.errno != errno.ELOOP:
-            raise
-        raise LinkRefused(
-            f"{path} is a symbolic link; a run's files are never links, and writing through it "
-            "would change the file it points at. Remove the link, then run this again; "
-            "nothing was changed."
-        ) from None
-
-
-def append_unlinked(path: Path) -> IO[str]:
-    """`path` opened for appending text (created if missing), never through a link."""
-    return os.fdopen(open_unlinked(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT), "a")
-
-
-def _json_safe(value):
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    return value
-
-
-@contextmanager
-def open_atomically(path: Path, mode: str = "w") -> Iterator[IO]:
-    """Opens a temporary file beside `path` and renames it onto `path` when the block ends
-    without error (removing it otherwise): a kill leaves the old file or the new one, and
-    readers never see half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(handle, mode) as stream:
-            yield stream
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def write_text_atomically(path: Path, text: str) -> None:
-    with open_atomically(path) as stream:
-        stream.write(text)
-
-
-def write_bytes_atomically(path: Path, data: bytes) -> None:
-    with open_atomically(path, "wb") as stream:
-        stream.write(data)
-
-
-def write_json_atomically(path: Path, payload: dict) -> None:
-    """`payload` as indented JSON (non-finite floats as strings), written atomically."""
-    safe = {key: _json_safe(value) for key, value in payload.items()}
-    write_text_atomically(path, json.dumps(safe, indent=2) + "\n")
-
-
-def read_json(path: Path) -> dict | None:
-    """A JSON file this package wrote, or None if there is none yet."""
-    path = Path(path)
-    if not path.is_file():
-        return None
-    with open(path) as stream:
-        return json.load(stream)
 
 
 def read_metrics(run_dir: Path) -> dict | None:

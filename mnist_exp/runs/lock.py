@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 
 from mnist_exp.errors import MnistExpError, os_error_text
-from mnist_exp.runs.artifacts import open_unlinked
+from mnist_exp.safe_files import open_unlinked
 
 LOCK_FILE = ".lock"
 

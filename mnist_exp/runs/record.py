@@ -17,7 +17,7 @@ from pathlib import Path
 import yaml
 from omegaconf import DictConfig, OmegaConf
 
-from mnist_exp.runs.artifacts import append_unlinked, write_text_atomically
+from mnist_exp.safe_files import append_unlinked, write_text_atomically
 
 RECORD_DIR = Path(".hydra")
 CONFIG_FILE = RECORD_DIR / "config.yaml"

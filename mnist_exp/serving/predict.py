@@ -105,7 +105,7 @@ def predict_images(
     Batches are decoded on `threads` worker threads, each batch by one thread, a few batches
     ahead, while this thread runs the model on whole batches: decoding overlaps inference.
     The default leaves one core to the model (`default_threads`): more decoding threads than
-    that contend with it and lose (tools/predict_bench.py measures both).
+    that contend with it and lose (benchmarks/predict_bench.py measures both).
 
     Args:
         on_batch: called with the number of images done after each batch (progress).

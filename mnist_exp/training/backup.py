@@ -16,8 +16,9 @@ from pathlib import Path
 
 import keras
 
-from mnist_exp.runs.artifacts import BACKUP_DIR, write_text_atomically
+from mnist_exp.runs.artifacts import BACKUP_DIR
 from mnist_exp.runs.disk import out_of_space_named, training_state_bytes
+from mnist_exp.safe_files import write_text_atomically
 from mnist_exp.training.callbacks import BestModelSaver, EpochLogger, finite_logs
 
 log = logging.getLogger(__name__)

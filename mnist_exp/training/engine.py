@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
+from mnist_exp import safe_files
 from mnist_exp.data.arrays import INPUT_CONVENTION
 from mnist_exp.data.augmentation import make_augmenter
 from mnist_exp.data.pipeline import (
@@ -23,8 +24,8 @@ from mnist_exp.models.files import load_keras_model
 from mnist_exp.models.inference import evaluate
 from mnist_exp.reporting.report import build_report, write_report
 from mnist_exp.reporting.tensorboard import write_run_record
+from mnist_exp.reporting.tensorboard_names import run_label, tensorboard_dir
 from mnist_exp.runs import artifacts
-from mnist_exp.runs.naming import run_label, tensorboard_dir
 from mnist_exp.runs.status import Status
 from mnist_exp.settings import (
     BuilderSettings,
@@ -265,7 +266,7 @@ def _keep_history_before(output_dir: Path, epoch: int) -> None:
     # Runs begun before epochs were numbered from 1 are renumbered as they continue.
     shift = 1 if numbered and numbered[0][0] == 0 else 0
     kept = [f"{number + shift},{rest}" for number, rest in numbered if number + shift <= epoch]
-    artifacts.write_text_atomically(path, header + "".join(kept))
+    safe_files.write_text_atomically(path, header + "".join(kept))
 
 
 def _report(probabilities, splits: Splits, history: pd.DataFrame, output_dir: Path, title: str):

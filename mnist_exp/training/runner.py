@@ -12,6 +12,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
+from mnist_exp import safe_files
 from mnist_exp.commands import shown
 from mnist_exp.errors import MnistExpError
 from mnist_exp.runs import artifacts
@@ -95,7 +96,7 @@ def run_experiment(
         if isinstance(settings.model, BuilderSettings):
             record["model_builder"] = settings.model.target  # where the model came from
         record["threads"] = configure_threads(settings.strategy.threads or cpu_share)
-        artifacts.write_json_atomically(run_dir / artifacts.METRICS_FILE, record)
+        safe_files.write_json_atomically(run_dir / artifacts.METRICS_FILE, record)
         # Imported here so that config errors surface before TensorFlow starts.
         from mnist_exp.training.engine import end_job, train_and_evaluate
 
@@ -116,7 +117,7 @@ def run_experiment(
             finished_at=_now(),
             wall_seconds=round(time.perf_counter() - started, 3),
         )
-        artifacts.write_json_atomically(run_dir / artifacts.METRICS_FILE, record)
+        safe_files.write_json_atomically(run_dir / artifacts.METRICS_FILE, record)
         if isinstance(error, Exception) and not isinstance(error, MnistExpError):
             log.error("Run failed:\n%s", traceback.format_exc())
         raise
@@ -125,7 +126,7 @@ def run_experiment(
             shutil.rmtree(run_dir, ignore_errors=True)
     record.update(finished_at=_now(), wall_seconds=round(time.perf_counter() - started, 3))
     if run_dir == output_dir:
-        artifacts.write_json_atomically(output_dir / artifacts.METRICS_FILE, record)
+        safe_files.write_json_atomically(output_dir / artifacts.METRICS_FILE, record)
         log.info("%s", _summary(record, output_dir))
     else:
         log.info("Worker finished; the chief wrote the run's artifacts.")

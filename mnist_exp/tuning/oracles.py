@@ -11,7 +11,7 @@ import keras_tuner
 from keras_tuner.src.tuners.gridsearch import GridSearchOracle, LinkedList
 
 from mnist_exp.errors import MnistExpError
-from mnist_exp.runs.artifacts import write_text_atomically
+from mnist_exp.safe_files import write_text_atomically
 from mnist_exp.tuning.settings import ObjectiveSettings, TunerSettings
 
 

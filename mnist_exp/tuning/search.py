@@ -19,10 +19,11 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
+from mnist_exp import safe_files
 from mnist_exp.commands import python_argv, shown
 from mnist_exp.errors import MnistExpError
+from mnist_exp.reporting.tensorboard_names import SWEEP_HPARAMS_DIR
 from mnist_exp.runs import artifacts, record
-from mnist_exp.runs.naming import SWEEP_HPARAMS_DIR
 from mnist_exp.runs.status import Action, decide
 from mnist_exp.tuning.distributed import configure_environment, serve_oracle
 from mnist_exp.tuning.overrides import training_overrides
@@ -188,7 +189,7 @@ def _finish(tuner, runner, tuning, output_dir: Path, space, seconds: float) -> d
     table = _write_table(tuner, output_dir, space)
     _declare_domains(table, output_dir, space)
     counts = summary_counts(table)
-    earlier = artifacts.read_json(output_dir / SUMMARY_FILE) or {}
+    earlier = safe_files.read_json(output_dir / SUMMARY_FILE) or {}
     summary = {
         **counts,
         "objective": objective.metric,
@@ -206,7 +207,7 @@ def _finish(tuner, runner, tuning, output_dir: Path, space, seconds: float) -> d
         seconds / 60,
     )
     if not best:
-        artifacts.write_json_atomically(output_dir / SUMMARY_FILE, summary)
+        safe_files.write_json_atomically(output_dir / SUMMARY_FILE, summary)
         raise MnistExpError(f"No trial completed; see the reasons in {output_dir / 'trials.md'}.")
     trial = best[0]
     overrides = runner.preset_overrides(trial.hyperparameters.values) + tuning.final_overrides
@@ -232,7 +233,7 @@ def _finish(tuner, runner, tuning, output_dir: Path, space, seconds: float) -> d
     if tuning.retrain:
         summary["retrain"] = retrain(output_dir)
         _write_preset(runner, overrides, output_dir, trial, tuning, summary)
-    artifacts.write_json_atomically(output_dir / SUMMARY_FILE, summary)
+    safe_files.write_json_atomically(output_dir / SUMMARY_FILE, summary)
     return summary
 
 
@@ -251,7 +252,9 @@ def _write_preset(runner, overrides, output_dir: Path, trial, tuning, summary) -
         )
     path = output_dir / "experiment" / f"{PRESET_NAME}.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
-    artifacts.write_text_atomically(path, preset_text(runner.compose, overrides, "\n".join(header)))
+    safe_files.write_text_atomically(
+        path, preset_text(runner.compose, overrides, "\n".join(header))
+    )
     return path
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from mnist_exp.runs import artifacts
-from mnist_exp.runs.artifacts import write_text_atomically
+from mnist_exp.safe_files import write_text_atomically
 from mnist_exp.tuning.space import SearchSpace
 from mnist_exp.tuning.trials import EPOCHS_VALUE
 from mnist_exp.tuning.tuner import failure_reason

@@ -13,8 +13,8 @@ import math
 from pathlib import Path
 
 from mnist_exp.errors import ConfigError, MnistExpError
+from mnist_exp.reporting.tensorboard_names import write_swept_keys
 from mnist_exp.runs import record
-from mnist_exp.runs.naming import write_swept_keys
 from mnist_exp.runs.status import Action, Status, decide
 from mnist_exp.settings import ObjectiveSettings, parse_settings
 from mnist_exp.training.runner import run_experiment
@@ -34,10 +34,10 @@ class TrialFailed(Exception):
 
 def best_score(metrics: dict, run_dir: Path) -> float:
     """The run's objective (its best epoch's value, which the run recorded)."""
-    score = metrics.get("objective")
-    if score is None or math.isnan(score):
+    score = float(metrics.get("objective", math.nan))  # metrics.json writes NaN as "nan"
+    if not math.isfinite(score):
         raise TrialFailed(f"no finite {metrics.get('objective_name')} in {run_dir}")
-    return float(score)
+    return score
 
 
 def write_hydra_files(run_dir: Path, cfg, choices: dict, overrides: list[str]) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 from keras_tuner.engine.base_tuner import BaseTuner
 from keras_tuner.errors import FailedTrialError
 
-from mnist_exp.runs.artifacts import write_text_atomically
+from mnist_exp.safe_files import write_text_atomically
 from mnist_exp.tuning.space import SearchSpace
 from mnist_exp.tuning.trials import EPOCHS_VALUE, TrialFailed, TrialRunner
 

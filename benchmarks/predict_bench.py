@@ -1,4 +1,4 @@
-"""`python -m mnist_exp.tools.predict_bench RUN_DIR [--workdir DIR]`: what prediction on image
+"""`python -m benchmarks.predict_bench RUN_DIR [--workdir DIR]`: what prediction on image
 files gives and how fast, for a finished run:
 
 - MNIST's test set written out as 10,000 PNGs, predicted with `--no-preprocess` (must give
@@ -6,7 +6,7 @@ files gives and how fast, for a finished run:
 - images/s with the default decoding threads (one core left to the model) and with one
   thread per core (whether more decoding threads pay);
 - user-like digits (pen strokes and every installed font, light and dark backgrounds,
-  random sizes and places; see tools/digit_images.py): accuracy by style.
+  random sizes and places; see benchmarks/digit_images.py): accuracy by style.
 
 Prints a table; the same library as `mnist-exp-predict` does the work.
 """
@@ -23,11 +23,11 @@ from pathlib import Path
 import numpy as np
 from tabulate import tabulate
 
+from benchmarks.digit_images import mnist_test_pngs, user_like_digits
 from mnist_exp.machine import available_cores
 from mnist_exp.runs.load import open_finished_run
 from mnist_exp.serving.predict import default_threads, predict_images
 from mnist_exp.serving.predictors import load_predictor
-from mnist_exp.tools.digit_images import mnist_test_pngs, user_like_digits
 
 
 def _label_of(path: str, dataset: str) -> int:
@@ -63,9 +63,7 @@ def by_style(results, correct) -> list[list]:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m mnist_exp.tools.predict_bench", description=__doc__
-    )
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.predict_bench", description=__doc__)
     parser.add_argument("run_dir", type=Path)
     parser.add_argument("--workdir", type=Path, help="where the PNGs go (default: a temp dir)")
     parser.add_argument("--per-style", type=int, default=10, help="user-like images per digit")

@@ -2,7 +2,7 @@
 app calling `model.predict` on each request (same preprocessing as mnist-exp-serve, so only
 the serving differs).
 
-    python -m mnist_exp.tools.flask_reference RUN_DIR --port 5000
+    python -m benchmarks.flask_reference RUN_DIR --port 5000
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def create_app(model, class_names) -> Flask:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m mnist_exp.tools.flask_reference")
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.flask_reference")
     parser.add_argument("run_dir")
     parser.add_argument("--port", type=int, default=5000)
     arguments = parser.parse_args(argv)

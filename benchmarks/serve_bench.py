@@ -1,5 +1,5 @@
-"""`python -m mnist_exp.tools.serve_bench RUN_DIR`: `mnist-exp-serve` against the tutorials'
-Flask app (tools/flask_reference.py), in one run on this machine, interleaved:
+"""`python -m benchmarks.serve_bench RUN_DIR`: `mnist-exp-serve` against the tutorials'
+Flask app (benchmarks/flask_reference.py), in one run on this machine, interleaved:
 
 - requests/s and p50/p99 latency at concurrency 1, 8 and 32 (one image per request);
 - images/s for requests of 16 images, at concurrency 8;
@@ -24,9 +24,9 @@ import httpx
 import numpy as np
 from tabulate import tabulate
 
+from benchmarks.digit_images import drawn_digit
 from mnist_exp.commands import python_argv
 from mnist_exp.distributed.launch import free_ports
-from mnist_exp.tools.digit_images import drawn_digit
 
 CONCURRENCY = (1, 8, 32)
 REQUESTS = {1: 200, 8: 400, 32: 640}
@@ -122,16 +122,14 @@ async def load(server: Server, images, requests: int, concurrency: int, per_requ
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m mnist_exp.tools.serve_bench", description=__doc__
-    )
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.serve_bench", description=__doc__)
     parser.add_argument("run_dir", type=Path)
     arguments = parser.parse_args(argv)
     images = digit_pngs()
     serve_port, flask_port = free_ports(2)
     run_dir = str(arguments.run_dir)
     serve = [*python_argv("serve"), run_dir, "--port", str(serve_port), "--no-page"]
-    flask = [sys.executable, "-m", "mnist_exp.tools.flask_reference", run_dir]
+    flask = [sys.executable, "-m", "benchmarks.flask_reference", run_dir]
     servers = [
         start("mnist-exp-serve", serve, serve_port, "/api/predict", "/api/health"),
         start(

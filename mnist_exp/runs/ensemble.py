@@ -1,23 +1,18 @@
-"""`python -m mnist_exp.ensemble RUN_DIR RUN_DIR ...`: average the softmax of finished runs'
-saved models on their common test set and report each model's and the ensemble's accuracy.
+"""An ensemble of finished runs: the average of their saved models' softmax on their common
+test set, with each model's and the ensemble's accuracy.
 
 Every run must have scored the same test images (same dataset and test subsample); the
-models are loaded with Keras' safe mode on. Writes ensemble.json into --output if given.
+models are loaded with Keras' safe mode on.
 """
 
 from __future__ import annotations
 
-import argparse
 import logging
-import sys
 from pathlib import Path
 
 import numpy as np
 
-from mnist_exp.commands import shown
 from mnist_exp.errors import MnistExpError
-from mnist_exp.exits import DONE, REFUSED
-from mnist_exp.runs import artifacts
 from mnist_exp.runs.load import open_finished_run
 
 log = logging.getLogger("mnist_exp.ensemble")
@@ -91,37 +86,3 @@ def ensemble_accuracy(run_dirs: list[Path]) -> dict:
         "ensemble_test_accuracy": ensemble,
         "total_train_seconds": None if None in times else round(sum(times), 1),
     }
-
-
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog=shown("ensemble"), description=__doc__)
-    parser.add_argument(
-        "run_dirs", nargs="+", type=Path, help="finished runs of one dataset, to average"
-    )
-    parser.add_argument(
-        "--output", type=Path, help="folder for ensemble.json (default: results only logged)"
-    )
-    arguments = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    try:
-        result = ensemble_accuracy([run_dir.resolve() for run_dir in arguments.run_dirs])
-    except MnistExpError as error:
-        log.error("ensemble: %s", error)
-        return REFUSED
-    log.info(
-        "ensemble of %d models: test accuracy %.4f (best single %.4f) on %d images; "
-        "%s s of training in all",
-        len(result["members"]),
-        result["ensemble_test_accuracy"],
-        max(member["test_accuracy"] for member in result["members"]),
-        result["num_test"],
-        result["total_train_seconds"],
-    )
-    if arguments.output:
-        result.pop("probabilities")
-        artifacts.write_json_atomically(arguments.output / "ensemble.json", result)
-    return DONE
-
-
-if __name__ == "__main__":
-    sys.exit(main())

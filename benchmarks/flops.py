@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import keras
 
 # Backward pass: one product for the input gradient and one for the weight gradient.
@@ -37,9 +35,3 @@ def forward_flops_per_image(model: keras.Model) -> int:
 def training_flops_per_image(model: keras.Model) -> int:
     """Forward plus backward FLOPs for one training image (backward ~ 2x forward)."""
     return TRAINING_TO_FORWARD * forward_flops_per_image(model)
-
-
-def describe(flops: float) -> str:
-    exponent = min(int(math.log10(max(flops, 1)) // 3), 4)
-    unit = ["", "K", "M", "G", "T"][exponent]
-    return f"{flops / 10 ** (3 * exponent):.1f} {unit}FLOP"

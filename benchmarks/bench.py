@@ -1,4 +1,5 @@
-"""`python -m mnist_exp.bench`: how fast mnist_exp trains, measured against a plain Keras script.
+"""`python -m benchmarks.bench` (`make bench`): how fast mnist_exp trains, measured against a
+plain Keras script.
 
 One invocation, on real MNIST, contenders interleaved so machine noise hits all alike:
   1. time to 99.0% and 99.5% test accuracy (median over seeds) of the framework's fast presets
@@ -26,12 +27,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from mnist_exp.commands import python_argv, shown
 from mnist_exp.machine import available_cores
-from mnist_exp.runs.artifacts import write_text_atomically
+from mnist_exp.safe_files import write_text_atomically
 
 log = logging.getLogger("mnist_exp.bench")
 
+ROOT = Path(__file__).resolve().parents[1]  # the repository: start-up probes run from there
+COMMAND = [sys.executable, "-m", "benchmarks.bench"]
 TARGETS = (0.99, 0.995)
 REFERENCE = "plain Keras classic CNN"
 
@@ -259,7 +261,7 @@ def measure_overhead(splits, num_images: int, rounds: int) -> dict:
             )
             speeds[contender].append(num_images / timer.seconds[-1])
     plain, framework, with_bar = (statistics.median(speeds[key]) for key in OVERHEAD_CONTENDERS)
-    from mnist_exp.tools.flops import training_flops_per_image
+    from benchmarks.flops import training_flops_per_image
 
     return {
         "framework_images_per_second": framework,
@@ -295,7 +297,7 @@ def measure_startup(dataset: str, max_train: int | None, runs: int) -> dict:
         started = time.time()
         output = subprocess.run(
             [
-                *python_argv("bench"),
+                *COMMAND,
                 "--startup-probe",
                 str(started),
                 "--dataset",
@@ -305,6 +307,7 @@ def measure_startup(dataset: str, max_train: int | None, runs: int) -> dict:
             capture_output=True,
             text=True,
             check=True,
+            cwd=ROOT,
         ).stdout
         probes.append(json.loads(output.strip().splitlines()[-1]))
     figures = {key: statistics.median(probe[key] for probe in probes) for key in probes[0]}
@@ -417,7 +420,7 @@ def markdown(results: dict) -> str:
 
 def parse_arguments(argv=None):
     parser = argparse.ArgumentParser(
-        prog=shown("bench"),
+        prog=" ".join(COMMAND[1:]),
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -517,7 +520,7 @@ def main(argv=None) -> int:
     results = {
         "date": now.isoformat(timespec="seconds"),
         "machine": f"{_cpu_name()}, {available_cores()} cores",
-        "command": " ".join([shown("bench"), *(argv or sys.argv[1:])]),
+        "command": " ".join(["python", *COMMAND[1:], *(argv or sys.argv[1:])]),
         "time_to_accuracy": rows,
         "figures": figures,
         "runs": [outcome.__dict__ for outcome in outcomes],

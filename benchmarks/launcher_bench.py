@@ -1,4 +1,4 @@
-"""`python -m mnist_exp.tools.launcher_bench [--rounds 2] [overrides]`: one sweep of six small
+"""`python -m benchmarks.launcher_bench [--rounds 2] [overrides]`: one sweep of six small
 jobs run three ways, interleaved, wall time of each:
 
 - sequential (Hydra's basic launcher; each job may use every core);
@@ -62,7 +62,7 @@ def timed_sweep(extra: tuple[str, ...], overrides: list[str], root: Path) -> flo
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m mnist_exp.tools.launcher_bench", description=__doc__
+        prog="python -m benchmarks.launcher_bench", description=__doc__
     )
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("overrides", nargs="*", help="more overrides for every job")

@@ -7,6 +7,7 @@ import re
 from collections.abc import Collection, Sequence
 from pathlib import Path
 
+from mnist_exp import safe_files
 from mnist_exp.runs import artifacts, record
 
 MAX_LABEL_LENGTH = 96
@@ -37,7 +38,7 @@ def run_label(
 
 
 def write_swept_keys(sweep_dir: Path, keys: Collection[str]) -> None:
-    artifacts.write_text_atomically(Path(sweep_dir) / SWEPT_KEYS_FILE, json.dumps(sorted(keys)))
+    safe_files.write_text_atomically(Path(sweep_dir) / SWEPT_KEYS_FILE, json.dumps(sorted(keys)))
 
 
 def _swept_keys(sweep_dir: Path) -> set[str] | None:

@@ -1,0 +1,81 @@
+"""How `mnist-exp-predict` writes its results: a table, JSON or CSV row per image, and the
+28x28 images the model saw."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from tabulate import tabulate
+
+from mnist_exp.serving.predict import ImageResult
+from mnist_exp.text import printable
+
+
+def _top(probabilities: np.ndarray, names, k: int) -> list[tuple[str, float]]:
+    order = np.argsort(-probabilities)[:k]
+    return [(names[i], float(probabilities[i])) for i in order]
+
+
+def result_row(result: ImageResult, names, top_k: int) -> dict:
+    if result.blank:
+        return {"path": result.path, "blank": True, "label": None, "class_name": None,
+                "confidence": None, "probabilities": None, "top_k": []}  # fmt: skip
+    label = int(np.argmax(result.probabilities))
+    return {
+        "path": result.path,
+        "blank": False,
+        "label": label,
+        "class_name": names[label],
+        "confidence": round(float(result.probabilities[label]), 6),
+        "probabilities": [round(float(p), 6) for p in result.probabilities],
+        "top_k": [
+            {"class_name": name, "probability": round(probability, 6)}
+            for name, probability in _top(result.probabilities, names, top_k)
+        ],
+    }
+
+
+class Output:
+    """Rows written as they come (json, csv) or as one table at the end."""
+
+    def __init__(self, kind: str, names, top_k: int):
+        self.kind, self.names, self.top_k = kind, names, top_k
+        self.table: list[list] = []
+        self.csv = None
+        if kind == "csv":
+            self.csv = csv.writer(sys.stdout)
+            self.csv.writerow(
+                ["path", "label", "class_name", "confidence", *(f"p_{n}" for n in names)]
+            )
+
+    def add(self, row: dict) -> None:
+        if self.kind == "json":
+            print(json.dumps(row), flush=False)
+        elif self.kind == "csv":
+            fixed = [row["path"], row["label"], row["class_name"], row["confidence"]]
+            self.csv.writerow([*fixed, *(row["probabilities"] or [None] * len(self.names))])
+        elif row["blank"]:
+            self.table.append([printable(row["path"]), "(blank)", "-", "no digit found"])
+        else:
+            top = ", ".join(f"{t['class_name']} {t['probability']:.3f}" for t in row["top_k"])
+            shown_path = printable(row["path"])
+            self.table.append([shown_path, row["class_name"], f"{row['confidence']:.3f}", top])
+
+    def finish(self) -> None:
+        if self.kind == "table" and self.table:
+            headers = ["image", "prediction", "confidence", f"top {self.top_k}"]
+            print(tabulate(self.table, headers=headers, disable_numparse=True))
+        sys.stdout.flush()
+
+
+def save_preprocessed(result: ImageResult, folder: Path, index: int) -> None:
+    name = f"{index:06d}_{Path(result.path).stem}.png"
+    buffer = io.BytesIO()
+    Image.fromarray(result.preprocessed.pixels).save(buffer, format="PNG")
+    (folder / name).write_bytes(buffer.getvalue())
