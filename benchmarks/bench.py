@@ -52,15 +52,24 @@ class Outcome:
 # ----------------------------------------------------------------------------- data and timing
 def load_splits(dataset: str, max_train: int | None, seed: int = 0):
     from mnist_exp.data.prepare import prepare_splits
-    from mnist_exp.settings import DatasetSettings
 
-    settings = DatasetSettings(
-        name=dataset,
-        download=False,
-        max_train_examples=max_train,
-        validation_size=5000 if max_train is None else 0.1,
-    )
-    return prepare_splits(settings, seed)
+    overrides = [
+        f"dataset={dataset}",
+        f"dataset.max_train_examples={max_train or 'null'}",
+        f"dataset.validation_size={5000 if max_train is None else 0.1}",
+        *(["dataset.download=false"] if dataset != "synthetic" else []),
+    ]
+    return prepare_splits(framework_settings(overrides).dataset, seed)
+
+
+def framework_settings(overrides: list[str]):
+    """The framework's settings for `overrides`, composed from its own config."""
+    from hydra import compose, initialize_config_dir
+
+    from mnist_exp.settings import CONFIG_DIR, parse_settings
+
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        return parse_settings(compose("config", overrides))
 
 
 def time_to_accuracy_callback(splits, targets, eval_batch_size: int = 2000):
@@ -173,16 +182,11 @@ def fit_framework(
     num_images: int | None = None,
 ):
     """Trains with the framework's own config, builders, pipeline and compile settings."""
-    from hydra import compose, initialize_config_dir
-
-    from mnist_exp.settings import CONFIG_DIR, parse_settings
     from mnist_exp.training.engine import build_trainable, training_dataset
     from mnist_exp.training.strategy import build_strategy
 
     epochs_override = [f"trainer.epochs={epochs}"] if epochs else []
-    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
-        cfg = compose("config", [*preset_overrides, f"seed={seed}", *epochs_override])
-    settings = parse_settings(cfg)
+    settings = framework_settings([*preset_overrides, f"seed={seed}", *epochs_override])
     count = num_images or len(splits.y_train)
     splits = dataclasses.replace(
         splits, x_train=splits.x_train[:count], y_train=splits.y_train[:count]

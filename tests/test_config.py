@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import inspect
-
 import numpy as np
 import pytest
 from conftest import CONFIG_DIR, REPO_ROOT, compose_config, smoke_config
 from hydra.errors import MissingConfigException
 
 from mnist_exp.errors import ConfigError
-from mnist_exp.settings import MODEL_SETTINGS, model_arguments, parse_settings
+from mnist_exp.settings import ModelSettings, parse_settings
 
 
 def options(group: str) -> list[str]:
@@ -28,53 +26,24 @@ def test_readme_lists_every_option_of_every_group(group):
     assert not missing, f"README's {group} row lacks {missing}"
 
 
-def test_model_names_come_from_the_builders_settings_and_conf():
-    from mnist_exp.models import MODEL_NAMES
-
-    assert sorted(MODEL_NAMES) == sorted(MODEL_SETTINGS) == options("model")
-
-
-@pytest.mark.parametrize("model", options("model"))
-def test_model_yaml_defaults_equal_settings_and_builder_defaults(model):
-    import dataclasses
+def test_each_model_option_has_its_settings_class_and_builder():
     import importlib
 
-    yaml_values = dict(compose_config(f"model={model}").model)
-    settings_defaults = dataclasses.asdict(MODEL_SETTINGS[model]())
-    assert {
-        k: (list(v) if hasattr(v, "__len__") and not isinstance(v, str) else v)
-        for k, v in yaml_values.items()
-    } == settings_defaults
-    builder = importlib.import_module(f"mnist_exp.models.{model}").build_model
-    for name, parameter in inspect.signature(builder).parameters.items():
-        if parameter.default is not inspect.Parameter.empty:
-            default = parameter.default
-            default = list(default) if isinstance(default, (tuple, list)) else default
-            assert default == settings_defaults[name], (model, name)
+    assert sorted(ModelSettings.options) == options("model")
+    for settings in ModelSettings.options.values():
+        module, _, function = settings.builder.rpartition(".")
+        assert callable(getattr(importlib.import_module(module), function)), settings
 
 
 @pytest.mark.parametrize("model", options("model"))
 def test_every_model_builds_with_its_config(model):
-    from mnist_exp.models import build_model
+    from mnist_exp.training.engine import build_network
 
     settings = parse_settings(smoke_config(f"model={model}"))
-    network = build_model(
-        model, input_shape=(28, 28, 1), num_classes=10, **model_arguments(settings.model)
-    )
+    network = build_network(settings.model, input_shape=(28, 28, 1), num_classes=10)
     assert network.output_shape == (None, 10)
     probabilities = network.predict(np.zeros((2, 28, 28, 1), np.float32), verbose=0)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
-
-
-@pytest.mark.parametrize("model", sorted(MODEL_SETTINGS))
-def test_model_yaml_keys_are_the_builder_arguments(model):
-    import importlib
-
-    builder = importlib.import_module(f"mnist_exp.models.{model}").build_model
-    parameters = set(inspect.signature(builder).parameters) - {"input_shape", "num_classes"}
-    settings = parse_settings(smoke_config(f"model={model}")).model
-    assert set(model_arguments(settings)) == parameters
-    assert set(compose_config(f"model={model}").model) - {"name"} == parameters
 
 
 @pytest.mark.parametrize("optimizer", options("optimizer"))
@@ -187,30 +156,31 @@ def test_bad_values_get_one_clear_message(override, message):
 
 
 def test_fast_cnn_too_deep_for_the_image_names_the_stage():
-    from mnist_exp.models import build_model
+    from mnist_exp.models import fast_cnn
 
     with pytest.raises(ValueError, match="stage 2: a 5x5 feature map is too small"):
-        build_model(
-            "fast_cnn",
-            input_shape=(28, 28, 1),
-            num_classes=10,
-            filters=[8, 8, 8],
-            kernel_sizes=[5, 3, 5],
-        )
+        fast_cnn.build_model(
+            input_shape=(28, 28, 1), num_classes=10, filters=[8, 8, 8], kernel_sizes=[5, 3, 5],
+            dense_units=16, dropout_rate=0.0, l2_regularization=0.0,
+        )  # fmt: skip
 
 
 def test_strided_cnn_spans_the_last_map_and_refuses_too_many_blocks():
-    from mnist_exp.models import build_model
+    from mnist_exp.models import strided_cnn
 
-    network = build_model(
-        "strided_cnn", input_shape=(28, 28, 1), num_classes=10, filters=[8, 16], head_filters=32
-    )
+    def build_model(filters):
+        return strided_cnn.build_model(
+            input_shape=(28, 28, 1), num_classes=10, filters=filters, head_filters=32,
+            dropout_rate=0.0, l2_regularization=0.0,
+        )  # fmt: skip
+
+    network = build_model([8, 16])
     # 28 -> 24 -> 12 -> 8 -> 4, then a 4x4 head convolution down to 1x1.
     assert network.get_layer("block1_downsample_conv").output.shape[1:3] == (4, 4)
     assert network.get_layer("head_conv").kernel.shape[:2] == (4, 4)
     assert network.get_layer("head_conv").output.shape[1:] == (1, 1, 32)
     with pytest.raises(ValueError, match="block 2: a 4x4 feature map is too small"):
-        build_model("strided_cnn", input_shape=(28, 28, 1), num_classes=10, filters=[8, 8, 8])
+        build_model([8, 8, 8])
 
 
 def test_unknown_option_lists_the_available_ones():
@@ -243,3 +213,9 @@ def test_every_experiment_preset_trains_on_tiny_data(preset, tmp_path):
     metrics = run_experiment(cfg, tmp_path)
     assert metrics["status"] == "completed" and metrics["epochs_run"] == 1
     assert metrics["num_train"] == 160
+
+
+def test_histograms_and_graph_are_off_by_default():
+    """They cost time every epoch (their effect when on: test_training)."""
+    trainer = parse_settings(compose_config()).trainer
+    assert trainer.histogram_freq == 0 and trainer.write_graph is False

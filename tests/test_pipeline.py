@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+from conftest import smoke_config
 
 from mnist_exp.data.augmentation import make_augmenter
 from mnist_exp.data.pipeline import make_evaluation_dataset, make_training_dataset
-from mnist_exp.settings import AugmentSettings
+from mnist_exp.settings import parse_settings
 
 IMAGES = np.arange(50 * 28 * 28, dtype=np.int64).reshape(50, 28, 28) % 251
 IMAGES = IMAGES.astype(np.uint8)
@@ -30,7 +31,8 @@ def test_each_epoch_covers_every_image_once_in_a_new_order():
 
 
 def test_starting_at_a_later_epoch_gives_that_epochs_batches():
-    augment = make_augmenter(AugmentSettings(name="light", rotation_degrees=10, shift_fraction=0.1))
+    light = smoke_config("augment=light", "augment.zoom_fraction=0")
+    augment = make_augmenter(parse_settings(light).augment)
     full = batches(epochs=3, augment=augment)
     resumed = batches(initial_epoch=1, epochs=3, augment=augment)
     assert len(resumed) == 8

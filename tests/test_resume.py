@@ -101,10 +101,8 @@ def test_damaged_latest_backup_falls_back_to_the_previous(tmp_path, monkeypatch,
     assert epochs_in(tmp_path / "history.csv") == [1, 2, 3]
 
 
-def test_a_run_begun_before_epochs_counted_from_one_continues_in_its_own_layout(
-    tmp_path, monkeypatch
-):
-    """Older runs numbered history.csv from 0 and wrote events into tensorboard/train."""
+def test_a_run_of_the_first_format_continues_in_the_current_layout(tmp_path, monkeypatch):
+    """Format 1 numbered history.csv from 0 and wrote events into tensorboard/train."""
     cfg, finished = interrupted_run(tmp_path, monkeypatch)
     history = tmp_path / "history.csv"
     header, *rows = history.read_text().splitlines(keepends=True)
@@ -115,15 +113,17 @@ def test_a_run_begun_before_epochs_counted_from_one_continues_in_its_own_layout(
     for part in named.iterdir():
         part.rename(tmp_path / "tensorboard" / part.name)
     named.rmdir()
+    metrics = read_json(tmp_path / "metrics.json")
+    del metrics["run_format"]
+    (tmp_path / "metrics.json").write_text(json.dumps(metrics))
     (tmp_path / "backup" / "epoch-0003").rename(tmp_path / "stale")  # continue after epoch 2
     result = run_experiment(cfg, tmp_path, resume=True)
-    assert result["resumed_from_epoch"] == 2
+    assert result["resumed_from_epoch"] == 2 and result["run_format"] == 2
     assert result["test_loss"] == finished["test_loss"]
     assert epochs_in(history) == [1, 2, 3]
-    assert sorted(path.name for path in (tmp_path / "tensorboard").iterdir() if path.is_dir()) == [
-        "train",
-        "validation",
-    ]
+    (events,) = (tmp_path / "tensorboard").iterdir()
+    assert events.name == named.name
+    assert {"train", "validation"} < {path.name for path in events.iterdir()}
 
 
 def test_truncated_state_file_and_no_usable_backup_restart_cleanly(tmp_path, monkeypatch, caplog):

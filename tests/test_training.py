@@ -233,16 +233,3 @@ def test_weight_histograms_and_the_graph_are_options(tmp_path):
                 if plugin == "graph_keras_model":  # the model's layer graph
                     kinds.add("graph")
     assert kinds == {"graph", "histograms"}
-
-
-def test_histograms_and_graph_are_off_by_default(tmp_path):
-    import tensorflow as tf
-
-    run_experiment(smoke_config("model=mlp"), tmp_path)
-    plugins = {
-        value.metadata.plugin_data.plugin_name
-        for path in (tmp_path / "tensorboard" / "mlp-seed0" / "train").glob("events.out.tfevents.*")
-        for event in tf.compat.v1.train.summary_iterator(str(path))
-        for value in event.summary.value
-    }
-    assert not plugins & {"histograms", "graph_keras_model"}

@@ -101,17 +101,24 @@ def test_searched_keys_cannot_also_be_fixed_on_the_command_line():
         training_overrides(["model.hidden_units=[8]"], ("model.hidden_units",))
 
 
+def tune_config(*overrides: str):
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        return compose(config_name="tune", overrides=list(overrides))
+
+
 def test_tuner_settings_are_checked():
+    annealing = tune_config()
+    annealing.tuner.name = "annealing"
     with pytest.raises(ConfigError, match="tuner.name='annealing'"):
-        parse_tuner(OmegaConf.create({"tuner": {"name": "annealing"}}))
+        parse_tuner(annealing)
     with pytest.raises(ConfigError, match="leave tuner.max_trials null"):
-        parse_tuner(OmegaConf.create({"tuner": {"name": "hyperband", "max_trials": 5}}))
+        parse_tuner(tune_config("tuner=hyperband", "tuner.max_trials=5"))
     with pytest.raises(ConfigError, match="tuner.max_epochs"):
-        parse_tuner(OmegaConf.create({"tuner": {"name": "random", "max_epochs": "many"}}))
+        parse_tuner(tune_config("tuner=random", "tuner.max_epochs=many"))
     with pytest.raises(ConfigError, match="expected HOST:PORT"):
-        parse_tuning(OmegaConf.create({"tuning": {"oracle_address": "localhost"}}))
+        parse_tuning(tune_config("tuning.oracle_address=localhost"))
     with pytest.raises(ConfigError, match="objective.metric='test_accuracy'"):
-        parse_objective(OmegaConf.create({"objective": {"metric": "test_accuracy"}}))
+        parse_objective(tune_config("objective.metric=test_accuracy"))
 
 
 @pytest.mark.parametrize("name", ["random", "bayesian", "hyperband"])
@@ -127,7 +134,7 @@ def test_identical_searches_try_identical_configurations_with_seed_zero(name):
         hyperparameters = keras_tuner.HyperParameters()
         parse_search_space(cfg).declare(hyperparameters)
         oracle = build_oracle(parse_tuner(cfg), parse_objective(cfg), hyperparameters)
-        return [oracle._random_values() for _ in range(4)]
+        return [oracle.populate_space(f"trial{i}")["values"] for i in range(4)]
 
     assert first_configurations() == first_configurations()
 

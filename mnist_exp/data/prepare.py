@@ -32,13 +32,10 @@ def prepare_splits(settings: DatasetSettings, seed: int, path_label: str | None 
     """
     data = load_dataset(
         settings.name,
-        path=settings.path,
         path_label=path_label,
-        cache_dir=settings.cache_dir,
-        download=settings.download,
         synthetic_size=(settings.max_train_examples or 600, settings.max_test_examples or 200),
         seed=seed,
-        test_fraction=settings.test_fraction,
+        **settings.source_arguments(),
     )
     train_indices = stratified_subsample(data.y_train, settings.max_train_examples, seed)
     test_indices = stratified_subsample(data.y_test, settings.max_test_examples, seed)

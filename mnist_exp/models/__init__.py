@@ -2,28 +2,7 @@
 
     build_model(input_shape, num_classes, *, l2_regularization, **architecture) -> keras.Model
 
-so `model=NAME` in config picks the module, and its YAML keys are the keyword arguments.
+and `mnist_exp.settings.models` has one class per builder, whose fields are its keyword
+arguments (their values live in conf/model/NAME.yaml). Users' own builders take the same
+path (`model._target_`, see `builders`).
 """
-
-from __future__ import annotations
-
-import importlib
-import pkgutil
-from pathlib import Path
-
-NOT_MODELS = ("layers", "inference", "files", "builders")  # helper modules beside the builders
-MODEL_NAMES = tuple(
-    sorted(
-        module.name
-        for module in pkgutil.iter_modules([str(Path(__file__).parent)])
-        if module.name not in NOT_MODELS
-    )
-)
-
-
-def build_model(name: str, *, input_shape, num_classes: int, **architecture):
-    """Builds the model `name` (uncompiled) from its module's `build_model`."""
-    if name not in MODEL_NAMES:
-        raise ValueError(f"Unknown model '{name}'; expected one of {MODEL_NAMES}.")
-    module = importlib.import_module(f"mnist_exp.models.{name}")
-    return module.build_model(input_shape=input_shape, num_classes=num_classes, **architecture)

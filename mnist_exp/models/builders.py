@@ -1,6 +1,7 @@
-"""Models from users' own code: a config's `model._target_` names a function in their module
-(`my_nets.build_tiny`), called as the built-in builders are, with `input_shape` and
-`num_classes` from the framework and the option's other keys as keyword arguments.
+"""Models from builder functions: a built-in one (`mnist_exp.models.cnn.build_model`) or the
+user's own, named by a config's `model._target_` (`my_nets.build_tiny`); either is called with
+`input_shape` and `num_classes` from the framework and the option's other keys as keyword
+arguments, and what it returns is checked.
 
 The module is found where `python -m` would find it: installed, on PYTHONPATH, or in the
 working directory (console scripts do not put it on sys.path by themselves).
@@ -74,7 +75,7 @@ def import_builder(target: str) -> Callable:
 
 
 def build_from_target(target: str, *, input_shape, num_classes: int, **arguments):
-    """Calls the user's builder and checks what it returns.
+    """Calls the builder `target` names and checks what it returns.
 
     Raises:
         ConfigError: the builder refuses its arguments, returns no Keras model, or a model

@@ -14,11 +14,11 @@ def build_model(
     input_shape: Sequence[int],
     num_classes: int,
     *,
-    filters: Sequence[int] = (32, 64),
-    dense_units: int = 128,
-    conv_dropout_rate: float = 0.25,
-    dense_dropout_rate: float = 0.5,
-    l2_regularization: float = 0.0,
+    filters: Sequence[int],
+    dense_units: int,
+    conv_dropout_rate: float,
+    dense_dropout_rate: float,
+    l2_regularization: float,
 ) -> keras.Model:
     """Builds stacked 3x3 same-padded convolutions, one max-pool, then a Dense layer.
 

@@ -14,10 +14,10 @@ def build_model(
     input_shape: Sequence[int],
     num_classes: int,
     *,
-    filters: Sequence[int] = (32, 64, 128),
-    convs_per_block: int = 1,
-    dropout_rate: float = 0.25,
-    l2_regularization: float = 0.0,
+    filters: Sequence[int],
+    convs_per_block: int,
+    dropout_rate: float,
+    l2_regularization: float,
 ) -> keras.Model:
     """Builds blocks of `convs_per_block` conv-BN-ReLU layers, each block ending in a 2x2
     max-pool, then flattens the last (3x3 for three blocks) feature map into the classifier.

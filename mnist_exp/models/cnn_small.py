@@ -14,10 +14,10 @@ def build_model(
     input_shape: Sequence[int],
     num_classes: int,
     *,
-    filters: Sequence[int] = (32, 64),
-    dense_units: int = 0,
-    dropout_rate: float = 0.5,
-    l2_regularization: float = 0.0,
+    filters: Sequence[int],
+    dense_units: int,
+    dropout_rate: float,
+    l2_regularization: float,
 ) -> keras.Model:
     """Builds a small convnet of unpadded 3x3 convolutions, each followed by 2x2 pooling.
 

@@ -19,14 +19,14 @@ def build_model(
     input_shape: Sequence[int],
     num_classes: int,
     *,
-    filters: Sequence[int] = (24, 32),
-    kernel_sizes: Sequence[int] = (5, 3),
-    dense_units: int = 256,
-    dropout_rate: float = 0.0,
-    l2_regularization: float = 0.0,
+    filters: Sequence[int],
+    kernel_sizes: Sequence[int],
+    dense_units: int,
+    dropout_rate: float,
+    l2_regularization: float,
 ) -> keras.Model:
     """Builds unpadded Conv -> 2x2 MaxPool -> ReLU stages (28 -> 24 -> 12 -> 10 -> 5 for the
-    defaults), a hidden Dense layer and the classifier.
+    option's kernels), a hidden Dense layer and the classifier.
 
     Args:
         input_shape: (height, width, channels) of the images.

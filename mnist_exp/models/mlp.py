@@ -14,9 +14,9 @@ def build_model(
     input_shape: Sequence[int],
     num_classes: int,
     *,
-    hidden_units: Sequence[int] = (128, 64),
-    dropout_rate: float = 0.0,
-    l2_regularization: float = 0.0,
+    hidden_units: Sequence[int],
+    dropout_rate: float,
+    l2_regularization: float,
 ) -> keras.Model:
     """Builds a multi-layer perceptron.
 

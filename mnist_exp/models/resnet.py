@@ -28,10 +28,10 @@ def build_model(
     input_shape: Sequence[int],
     num_classes: int,
     *,
-    filters: Sequence[int] = (32, 64, 128),
-    blocks_per_stage: int = 2,
-    dropout_rate: float = 0.0,
-    l2_regularization: float = 0.0,
+    filters: Sequence[int],
+    blocks_per_stage: int,
+    dropout_rate: float,
+    l2_regularization: float,
 ) -> keras.Model:
     """Builds a stem conv and one stage of basic residual blocks per entry of `filters`;
     every stage after the first halves the resolution (28 -> 14 -> 7).

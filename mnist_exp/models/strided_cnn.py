@@ -22,10 +22,10 @@ def build_model(
     input_shape: Sequence[int],
     num_classes: int,
     *,
-    filters: Sequence[int] = (32, 64),
-    head_filters: int = 128,
-    dropout_rate: float = 0.4,
-    l2_regularization: float = 0.0,
+    filters: Sequence[int],
+    head_filters: int,
+    dropout_rate: float,
+    l2_regularization: float,
 ) -> keras.Model:
     """Builds one block per entry of `filters`, each followed by dropout, then a conv-BN-ReLU
     layer of `head_filters` whose kernel spans the last feature map, dropout and the classifier.

@@ -53,13 +53,16 @@ def tensorboard_dir(run_dir: Path, model: str, seed: int) -> Path:
     beneath), so TensorBoard lists `.../tensorboard/cnn_bn-seed0/train` rather than an
     anonymous `.../tensorboard/train`. A job of a sweep is named by the swept keys only (the
     overrides all jobs share would hide the rest of the name). A continued run keeps the
-    name it started with, and a run begun before runs were named keeps its layout."""
+    name it started with."""
     run_dir = Path(run_dir)
     events = run_dir / artifacts.TENSORBOARD_DIR
-    if (events / "train").is_dir():
-        return events
     started = sorted(path for path in events.iterdir() if path.is_dir()) if events.is_dir() else []
     if started:
         return started[0]
-    keys = _swept_keys(run_dir.parent)
-    return events / run_label(model, seed, record.read_overrides(run_dir), keys)
+    return events / new_label(run_dir, model, seed)
+
+
+def new_label(run_dir: Path, model: str, seed: int) -> str:
+    """The name the events of the run in `run_dir` get (see `tensorboard_dir`)."""
+    keys = _swept_keys(Path(run_dir).parent)
+    return run_label(model, seed, record.read_overrides(run_dir), keys)

@@ -24,7 +24,7 @@ def _test_set_key(settings) -> tuple:
     """What decides a run's test images."""
     dataset = settings.dataset
     seed = settings.seed if dataset.max_test_examples else None
-    return (dataset.name, dataset.path, dataset.max_test_examples, seed)
+    return (dataset.name, getattr(dataset, "path", None), dataset.max_test_examples, seed)
 
 
 def ensemble_accuracy(run_dirs: list[Path]) -> dict:

@@ -15,7 +15,7 @@ import pandas as pd
 from omegaconf import DictConfig
 
 from mnist_exp.errors import MnistExpError
-from mnist_exp.runs import artifacts, record
+from mnist_exp.runs import artifacts, migrate, record
 from mnist_exp.runs.status import Status
 
 
@@ -67,13 +67,7 @@ class Run:
 
     @property
     def class_names(self) -> tuple[str, ...]:
-        """Recorded by the run; runs recorded before that get their dataset's names."""
-        if names := self.metrics.get("class_names"):
-            return tuple(names)
-        from mnist_exp.data.arrays import DIGIT_NAMES, FASHION_NAMES
-
-        dataset = self.config.get("dataset", {}).get("name")
-        return FASHION_NAMES if dataset == "fashion_mnist" else DIGIT_NAMES
+        return migrate.class_names(self.metrics, self.config)
 
     def load_model(self):
         """The saved model, loaded with Keras' safe mode on (never arbitrary code).

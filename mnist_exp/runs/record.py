@@ -17,6 +17,7 @@ from pathlib import Path
 import yaml
 from omegaconf import DictConfig, OmegaConf
 
+from mnist_exp.runs.migrate import upgraded_config
 from mnist_exp.safe_files import append_unlinked, write_text_atomically
 
 RECORD_DIR = Path(".hydra")
@@ -43,7 +44,8 @@ def write_record(run_dir: Path, cfg: DictConfig, hydra: DictConfig | dict, overr
 
 
 def read_config(run_dir: Path) -> DictConfig:
-    return OmegaConf.load(Path(run_dir) / CONFIG_FILE)
+    """The run's config as the current version reads it (`migrate.upgraded_config`)."""
+    return upgraded_config(OmegaConf.load(Path(run_dir) / CONFIG_FILE))
 
 
 def read_choices(run_dir: Path) -> dict:

@@ -12,6 +12,7 @@ import keras
 
 from mnist_exp.runs.disk import out_of_space_named, training_state_bytes
 from mnist_exp.settings import LAST_EPOCH
+from mnist_exp.settings.trainer import better_direction
 from mnist_exp.training import stop
 
 log = logging.getLogger(__name__)
@@ -20,11 +21,6 @@ log = logging.getLogger(__name__)
 def finite_logs(logs: dict) -> bool:
     """Whether every number an epoch logged is finite (a diverged epoch is never saved)."""
     return all(math.isfinite(value) for value in logs.values() if isinstance(value, float))
-
-
-def monitor_mode(monitor: str) -> str:
-    """'min' for losses and errors, 'max' for everything else (accuracies)."""
-    return "min" if "loss" in monitor or "error" in monitor else "max"
 
 
 class LearningRateLogger(keras.callbacks.Callback):
@@ -112,7 +108,7 @@ class BestModelSaver(keras.callbacks.Callback):
         super().__init__()
         self.path = Path(path)
         self.monitor = monitor
-        self.mode = monitor_mode(monitor)
+        self.mode = "max" if monitor == LAST_EPOCH else better_direction(monitor)
         self.best_value = math.inf if self.mode == "min" else -math.inf
         self.best_epoch = None
 

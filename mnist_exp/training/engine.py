@@ -18,7 +18,6 @@ from mnist_exp.data.pipeline import (
     make_training_dataset,
 )
 from mnist_exp.data.prepare import Splits, prepare_splits
-from mnist_exp.models import build_model
 from mnist_exp.models.builders import build_from_target
 from mnist_exp.models.files import load_keras_model
 from mnist_exp.models.inference import evaluate
@@ -27,12 +26,8 @@ from mnist_exp.reporting.tensorboard import write_run_record
 from mnist_exp.reporting.tensorboard_names import run_label, tensorboard_dir
 from mnist_exp.runs import artifacts
 from mnist_exp.runs.status import Status
-from mnist_exp.settings import (
-    BuilderSettings,
-    ExperimentSettings,
-    ModelSettings,
-    model_arguments,
-)
+from mnist_exp.settings import BuilderSettings, ExperimentSettings, ModelSettings
+from mnist_exp.settings.trainer import better_direction
 from mnist_exp.training.backup import remove_backups, restore_latest, with_backup
 from mnist_exp.training.batch_plan import BatchPlan
 from mnist_exp.training.callbacks import (
@@ -42,7 +37,6 @@ from mnist_exp.training.callbacks import (
     LearningRateLogger,
     StopWhenAsked,
     TensorBoardEpochs,
-    monitor_mode,
 )
 from mnist_exp.training.custom_loop import fit_with_strategy
 from mnist_exp.training.optimization import build_learning_rate, build_optimizer, schedule_callbacks
@@ -155,7 +149,7 @@ def build_callbacks(
         callbacks.append(
             keras.callbacks.EarlyStopping(
                 monitor=trainer.early_stopping.monitor,
-                mode=monitor_mode(trainer.early_stopping.monitor),
+                mode=better_direction(trainer.early_stopping.monitor),
                 patience=trainer.early_stopping.patience,
                 min_delta=trainer.early_stopping.min_delta,
             )
@@ -174,13 +168,11 @@ def build_callbacks(
 
 
 def build_network(model: ModelSettings | BuilderSettings, input_shape, num_classes: int):
-    """The uncompiled model: a built-in builder, or the user's own function (`_target_`)."""
-    arguments = model_arguments(model)
-    if isinstance(model, BuilderSettings):
-        return build_from_target(
-            model.target, input_shape=input_shape, num_classes=num_classes, **arguments
-        )
-    return build_model(model.name, input_shape=input_shape, num_classes=num_classes, **arguments)
+    """The uncompiled model from the builder the settings name: a built-in one
+    (mnist_exp.models.NAME.build_model) or the user's own function (`_target_`)."""
+    return build_from_target(
+        model.builder, input_shape=input_shape, num_classes=num_classes, **model.arguments()
+    )
 
 
 def compile_model(settings: ExperimentSettings, splits: Splits, plan: BatchPlan):
@@ -262,10 +254,8 @@ def _keep_history_before(output_dir: Path, epoch: int) -> None:
         return
     with open(path, newline="") as stream:  # keep CSVLogger's \r\n line ends as they are
         header, *rows = stream.readlines()
-    numbered = [(int(number), rest) for number, rest in (row.split(",", 1) for row in rows)]
-    # Runs begun before epochs were numbered from 1 are renumbered as they continue.
-    shift = 1 if numbered and numbered[0][0] == 0 else 0
-    kept = [f"{number + shift},{rest}" for number, rest in numbered if number + shift <= epoch]
+    numbered = ((int(number), rest) for number, rest in (row.split(",", 1) for row in rows))
+    kept = [f"{number},{rest}" for number, rest in numbered if number <= epoch]
     safe_files.write_text_atomically(path, header + "".join(kept))
 
 

@@ -22,7 +22,8 @@ from mnist_exp.errors import ConfigError, MnistExpError
 from mnist_exp.runs import artifacts, record
 from mnist_exp.runs.lock import RunLock
 from mnist_exp.runs.status import Action, Outcome, Status, decide
-from mnist_exp.settings import StrategySettings, parse_section, parse_settings
+from mnist_exp.settings import StrategySettings, parse_settings
+from mnist_exp.settings.schema import parse_option
 from mnist_exp.training.cluster import is_chief_process
 from mnist_exp.training.runner import run_experiment
 from mnist_exp.training.stop import interrupt_on_signals
@@ -228,6 +229,6 @@ def check_before_starting(experiment: DictConfig) -> None:
 
 def _is_chief(experiment: DictConfig) -> bool:
     try:
-        return is_chief_process(parse_section(experiment, "strategy", StrategySettings))
+        return is_chief_process(parse_option(experiment, StrategySettings))
     except ConfigError:
         return True  # the runner records the bad config as this run's failure

@@ -9,6 +9,7 @@ from hydra.utils import instantiate
 
 from mnist_exp.errors import ConfigError
 from mnist_exp.settings import OptimizerSettings, ScheduleSettings
+from mnist_exp.settings.trainer import better_direction
 
 
 @keras.saving.register_keras_serializable(package="mnist_exp")
@@ -85,6 +86,7 @@ def schedule_callbacks(schedule: ScheduleSettings) -> list[keras.callbacks.Callb
     return [
         keras.callbacks.ReduceLROnPlateau(
             monitor=schedule.monitor,
+            mode=better_direction(schedule.monitor),
             factor=schedule.factor,
             patience=schedule.patience,
             min_lr=schedule.min_learning_rate,

@@ -15,8 +15,10 @@ from omegaconf import DictConfig
 from mnist_exp import safe_files
 from mnist_exp.commands import shown
 from mnist_exp.errors import MnistExpError
+from mnist_exp.reporting.tensorboard_names import new_label
 from mnist_exp.runs import artifacts
 from mnist_exp.runs.flatten import flatten_config, with_group_choices
+from mnist_exp.runs.migrate import FORMAT_KEY, RUN_FORMAT, migrate
 from mnist_exp.runs.status import Action, Status, decide
 from mnist_exp.settings import BuilderSettings, dataset_path_as_written, parse_settings
 from mnist_exp.text import shown_path
@@ -56,7 +58,7 @@ def _start_record(output_dir: Path, resume: bool) -> dict:
             "overwrite it. Choose another hydra.run.dir, or resume it: "
             f"{shown('resume')} {output_dir}"
         )
-    return {"status": Status.RUNNING, "started_at": _now()}
+    return {"status": Status.RUNNING, "started_at": _now(), FORMAT_KEY: RUN_FORMAT}
 
 
 def run_experiment(
@@ -92,9 +94,12 @@ def run_experiment(
             if resume:
                 raise MnistExpError("Resuming a multi-worker run is not supported; start it again.")
             run_dir = Path(tempfile.mkdtemp(prefix="mnist_exp_worker_"))
+        if resume:  # a run recorded by an earlier version continues in the current layout
+            label = new_label(output_dir, settings.model.name, settings.seed)
+            record = migrate(output_dir, record, label)
         record.update(model=settings.model.name, dataset=settings.dataset.name, seed=settings.seed)
         if isinstance(settings.model, BuilderSettings):
-            record["model_builder"] = settings.model.target  # where the model came from
+            record["model_builder"] = settings.model.builder  # where the model came from
         record["threads"] = configure_threads(settings.strategy.threads or cpu_share)
         safe_files.write_json_atomically(run_dir / artifacts.METRICS_FILE, record)
         # Imported here so that config errors surface before TensorFlow starts.

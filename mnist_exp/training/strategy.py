@@ -106,13 +106,13 @@ def build_strategy(settings: StrategySettings) -> tf.distribute.Strategy:
     if settings.name == "multi_worker":
         _set_cluster(settings)
         return tf.distribute.MultiWorkerMirroredStrategy()
+    if settings.name == "one_device":
+        _check_device(settings.device)
+        return tf.distribute.OneDeviceStrategy(settings.device)
     if settings.cpu_devices > 1:
         configure_cpu_devices(settings.cpu_devices)
     if settings.name == "default":
         return tf.distribute.get_strategy()
-    if settings.name == "one_device":
-        _check_device(settings.device)
-        return tf.distribute.OneDeviceStrategy(settings.device)
     devices = list(settings.devices) if settings.devices else None
     if devices is None and settings.cpu_devices > 1 and not tf.config.list_logical_devices("GPU"):
         devices = [device.name for device in tf.config.list_logical_devices("CPU")]

@@ -2,31 +2,26 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from omegaconf import DictConfig
 
-from mnist_exp.errors import ConfigError
 from mnist_exp.settings import ObjectiveSettings, parse_section
+from mnist_exp.settings.schema import OptionSettings, parse_option
+from mnist_exp.settings.schema import require as _require
 
 ROLES = ("standalone", "chief", "worker")
 
 
-def _require(condition: bool, message: str) -> None:
-    if not condition:
-        raise ConfigError(message)
+@dataclass(kw_only=True)
+class TunerSettings(OptionSettings, group="tuner"):
+    """The search algorithm and its budget (conf/tuner/*.yaml): one class per tuner."""
 
-
-@dataclass
-class TunerSettings:
-    """The search algorithm and its budget (conf/tuner/*.yaml)."""
-
-    name: str = "random"
-    max_trials: int | None = 10
-    max_epochs: int = 4
-    executions_per_trial: int = 1
-    seed: int = 0
-    max_consecutive_failed_trials: int = 3
+    max_trials: int | None
+    max_epochs: int
+    executions_per_trial: int
+    seed: int
+    max_consecutive_failed_trials: int
 
     def __post_init__(self):
         _require(
@@ -45,23 +40,23 @@ class TunerSettings:
         )
 
 
-@dataclass
-class RandomTunerSettings(TunerSettings):
+@dataclass(kw_only=True)
+class RandomTunerSettings(TunerSettings, option="random"):
     def __post_init__(self):
         super().__post_init__()
         _require(self.max_trials is not None, "tuner=random needs tuner.max_trials.")
 
 
-@dataclass
-class GridTunerSettings(TunerSettings):
-    max_trials: int | None = None
+@dataclass(kw_only=True)
+class GridTunerSettings(TunerSettings, option="grid"):
+    pass
 
 
-@dataclass
-class BayesianTunerSettings(TunerSettings):
-    num_initial_points: int | None = None
-    alpha: float = 1e-4
-    beta: float = 2.6
+@dataclass(kw_only=True)
+class BayesianTunerSettings(TunerSettings, option="bayesian"):
+    num_initial_points: int | None
+    alpha: float
+    beta: float
 
     def __post_init__(self):
         super().__post_init__()
@@ -73,12 +68,10 @@ class BayesianTunerSettings(TunerSettings):
         _require(self.alpha > 0 and self.beta > 0, "tuner.alpha and tuner.beta must be > 0.")
 
 
-@dataclass
-class HyperbandTunerSettings(TunerSettings):
-    max_trials: int | None = None
-    max_epochs: int = 9
-    factor: int = 3
-    hyperband_iterations: int = 1
+@dataclass(kw_only=True)
+class HyperbandTunerSettings(TunerSettings, option="hyperband"):
+    factor: int
+    hyperband_iterations: int
 
     def __post_init__(self):
         super().__post_init__()
@@ -91,26 +84,18 @@ class HyperbandTunerSettings(TunerSettings):
         _require(self.hyperband_iterations >= 1, "tuner.hyperband_iterations must be >= 1.")
 
 
-TUNER_SETTINGS = {
-    "random": RandomTunerSettings,
-    "grid": GridTunerSettings,
-    "bayesian": BayesianTunerSettings,
-    "hyperband": HyperbandTunerSettings,
-}
-
-
-@dataclass
+@dataclass(kw_only=True)
 class TuningSettings:
     """Where the search lives, how it is distributed and what happens after it."""
 
-    resume: bool = False
-    directory: str | None = None
-    role: str = "standalone"
-    oracle_address: str = "127.0.0.1:8000"
-    worker_index: int = 0
-    retrain: bool = False
-    retrain_epochs: int | None = None
-    retrain_overrides: list[str] = field(default_factory=list)
+    resume: bool
+    directory: str | None
+    role: str
+    oracle_address: str
+    worker_index: int
+    retrain: bool
+    retrain_epochs: int | None
+    retrain_overrides: list[str]
 
     def __post_init__(self):
         _require(self.role in ROLES, f"tuning.role={self.role!r}: expected one of {ROLES}.")
@@ -157,11 +142,7 @@ def parse_tuner(cfg: DictConfig) -> TunerSettings:
     Raises:
         ConfigError: for an unknown tuner, an unknown key or an impossible budget.
     """
-    name = cfg.get("tuner", {}).get("name")
-    _require(
-        name in TUNER_SETTINGS, f"tuner.name={name!r}: expected one of {sorted(TUNER_SETTINGS)}."
-    )
-    return parse_section(cfg, "tuner", TUNER_SETTINGS[name])
+    return parse_option(cfg, TunerSettings)
 
 
 def parse_objective(cfg: DictConfig) -> ObjectiveSettings:

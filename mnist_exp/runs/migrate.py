@@ -1,0 +1,99 @@
+"""Runs recorded by earlier versions of mnist_exp, read and continued as current ones, in one
+place.
+
+metrics.json carries `run_format`; a run without it has format 1, whose differences are:
+- its saved config lacks keys that options gained since (read with the values it ran with);
+- history.csv numbers epochs from 0 (now from 1);
+- TensorBoard events sit in tensorboard/ itself (train/, validation/ and the run's own
+  record; now in tensorboard/LABEL/, named for the run);
+- metrics.json has no class_names (its dataset's own names).
+
+Readers get the current form without writing (`upgraded_config`, `class_names`); `migrate`
+rewrites the files of a run that is being continued, by the process that holds it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+from mnist_exp import safe_files
+from mnist_exp.runs import artifacts
+
+RUN_FORMAT = 2
+FORMAT_KEY = "run_format"
+
+# Keys options gained after runs had recorded their configs, with the values those runs had.
+ADDED_KEYS = {
+    ("strategy", "default"): {"cpu_devices": 1},
+    ("augment", "light"): {"erasing_probability": 0.0, "erasing_size": 0.0},
+}
+
+
+def run_format(metrics: dict) -> int:
+    return int(metrics.get(FORMAT_KEY, 1))
+
+
+def upgraded_config(config: DictConfig) -> DictConfig:
+    """`config` with the keys its options gained since it was recorded (a copy when any)."""
+    missing = {
+        (group, key): value
+        for (group, option), added in ADDED_KEYS.items()
+        if isinstance(config.get(group), DictConfig) and config[group].get("name") == option
+        for key, value in added.items()
+        if key not in config[group]
+    }
+    if not missing:
+        return config
+    config = OmegaConf.create(OmegaConf.to_container(config, resolve=False))
+    for (group, key), value in missing.items():
+        config[group][key] = value
+    return config
+
+
+def class_names(metrics: dict, config: DictConfig) -> tuple[str, ...]:
+    """The run's class names: recorded by the run, or its dataset's (format 1)."""
+    if names := metrics.get("class_names"):
+        return tuple(names)
+    from mnist_exp.data.arrays import DIGIT_NAMES, FASHION_NAMES
+
+    dataset = config.get("dataset", {}).get("name")
+    return FASHION_NAMES if dataset == "fashion_mnist" else DIGIT_NAMES
+
+
+def migrate(run_dir: Path, metrics: dict, label: str) -> dict:
+    """Brings the files of the run in `run_dir` to the current format; call it while holding
+    the run, before continuing it.
+
+    Args:
+        run_dir: the run.
+        metrics: its metrics.json.
+        label: the name its TensorBoard events get (`reporting.tensorboard_names.run_label`).
+
+    Returns:
+        `metrics` as the current format writes them.
+    """
+    if run_format(metrics) >= RUN_FORMAT:
+        return metrics
+    run_dir = Path(run_dir)
+    _number_history_from_one(run_dir / artifacts.HISTORY_FILE)
+    events = run_dir / artifacts.TENSORBOARD_DIR
+    if (events / "train").is_dir():  # everything in tensorboard/ is this run's
+        parts = list(events.iterdir())
+        (events / label).mkdir()
+        for part in parts:
+            part.rename(events / label / part.name)
+    return {**metrics, FORMAT_KEY: RUN_FORMAT}
+
+
+def _number_history_from_one(path: Path) -> None:
+    if not path.is_file():
+        return
+    with open(path, newline="") as stream:  # keep CSVLogger's \r\n line ends as they are
+        header, *rows = stream.readlines()
+    if not rows or not rows[0].startswith("0,"):
+        return
+    numbered = (row.split(",", 1) for row in rows)
+    renumbered = [f"{int(number) + 1},{rest}" for number, rest in numbered]
+    safe_files.write_text_atomically(path, header + "".join(renumbered))

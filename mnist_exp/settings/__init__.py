@@ -1,0 +1,108 @@
+"""Typed settings: the composed Hydra config, checked and turned into dataclasses.
+
+Everything here runs before TensorFlow is imported, so a wrong type, an unknown key or an
+impossible value costs the user a second, not a TensorFlow start-up. The values live in the
+YAML files of `conf/`; the classes in this package say each key's type and check it (see
+`schema`). A config group with options has one class per option, found by its `name`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+from mnist_exp.settings.data import AugmentSettings, DatasetSettings
+from mnist_exp.settings.hardware import PrecisionSettings, StrategySettings
+from mnist_exp.settings.models import BuilderSettings, ModelSettings, parse_model
+from mnist_exp.settings.optimization import OptimizerSettings, ScheduleSettings, parse_optimizer
+from mnist_exp.settings.schema import LAST_EPOCH, parse_option, parse_section, require
+from mnist_exp.settings.trainer import ObjectiveSettings, TrainerSettings
+
+__all__ = [
+    "CONFIG_DIR",
+    "LAST_EPOCH",
+    "AugmentSettings",
+    "BuilderSettings",
+    "DatasetSettings",
+    "ExperimentSettings",
+    "ModelSettings",
+    "ObjectiveSettings",
+    "OptimizerSettings",
+    "PrecisionSettings",
+    "ScheduleSettings",
+    "StrategySettings",
+    "TrainerSettings",
+    "dataset_path_as_written",
+    "parse_section",
+    "parse_settings",
+]
+
+# The apps' Hydra config, shipped inside the package (so an installed wheel has it); users add
+# their own folders with --config-dir or hydra.searchpath.
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "conf"
+
+
+@dataclass(kw_only=True)
+class ExperimentSettings:
+    seed: int
+    objective: ObjectiveSettings
+    dataset: DatasetSettings
+    model: ModelSettings | BuilderSettings
+    optimizer: OptimizerSettings
+    schedule: ScheduleSettings
+    augment: AugmentSettings
+    trainer: TrainerSettings
+    strategy: StrategySettings
+    precision: PrecisionSettings
+
+    @property
+    def learning_rate(self) -> float:
+        return self.optimizer.learning_rate
+
+
+# The training app's top-level keys: the settings', and `resume`, which is about the command.
+TOP_LEVEL_KEYS = (*(f.name for f in fields(ExperimentSettings)), "resume")
+
+
+def parse_settings(cfg: DictConfig) -> ExperimentSettings:
+    """Checks the composed config and returns typed settings.
+
+    Raises:
+        ConfigError: one message naming the key, the value received and what is expected.
+    """
+    unknown = [key for key in cfg if key not in TOP_LEVEL_KEYS]
+    require(
+        not unknown,
+        f"Unknown top-level config key(s) {unknown}: the training app reads only "
+        f"{', '.join(TOP_LEVEL_KEYS)}. Remove them (a group such as search= or tuner= belongs "
+        "to the tuner: mnist-exp-tune).",
+    )
+    seed = cfg.get("seed", 0)
+    require(
+        isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0,
+        f"seed={seed!r} must be a non-negative integer.",
+    )
+    return ExperimentSettings(
+        seed=seed,
+        model=parse_model(cfg),
+        dataset=parse_option(cfg, DatasetSettings),
+        optimizer=parse_optimizer(cfg),
+        schedule=parse_option(cfg, ScheduleSettings),
+        augment=parse_section(cfg, "augment", AugmentSettings),
+        trainer=parse_section(cfg, "trainer", TrainerSettings),
+        strategy=parse_option(cfg, StrategySettings),
+        precision=parse_section(cfg, "precision", PrecisionSettings),
+        objective=parse_section(cfg, "objective", ObjectiveSettings),
+    )
+
+
+def dataset_path_as_written(cfg: DictConfig) -> str | None:
+    """`dataset.path` as the config writes it when it is an interpolation such as
+    `${oc.env:DATA}`: what logs and records show instead of the value it resolves to."""
+    dataset = cfg.get("dataset")
+    if dataset is None:
+        return None
+    written = OmegaConf.to_container(dataset, resolve=False).get("path")
+    return written if isinstance(written, str) and "${" in written else None

@@ -1,0 +1,119 @@
+"""Dataset and augmentation settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+from mnist_exp.settings.schema import OptionSettings, require
+
+KNOWN_TRAIN_SIZES = {"mnist": 60_000, "fashion_mnist": 60_000}  # training images, per file
+
+# The Keras tutorials' split, 5,000 of MNIST's 60,000 training images, as a fraction so that it
+# scales to any subset (exactly 5,000 on the full set: 1/12 == 5000/60000 as floats).
+DEFAULT_VALIDATION_FRACTION = 1 / 12
+
+
+@dataclass(kw_only=True)
+class DatasetSettings(OptionSettings, group="dataset"):
+    """The keys every dataset reads; each option's class adds where its images come from."""
+
+    validation_size: float | None  # None: DEFAULT_VALIDATION_FRACTION
+    max_train_examples: int | None
+    max_test_examples: int | None
+
+    def __post_init__(self):
+        for key in ("max_train_examples", "max_test_examples"):
+            value = getattr(self, key)
+            require(value is None or value > 0, f"dataset.{key}={value} must be positive.")
+        if self.validation_size is None:
+            return
+        require(
+            self.validation_size > 0,
+            f"dataset.validation_size={self.validation_size} must be a fraction in (0, 1) "
+            "or a number of images >= 1 (or null: 1/12 of the training images).",
+        )
+        if self.validation_size >= 1:
+            require(
+                float(self.validation_size).is_integer(),
+                f"dataset.validation_size={self.validation_size} must be a fraction in (0, 1) "
+                "or a whole number of images.",
+            )
+            available = self.max_train_examples or KNOWN_TRAIN_SIZES.get(self.name)
+            require(
+                getattr(self, "path", None) is not None
+                or available is None
+                or self.validation_size < available,
+                f"dataset.validation_size={int(self.validation_size)} leaves no training "
+                f"images out of {available}; use fewer, a fraction such as "
+                "dataset.validation_size=0.1, or null (1/12 of the training images).",
+            )
+
+    @property
+    def validation_split(self) -> float:
+        """A fraction in (0, 1) or a number of images (>= 1), for `stratified_split`."""
+        if self.validation_size is None:
+            return DEFAULT_VALIDATION_FRACTION
+        return self.validation_size
+
+    def source_arguments(self) -> dict:
+        """The option's own keys (where its images come from), as `load_dataset` takes them."""
+        shared = {f.name for f in fields(DatasetSettings)}
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in shared}
+
+
+@dataclass(kw_only=True)
+class FileDatasetSettings(DatasetSettings, option=("mnist", "fashion_mnist")):
+    path: str | None  # None: the Keras cache, the offline packages, then the download
+    cache_dir: str | None
+    download: bool
+
+
+@dataclass(kw_only=True)
+class FolderDatasetSettings(DatasetSettings, option="folder"):
+    path: str | None
+    cache_dir: str | None
+    test_fraction: float  # held out per class when the folder has no test/ subfolder
+
+    def __post_init__(self):
+        require(
+            bool(self.path),
+            "dataset=folder needs dataset.path=DIR: a folder with one subfolder of images per "
+            "class.",
+        )
+        require(
+            0 < self.test_fraction < 1,
+            f"dataset.test_fraction={self.test_fraction} must be a fraction in (0, 1).",
+        )
+        super().__post_init__()
+
+
+@dataclass(kw_only=True)
+class SyntheticDatasetSettings(DatasetSettings, option="synthetic"):
+    """Images made on the spot; max_train_examples and max_test_examples say how many."""
+
+
+@dataclass(kw_only=True)
+class AugmentSettings:
+    name: str
+    rotation_degrees: float
+    shift_fraction: float
+    zoom_fraction: float
+    erasing_probability: float
+    erasing_size: float
+
+    def __post_init__(self):
+        require(self.rotation_degrees >= 0, "augment.rotation_degrees must be >= 0.")
+        for key in ("shift_fraction", "zoom_fraction", "erasing_probability", "erasing_size"):
+            value = getattr(self, key)
+            require(0.0 <= value <= 1.0, f"augment.{key}={value} must be in [0, 1].")
+
+    @property
+    def enabled(self) -> bool:
+        return any(
+            (
+                self.rotation_degrees,
+                self.shift_fraction,
+                self.zoom_fraction,
+                self.erasing_probability and self.erasing_size,
+            )
+        )

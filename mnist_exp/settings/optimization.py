@@ -1,0 +1,105 @@
+"""Optimizer and learning-rate schedule settings: one class per schedule (conf/schedule/)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from omegaconf import DictConfig, OmegaConf
+
+from mnist_exp.settings.schema import OptionSettings, check_log_key, require
+
+
+@dataclass(frozen=True)
+class OptimizerSettings:
+    """`_target_` (a Keras optimizer class), the base learning rate, and any other keyword
+    arguments of that class (checked by the class itself when it is built)."""
+
+    target: str
+    learning_rate: float
+    arguments: dict = field(default_factory=dict)
+
+
+def parse_optimizer(cfg: DictConfig) -> OptimizerSettings:
+    require("optimizer" in cfg, "The config has no 'optimizer' section; add an optimizer= choice.")
+    optimizer = OmegaConf.to_container(cfg.optimizer, resolve=True)
+    target = optimizer.pop("_target_", None)
+    require(
+        isinstance(target, str) and bool(target),
+        "optimizer needs a _target_ (e.g. keras.optimizers.Adam).",
+    )
+    rate = optimizer.pop("learning_rate", None)
+    require(
+        isinstance(rate, (int, float)) and not isinstance(rate, bool) and rate > 0,
+        f"optimizer.learning_rate={rate!r} must be a positive number.",
+    )
+    return OptimizerSettings(target=target, learning_rate=float(rate), arguments=optimizer)
+
+
+@dataclass(kw_only=True)
+class ScheduleSettings(OptionSettings, group="schedule"):
+    """How the learning rate moves from optimizer.learning_rate over the run."""
+
+
+@dataclass(kw_only=True)
+class ConstantSchedule(ScheduleSettings, option="constant"):
+    pass
+
+
+@dataclass(kw_only=True)
+class ExponentialSchedule(ScheduleSettings, option="exponential"):
+    decay_rate: float
+    decay_epochs: float
+
+    def __post_init__(self):
+        require(0 < self.decay_rate <= 1, "schedule.decay_rate must be in (0, 1].")
+        require(self.decay_epochs > 0, "schedule.decay_epochs must be > 0.")
+
+
+@dataclass(kw_only=True)
+class StepSchedule(ScheduleSettings, option="step"):
+    boundaries: list[float]  # epochs
+    factors: list[float]  # of the learning rate, one more than boundaries
+
+    def __post_init__(self):
+        require(
+            len(self.factors) == len(self.boundaries) + 1,
+            f"schedule=step needs one more factor than boundaries; got "
+            f"boundaries={self.boundaries}, factors={self.factors}.",
+        )
+        require(
+            list(self.boundaries) == sorted(self.boundaries),
+            "schedule.boundaries must be increasing.",
+        )
+
+
+@dataclass(kw_only=True)
+class CosineSchedule(ScheduleSettings, option="cosine"):
+    warmup_epochs: float
+    final_fraction: float
+
+    def __post_init__(self):
+        require(self.warmup_epochs >= 0, "schedule.warmup_epochs must be >= 0.")
+        require(0 <= self.final_fraction <= 1, "schedule.final_fraction must be in [0, 1].")
+
+
+@dataclass(kw_only=True)
+class OneCycleSchedule(ScheduleSettings, option="one_cycle"):
+    peak_fraction: float
+    final_fraction: float
+
+    def __post_init__(self):
+        require(0 < self.peak_fraction < 1, "schedule.peak_fraction must be in (0, 1).")
+        require(0 <= self.final_fraction <= 1, "schedule.final_fraction must be in [0, 1].")
+
+
+@dataclass(kw_only=True)
+class ReduceOnPlateauSchedule(ScheduleSettings, option="reduce_on_plateau"):
+    monitor: str
+    factor: float
+    patience: int
+    min_learning_rate: float
+
+    def __post_init__(self):
+        check_log_key("schedule.monitor", self.monitor)
+        require(0 < self.factor < 1, "schedule.factor must be in (0, 1).")
+        require(self.patience >= 0, "schedule.patience must be >= 0.")
