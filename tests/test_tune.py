@@ -316,6 +316,34 @@ def test_kill_minus_nine_mid_search_then_resume_completes_the_configured_trials(
 
 
 @pytest.mark.slow
+def test_sigterm_mid_search_ends_it_as_interrupted_and_says_how_to_continue(tmp_path):
+    search_dir = tmp_path / "search"
+    arguments = ("tuner=grid", "tuner.max_epochs=1", f"hydra.run.dir={search_dir}")
+    process = subprocess.Popen(
+        tune_command(*arguments),
+        env={**os.environ, "HOME": str(tmp_path)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    deadline = time.monotonic() + 240
+    while not list(search_dir.glob("trials/trial_*/seed_0/metrics.json")):
+        assert process.poll() is None, "the search ended before it could be stopped"
+        assert time.monotonic() < deadline, "no trial ever started"
+        time.sleep(0.05)
+    process.send_signal(signal.SIGTERM)
+    output, _ = process.communicate(timeout=120)
+    assert process.returncode == 130, output[-3000:]
+    assert f"Continue it with: mnist-exp-tune resume={search_dir}" in output
+    assert "Traceback" not in output
+    statuses = {
+        json.loads(path.read_text())["status"]
+        for path in search_dir.glob("trials/trial_*/seed_0/metrics.json")
+    }
+    assert "interrupted" in statuses
+
+
+@pytest.mark.slow
 def test_chief_and_two_workers_share_one_search_without_duplicates(tmp_path):
     search_dir = tmp_path / "distributed"
     result = run_module(

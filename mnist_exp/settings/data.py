@@ -22,6 +22,7 @@ class DatasetSettings(OptionSettings, group="dataset"):
     max_test_examples: int | None
 
     def __post_init__(self):
+        super().__post_init__()
         for key in ("max_train_examples", "max_test_examples"):
             value = getattr(self, key)
             require(value is None or value > 0, f"dataset.{key}={value} must be positive.")

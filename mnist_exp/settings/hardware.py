@@ -18,6 +18,7 @@ class StrategySettings(OptionSettings, group="strategy"):
     threads: int | None  # None: the machine, or this job's share of it in a sweep
 
     def __post_init__(self):
+        super().__post_init__()
         require(
             self.threads is None or self.threads >= 1,
             f"strategy.threads={self.threads} must be >= 1 (or null: automatic).",

@@ -3,16 +3,18 @@ keyword arguments of the builder it names, or the user's own builder (`model._ta
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import ClassVar
 
 from omegaconf import DictConfig, OmegaConf
 
 from mnist_exp.settings.schema import (
+    NON_NEGATIVE,
+    POSITIVE,
+    POSITIVE_LIST,
+    POSITIVE_OR_NONE,
+    RATE,
     OptionSettings,
-    check_positive,
-    check_positive_list,
-    check_rate,
     parse_option,
     require,
 )
@@ -25,13 +27,7 @@ class ModelSettings(OptionSettings, group="model"):
 
     builder: ClassVar[str]
 
-    l2_regularization: float
-
-    def __post_init__(self):
-        require(
-            self.l2_regularization >= 0,
-            f"model.l2_regularization={self.l2_regularization} must be >= 0.",
-        )
+    l2_regularization: float = field(metadata=NON_NEGATIVE)
 
     def arguments(self) -> dict:
         """The builder's keyword arguments."""
@@ -43,106 +39,66 @@ class ModelSettings(OptionSettings, group="model"):
 @dataclass(kw_only=True)
 class MlpSettings(ModelSettings, option="mlp"):
     builder = "mnist_exp.models.mlp.build_model"
-    hidden_units: list[int]
-    dropout_rate: float
-
-    def __post_init__(self):
-        super().__post_init__()
-        check_positive_list("model.hidden_units", self.hidden_units)
-        check_rate("model.dropout_rate", self.dropout_rate)
+    hidden_units: list[int] = field(metadata=POSITIVE_LIST)
+    dropout_rate: float = field(metadata=RATE)
 
 
 @dataclass(kw_only=True)
 class CnnSmallSettings(ModelSettings, option="cnn_small"):
     builder = "mnist_exp.models.cnn_small.build_model"
-    filters: list[int]
-    dense_units: int
-    dropout_rate: float
-
-    def __post_init__(self):
-        super().__post_init__()
-        check_positive_list("model.filters", self.filters)
-        check_positive("model.dense_units", self.dense_units, zero_means="none")
-        check_rate("model.dropout_rate", self.dropout_rate)
+    filters: list[int] = field(metadata=POSITIVE_LIST)
+    dense_units: int = field(metadata=POSITIVE_OR_NONE)
+    dropout_rate: float = field(metadata=RATE)
 
 
 @dataclass(kw_only=True)
 class CnnSettings(ModelSettings, option="cnn"):
     builder = "mnist_exp.models.cnn.build_model"
-    filters: list[int]
-    dense_units: int
-    conv_dropout_rate: float
-    dense_dropout_rate: float
-
-    def __post_init__(self):
-        super().__post_init__()
-        check_positive_list("model.filters", self.filters)
-        check_positive("model.dense_units", self.dense_units)
-        check_rate("model.conv_dropout_rate", self.conv_dropout_rate)
-        check_rate("model.dense_dropout_rate", self.dense_dropout_rate)
+    filters: list[int] = field(metadata=POSITIVE_LIST)
+    dense_units: int = field(metadata=POSITIVE)
+    conv_dropout_rate: float = field(metadata=RATE)
+    dense_dropout_rate: float = field(metadata=RATE)
 
 
 @dataclass(kw_only=True)
 class CnnBnSettings(ModelSettings, option="cnn_bn"):
     builder = "mnist_exp.models.cnn_bn.build_model"
-    filters: list[int]
-    convs_per_block: int
-    dropout_rate: float
-
-    def __post_init__(self):
-        super().__post_init__()
-        check_positive_list("model.filters", self.filters)
-        check_positive("model.convs_per_block", self.convs_per_block)
-        check_rate("model.dropout_rate", self.dropout_rate)
+    filters: list[int] = field(metadata=POSITIVE_LIST)
+    convs_per_block: int = field(metadata=POSITIVE)
+    dropout_rate: float = field(metadata=RATE)
 
 
 @dataclass(kw_only=True)
 class ResnetSettings(ModelSettings, option="resnet"):
     builder = "mnist_exp.models.resnet.build_model"
-    filters: list[int]
-    blocks_per_stage: int
-    dropout_rate: float
-
-    def __post_init__(self):
-        super().__post_init__()
-        check_positive_list("model.filters", self.filters)
-        check_positive("model.blocks_per_stage", self.blocks_per_stage)
-        check_rate("model.dropout_rate", self.dropout_rate)
+    filters: list[int] = field(metadata=POSITIVE_LIST)
+    blocks_per_stage: int = field(metadata=POSITIVE)
+    dropout_rate: float = field(metadata=RATE)
 
 
 @dataclass(kw_only=True)
 class FastCnnSettings(ModelSettings, option="fast_cnn"):
     builder = "mnist_exp.models.fast_cnn.build_model"
-    filters: list[int]
-    kernel_sizes: list[int]
-    dense_units: int
-    dropout_rate: float
+    filters: list[int] = field(metadata=POSITIVE_LIST)
+    kernel_sizes: list[int] = field(metadata=POSITIVE_LIST)
+    dense_units: int = field(metadata=POSITIVE_OR_NONE)
+    dropout_rate: float = field(metadata=RATE)
 
     def __post_init__(self):
         super().__post_init__()
-        check_positive_list("model.filters", self.filters)
-        check_positive_list("model.kernel_sizes", self.kernel_sizes)
         require(
             len(self.kernel_sizes) == len(self.filters),
             f"model.kernel_sizes={self.kernel_sizes} needs one kernel size per entry of "
             f"model.filters={self.filters}.",
         )
-        check_positive("model.dense_units", self.dense_units, zero_means="none")
-        check_rate("model.dropout_rate", self.dropout_rate)
 
 
 @dataclass(kw_only=True)
 class StridedCnnSettings(ModelSettings, option="strided_cnn"):
     builder = "mnist_exp.models.strided_cnn.build_model"
-    filters: list[int]
-    head_filters: int
-    dropout_rate: float
-
-    def __post_init__(self):
-        super().__post_init__()
-        check_positive_list("model.filters", self.filters)
-        check_positive("model.head_filters", self.head_filters)
-        check_rate("model.dropout_rate", self.dropout_rate)
+    filters: list[int] = field(metadata=POSITIVE_LIST)
+    head_filters: int = field(metadata=POSITIVE)
+    dropout_rate: float = field(metadata=RATE)
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,7 @@ class ExponentialSchedule(ScheduleSettings, option="exponential"):
     decay_epochs: float
 
     def __post_init__(self):
+        super().__post_init__()
         require(0 < self.decay_rate <= 1, "schedule.decay_rate must be in (0, 1].")
         require(self.decay_epochs > 0, "schedule.decay_epochs must be > 0.")
 
@@ -61,6 +62,7 @@ class StepSchedule(ScheduleSettings, option="step"):
     factors: list[float]  # of the learning rate, one more than boundaries
 
     def __post_init__(self):
+        super().__post_init__()
         require(
             len(self.factors) == len(self.boundaries) + 1,
             f"schedule=step needs one more factor than boundaries; got "
@@ -78,6 +80,7 @@ class CosineSchedule(ScheduleSettings, option="cosine"):
     final_fraction: float
 
     def __post_init__(self):
+        super().__post_init__()
         require(self.warmup_epochs >= 0, "schedule.warmup_epochs must be >= 0.")
         require(0 <= self.final_fraction <= 1, "schedule.final_fraction must be in [0, 1].")
 
@@ -88,6 +91,7 @@ class OneCycleSchedule(ScheduleSettings, option="one_cycle"):
     final_fraction: float
 
     def __post_init__(self):
+        super().__post_init__()
         require(0 < self.peak_fraction < 1, "schedule.peak_fraction must be in (0, 1).")
         require(0 <= self.final_fraction <= 1, "schedule.final_fraction must be in [0, 1].")
 
@@ -100,6 +104,7 @@ class ReduceOnPlateauSchedule(ScheduleSettings, option="reduce_on_plateau"):
     min_learning_rate: float
 
     def __post_init__(self):
+        super().__post_init__()
         check_log_key("schedule.monitor", self.monitor)
         require(0 < self.factor < 1, "schedule.factor must be in (0, 1).")
         require(self.patience >= 0, "schedule.patience must be >= 0.")

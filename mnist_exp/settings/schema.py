@@ -8,6 +8,7 @@ records); the dataclasses say each key's type and check its value, and hold no d
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from functools import partial
 from typing import ClassVar
 
 from omegaconf import DictConfig, OmegaConf
@@ -41,6 +42,19 @@ def check_positive_list(key: str, values: list[int]) -> None:
         len(values) > 0 and all(value > 0 for value in values),
         f"{key}={values} must be a non-empty list of positive integers.",
     )
+
+
+def check_non_negative(key: str, value: float) -> None:
+    require(value >= 0, f"{key}={value} must be >= 0.")
+
+
+# Metadata of fields whose value is checked when the settings are made (`OptionSettings`
+# runs the checks): `dropout_rate: float = field(metadata=RATE)`.
+RATE = {"check": check_rate}
+NON_NEGATIVE = {"check": check_non_negative}
+POSITIVE = {"check": check_positive}
+POSITIVE_OR_NONE = {"check": partial(check_positive, zero_means="none")}
+POSITIVE_LIST = {"check": check_positive_list}
 
 
 def check_log_key(key: str, value: str, extra: tuple[str, ...] = ()) -> None:
@@ -83,6 +97,11 @@ class OptionSettings:
             cls.group, cls.options = group, {}
         for name in (option,) if isinstance(option, str) else option:
             cls.options[name] = cls
+
+    def __post_init__(self):
+        for each in fields(self):
+            if check := each.metadata.get("check"):
+                check(f"{self.group}.{each.name}", getattr(self, each.name))
 
     @classmethod
     def own_keys(cls) -> tuple[str, ...]:

@@ -10,10 +10,12 @@ from contextlib import ExitStack
 
 from omegaconf import DictConfig
 
+from mnist_exp.commands import shown
 from mnist_exp.errors import MnistExpError
 from mnist_exp.runs import record
 from mnist_exp.runs.lock import RunLock
 from mnist_exp.training.job import Job, resume_dir_of, without_resume
+from mnist_exp.training.stop import interrupt_on_signals
 from mnist_exp.tuning.preset import Composer
 from mnist_exp.tuning.search import run_search
 from mnist_exp.tuning.settings import parse_tuning
@@ -81,7 +83,17 @@ def run_search_job(
                     record.write_record(output_dir, cfg, job.hydra, job.overrides)
                 held.enter_context(record.logging_into(output_dir, "tune"))
 
-            return run_search(cfg, output_dir, overrides, compose=compose, on_start=take_directory)
+            with interrupt_on_signals():
+                return run_search(
+                    cfg, output_dir, overrides, compose=compose, on_start=take_directory
+                )
         except MnistExpError as error:
             log.error("%s", error)
+            raise
+        except KeyboardInterrupt:
+            log.error(
+                "Interrupted; the search is kept. Continue it with: %s resume=%s",
+                shown("tune"),
+                output_dir,
+            )
             raise

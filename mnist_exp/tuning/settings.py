@@ -24,6 +24,7 @@ class TunerSettings(OptionSettings, group="tuner"):
     max_consecutive_failed_trials: int
 
     def __post_init__(self):
+        super().__post_init__()
         _require(
             self.max_trials is None or self.max_trials >= 1,
             f"tuner.max_trials={self.max_trials} must be >= 1 (or null where allowed).",
