@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from conftest import CONFIG_DIR, REPO_ROOT, compose_config, smoke_config
+from hydra import compose, initialize_config_dir
 from hydra.errors import MissingConfigException
 
 from mnist_exp.errors import ConfigError
@@ -123,6 +124,26 @@ def test_mixed_float16_without_gpu_is_refused():
     settings = parse_settings(smoke_config("precision=mixed_float16"))
     with pytest.raises(ConfigError, match="needs a GPU"):
         set_precision(settings.precision)
+
+
+def test_the_readme_quotes_the_defaults_the_config_has():
+    """Its group table marks the default options, its first command names the default run."""
+    import re
+
+    from hydra.core.global_hydra import GlobalHydra
+
+    readme = (REPO_ROOT / "README.md").read_text()
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        choices = compose("config", return_hydra_config=True).hydra.runtime.choices
+    marked = dict(re.findall(r"^\| `(\w+)` \|.*?`(\w+)` \(default\)", readme, re.M))
+    assert marked and all(choices[group] == option for group, option in marked.items()), marked
+    settings = parse_settings(compose_config())
+    (line,) = [line for line in readme.splitlines() if "# the default:" in line]
+    assert (
+        f"{settings.model.name}," in line and f"{settings.schedule.name.replace('_', '-')}" in line
+    )
+    assert f"{settings.trainer.epochs} epochs" in line
 
 
 @pytest.mark.parametrize(
