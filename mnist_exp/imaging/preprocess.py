@@ -3,8 +3,9 @@ on paper or rendered in a font into the kind of input the models were trained on
 
 MNIST's digits are light ink on black, scaled to fit 20x20 with their aspect ratio kept, and
 placed in 28x28 so that their centre of mass is at the centre (LeCun et al.). So:
-grayscale; invert when the background is light; stretch the contrast between background and
-ink; crop to the ink; fit into 20x20; paste into 28x28 centred by centre of mass.
+grayscale; invert when the background is light; take out uneven light (a gradient, a shadow);
+stretch the contrast between background and ink; crop to the ink; fit into 20x20; paste into
+28x28 centred by centre of mass.
 """
 
 from __future__ import annotations
@@ -12,11 +13,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageFilter
 
 SIZE = 28
 FIT = 20
 INK_THRESHOLD = 0.2  # of the stretched ink range: what counts as ink when cropping
+UNEVEN_BORDER = 0.1  # spread of the border's grey levels (10th to 90th percentile) above
+# which the light is uneven (a photo, a shadow) and the background is taken out first
+BACKGROUND_SIDE = 64  # pixels: the size the background is estimated at
 
 
 @dataclass(frozen=True)
@@ -32,10 +36,29 @@ def _border(values: np.ndarray) -> np.ndarray:
     return np.concatenate([values[0], values[-1], values[1:-1, 0], values[1:-1, -1]])
 
 
+def _even_background(ink: np.ndarray) -> np.ndarray:
+    """`ink` minus its slowly varying background (a gradient of light, a shadow): a grey
+    opening, wider than any stroke, estimated on a copy of at most BACKGROUND_SIDE pixels."""
+    height, width = ink.shape
+    scale = min(1.0, BACKGROUND_SIDE / max(height, width))
+    small_size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    small = Image.fromarray(ink.astype(np.float32)).resize(small_size, Image.Resampling.BILINEAR)
+    window = max(3, min(small_size) // 4) | 1  # odd, as rank filters need
+    opened = small.filter(ImageFilter.MinFilter(window)).filter(ImageFilter.MaxFilter(window))
+    background = opened.resize((width, height), Image.Resampling.BILINEAR)
+    even = Image.fromarray((ink - np.asarray(background, dtype=np.float64)).astype(np.float32))
+    return np.asarray(even.filter(ImageFilter.MedianFilter(3)), dtype=np.float64)  # paper grain
+
+
 def _stretched_ink(gray: np.ndarray) -> tuple[np.ndarray, bool]:
     """Ink in [0, 1] over a zero background; whether the image was inverted."""
-    inverted = bool(np.median(_border(gray)) > 0.5)
+    border = _border(gray)
+    # Inverted when the paper is nearer the light end than the ink is: grey paper too.
+    inverted = bool(np.median(border) > (gray.min() + gray.max()) / 2)
     ink = 1.0 - gray if inverted else gray
+    spread = np.percentile(border, 90) - np.percentile(border, 10)
+    if spread > UNEVEN_BORDER:  # uneven light: take the background out first
+        ink = _even_background(ink)
     background = float(np.median(_border(ink)))
     span = float(ink.max()) - background
     if span <= 1e-6:

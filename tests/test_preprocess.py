@@ -1,0 +1,50 @@
+"""The MNIST recipe on users' images as they come: grey paper, uneven light, small digits."""
+
+import numpy as np
+from drawn_shapes import drawn
+
+from benchmarks.user_digits import PROXY_SETS, as_model_input, proxy_set
+from mnist_exp.imaging.preprocess import mnist_style
+
+
+def clean_digit(label: int = 2) -> np.ndarray:
+    """A digit-like shape drawn with dark ink on white paper, as grey levels in [0, 1]."""
+    return np.asarray(drawn(label, np.random.default_rng(label)), np.float64) / 255
+
+
+def similarity(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.corrcoef(a.ravel().astype(float), b.ravel().astype(float))[0, 1])
+
+
+def test_a_digit_in_uneven_light_reads_like_the_same_digit_in_even_light():
+    paper = clean_digit()
+    light = np.outer(np.ones(paper.shape[0]), np.linspace(0.35, 1.0, paper.shape[1]))
+    shaded = paper * light
+    expected = mnist_style(paper)
+    got = mnist_style(shaded)
+    assert got.inverted and not got.blank
+    assert similarity(got.pixels, expected.pixels) > 0.9
+
+
+def test_grey_paper_darker_than_mid_grey_is_still_paper():
+    paper = 0.1 + 0.35 * clean_digit()  # ink at 0.1 on paper at 0.45
+    result = mnist_style(paper)
+    assert result.inverted
+    assert similarity(result.pixels, mnist_style(clean_digit()).pixels) > 0.9
+
+
+def test_an_mnist_form_digit_is_taken_as_it_is():
+    ink = 1.0 - clean_digit()  # light ink on black, as MNIST
+    result = mnist_style(ink)
+    assert not result.inverted
+    assert similarity(result.pixels, mnist_style(clean_digit()).pixels) > 0.99
+
+
+def test_the_proxy_sets_are_reproducible_from_their_seed():
+    digits = np.stack([(255 * (1.0 - clean_digit(label)[::7, ::7][:28, :28])).astype(np.uint8)
+                       for label in range(3)])  # fmt: skip
+    for name in PROXY_SETS:
+        first = [np.asarray(image) for image in proxy_set(name, digits, seed=5)]
+        again = [np.asarray(image) for image in proxy_set(name, digits, seed=5)]
+        assert all(np.array_equal(a, b) for a, b in zip(first, again, strict=True)), name
+    assert as_model_input(proxy_set("photo_like", digits, seed=5)).shape == (3, 28, 28)
