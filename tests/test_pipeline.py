@@ -52,3 +52,18 @@ def test_the_training_pipeline_runs_without_the_autotuner():
     sleep: 12-28 s of silence after the last epoch of most default runs (measured)."""
     dataset = make_training_dataset(IMAGES, LABELS, batch_size=16, seed=7, epochs=1)
     assert dataset.options().autotune.enabled is False
+
+
+def test_low_resolution_writes_a_share_of_the_digits_coarsely_and_repeatably():
+    import tensorflow as tf
+
+    coarse = smoke_config("augment.low_resolution_probability=1", "augment.low_resolution_side=7")
+    augment = make_augmenter(parse_settings(coarse).augment)
+    digit = np.zeros((1, 28, 28, 1), np.float32)
+    digit[0, 6:22, 13:15] = 255.0  # a sharp two-pixel stroke
+    seed = tf.constant([3, 7], tf.int64)
+    first, again = augment(digit, seed).numpy(), augment(digit, seed).numpy()
+    np.testing.assert_array_equal(first, again)
+    assert np.abs(np.diff(first[0, 14, :, 0])).max() < 255.0  # its edges are blurred
+    assert 0.5 < first.sum() / digit.sum() < 1.5  # the ink is kept, spread out
+    assert make_augmenter(parse_settings(smoke_config()).augment) is None  # off by default

@@ -1,4 +1,5 @@
-"""Batch-wise image augmentation in tf.data: one affine warp plus optional random erasing.
+"""Batch-wise image augmentation in tf.data: one affine warp, optional random erasing, and
+optional low resolution (digits written small or scanned coarsely, as users' often are).
 
 Rotation, shift and zoom are folded into a single projective transform per image, so
 `augment=light` costs one resampling op per batch, not three.
@@ -49,6 +50,21 @@ def _random_erasing(images, seed, settings: AugmentSettings):
     return images * keep[..., None]
 
 
+def _low_resolution(images, seed, settings: AugmentSettings):
+    """A share of the images drawn at a random smaller side (one per batch, from
+    `low_resolution_side` up), then scaled back: the blur of a coarse scan."""
+    batch_size, height, width = tf.shape(images)[0], images.shape[1], images.shape[2]
+    seeds = tf.random.experimental.stateless_split(seed, num=2)
+    side = tf.random.stateless_uniform([], seeds[0], settings.low_resolution_side, height, tf.int32)
+    small = tf.image.resize(images, tf.stack([side, side * width // height]), method="area")
+    coarse = tf.image.resize(small, [height, width], method="bilinear")
+    chosen = (
+        tf.random.stateless_uniform([batch_size, 1, 1, 1], seeds[1])
+        < settings.low_resolution_probability
+    )
+    return tf.where(chosen, tf.cast(coarse, images.dtype), images)
+
+
 def make_augmenter(settings: AugmentSettings):
     """Returns `augment(images, seed) -> images` for float batches (B, H, W, C), or None.
 
@@ -58,9 +74,12 @@ def make_augmenter(settings: AugmentSettings):
         return None
     warp = any((settings.rotation_degrees, settings.shift_fraction, settings.zoom_fraction))
     erase = settings.erasing_probability > 0 and settings.erasing_size > 0
+    coarsen = settings.low_resolution_probability > 0
 
     def augment(images, seed):
-        warp_seed, erase_seed = tf.unstack(tf.random.experimental.stateless_split(seed, num=2))
+        warp_seed, erase_seed, coarse_seed = tf.unstack(
+            tf.random.experimental.stateless_split(seed, num=3)
+        )
         if warp:
             height, width = images.shape[1], images.shape[2]
             transforms = _affine_transforms(warp_seed, tf.shape(images)[0], height, width, settings)
@@ -74,6 +93,8 @@ def make_augmenter(settings: AugmentSettings):
             )
         if erase:
             images = _random_erasing(images, erase_seed, settings)
+        if coarsen:
+            images = _low_resolution(images, coarse_seed, settings)
         return images
 
     return augment

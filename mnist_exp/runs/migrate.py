@@ -25,9 +25,12 @@ RUN_FORMAT = 2
 FORMAT_KEY = "run_format"
 
 # Keys options gained after runs had recorded their configs, with the values those runs had.
+_FULL_RESOLUTION = {"low_resolution_probability": 0.0, "low_resolution_side": 8}
 ADDED_KEYS = {
     ("strategy", "default"): {"cpu_devices": 1},
-    ("augment", "light"): {"erasing_probability": 0.0, "erasing_size": 0.0},
+    ("augment", "none"): _FULL_RESOLUTION,
+    ("augment", "light"): {"erasing_probability": 0.0, "erasing_size": 0.0, **_FULL_RESOLUTION},
+    ("augment", "strong"): _FULL_RESOLUTION,
 }
 
 

@@ -101,10 +101,17 @@ class AugmentSettings:
     zoom_fraction: float
     erasing_probability: float
     erasing_size: float
+    low_resolution_probability: float  # share of images written small, then scaled back up
+    low_resolution_side: int  # the smallest side they are written at (pixels)
 
     def __post_init__(self):
         require(self.rotation_degrees >= 0, "augment.rotation_degrees must be >= 0.")
-        for key in ("shift_fraction", "zoom_fraction", "erasing_probability", "erasing_size"):
+        require(
+            2 <= self.low_resolution_side <= 28,
+            f"augment.low_resolution_side={self.low_resolution_side} must be in 2..28.",
+        )
+        fractions = ("shift_fraction", "zoom_fraction", "erasing_probability", "erasing_size")
+        for key in (*fractions, "low_resolution_probability"):
             value = getattr(self, key)
             require(0.0 <= value <= 1.0, f"augment.{key}={value} must be in [0, 1].")
 
@@ -116,5 +123,6 @@ class AugmentSettings:
                 self.shift_fraction,
                 self.zoom_fraction,
                 self.erasing_probability and self.erasing_size,
+                self.low_resolution_probability,
             )
         )
