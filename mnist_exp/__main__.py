@@ -9,7 +9,7 @@ from omegaconf import DictConfig
 from mnist_exp.commands import shown
 from mnist_exp.config_dirs import refuse_missing_config_dirs
 from mnist_exp.errors import MnistExpError
-from mnist_exp.exits import end_hydra_job
+from mnist_exp.exits import end_hydra_job, run_app
 from mnist_exp.settings import CONFIG_DIR
 from mnist_exp.training.job import Job, run_job
 
@@ -28,7 +28,7 @@ def run(cfg: DictConfig) -> float:
 def main() -> None:
     """The console script: checks users' --config-dir folders, then hands over to Hydra."""
     refuse_missing_config_dirs(shown("train"))
-    run()
+    run_app(run)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 
 DONE = 0
 PARTLY = 1
@@ -27,3 +28,13 @@ def end_hydra_job(error: BaseException, single_run: bool) -> None:
     which records it and runs the others."""
     if single_run or isinstance(error, KeyboardInterrupt):
         sys.exit(exit_status(error))
+
+
+def run_app(app: Callable[[], object]) -> None:
+    """Runs a Hydra app. A stop signal that reaches this far (one that lands while Hydra sets
+    the job up or tears it down, outside the job's own handling) still ends the process with
+    INTERRUPTED and no traceback."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(INTERRUPTED)
