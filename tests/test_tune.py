@@ -327,9 +327,11 @@ def test_sigterm_mid_search_ends_it_as_interrupted_and_says_how_to_continue(tmp_
         text=True,
     )
     deadline = time.monotonic() + 240
-    while not list(search_dir.glob("trials/trial_*/seed_0/metrics.json")):
+    # Once a trial trains (its TensorBoard folder exists): a signal during TensorFlow's own
+    # start-up is another case (see the note on issue 27).
+    while not list(search_dir.glob("trials/trial_*/seed_0/tensorboard/*")):
         assert process.poll() is None, "the search ended before it could be stopped"
-        assert time.monotonic() < deadline, "no trial ever started"
+        assert time.monotonic() < deadline, "no trial ever started training"
         time.sleep(0.05)
     process.send_signal(signal.SIGTERM)
     output, _ = process.communicate(timeout=120)
