@@ -43,6 +43,9 @@ class Status(StrEnum):
         return self in (Status.COMPLETED, Status.DIVERGED)
 
 
+FINISHED = frozenset(status for status in Status if status.finished)
+
+
 class Outcome(StrEnum):
     """What one job did, as a sweep's summary counts it (in this order)."""
 
@@ -81,7 +84,7 @@ class Decision:
 
 def is_finished(metrics: dict | None) -> bool:
     """Whether a run's metrics say it finished (completed or diverged)."""
-    return (metrics or {}).get("status") in (Status.COMPLETED, Status.DIVERGED)
+    return (metrics or {}).get("status") in FINISHED
 
 
 def decide(run_dir: Path, experiment: DictConfig | None = None, resume: bool = False) -> Decision:
