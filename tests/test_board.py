@@ -102,4 +102,5 @@ def test_the_board_declares_the_keys_that_differ_between_all_its_runs(tmp_path):
     )
     experiment = plugin_data_pb2.HParamsPluginData.FromString(content).experiment
     assert [info.name for info in experiment.hparam_infos] == list(view.columns)
-    assert "final/test_accuracy" in [info.name.tag for info in experiment.metric_infos]
+    metrics = [(info.name.group, info.name.tag) for info in experiment.metric_infos]
+    assert ("test", "epoch_accuracy") in metrics

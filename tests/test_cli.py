@@ -117,6 +117,19 @@ def read_events(directory):
     return events
 
 
+def scalar_points(directory):
+    """{tag: [(step, value), ...]} of the scalars in `directory`'s event files."""
+    from tensorboard.util import tensor_util
+
+    points = {}
+    for event in read_events(directory):
+        for value in event.summary.value:
+            if value.metadata.plugin_data.plugin_name == "scalars":
+                number = float(tensor_util.make_ndarray(value.tensor))
+                points.setdefault(value.tag, []).append((event.step, number))
+    return points
+
+
 def test_tensorboard_has_hparams_metrics_and_images_for_each_run(sweep):
     from tensorboard.plugins.hparams import plugin_data_pb2
 
@@ -126,8 +139,10 @@ def test_tensorboard_has_hparams_metrics_and_images_for_each_run(sweep):
         (run_events,) = (sweep_dir / job / "tensorboard").iterdir()  # one, named for the run
         names[job] = run_events.name
         assert sorted(path.name for path in run_events.iterdir() if path.is_dir()) == [
+            "test",
             "train",
             "validation",
+            "validation_best",
         ]
         events = read_events(run_events)
         values = {value.tag: value for event in events for value in event.summary.value}
@@ -137,15 +152,23 @@ def test_tensorboard_has_hparams_metrics_and_images_for_each_run(sweep):
         assert start.hparams["model"].string_value in ("mlp", "cnn_small")
         assert start.hparams["seed"].string_value in ("0", "1")  # integers shown as integers
         assert start.hparams["trainer.epochs"].string_value == "1"
-        model, seed = start.hparams["model"].string_value, start.hparams["seed"].string_value
-        assert start.group_name == f"{model}-seed{seed} · {sweep_dir.name}/{job}"
-        assert {  # grouped so that Time Series shows the epoch curves first
-            "final/test_accuracy",
-            "final/best_val_accuracy",
+        assert start.group_name == f"{job} · {sweep_dir.name}"  # its folder, shown first
+        assert {  # after the epoch curves in Time Series
             "report/confusion_matrix",
             "report/misclassified",
             "report/samples",
         } <= set(values)
+        assert "summary" in values  # the final values as text, not one-point charts
+        assert not any(tag.startswith("final/") for tag in values)
+        # The final values are points on the epoch charts, at the epochs they belong to.
+        metrics = json.loads((sweep_dir / job / "metrics.json").read_text())
+        test_points = scalar_points(run_events / "test")
+        assert test_points["epoch_accuracy"] == [(1, pytest.approx(metrics["test_accuracy"]))]
+        assert test_points["epoch_loss"] == [(1, pytest.approx(metrics["test_loss"]))]
+        best = scalar_points(run_events / "validation_best")["epoch_accuracy"]
+        assert best == [(1, pytest.approx(metrics["best_val_accuracy"]))]
+        validation = scalar_points(run_events / "validation")["epoch_accuracy"]
+        assert validation == best  # one epoch: the best validation point is that epoch's
     # Named by the swept keys; the overrides every job shares (debug=smoke) would only hide them.
     assert names == {
         "0": "mlp-seed0",

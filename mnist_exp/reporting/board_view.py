@@ -15,11 +15,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from mnist_exp.reporting.tensorboard_names import SWEEP_HPARAMS_DIR
+from mnist_exp.reporting.tensorboard_names import SUBRUNS, SWEEP_HPARAMS_DIR
 
 EVENTS_PREFIX = "events.out.tfevents."
 DECLARATION_SUFFIX = ".mnist-exp-board"
-KERAS_SUBRUNS = ("train", "validation")
 
 
 @dataclass(frozen=True)
@@ -90,7 +89,7 @@ def refresh(logdir: Path, folder: Path, previous: View | None = None) -> View:
         link = target / path.name
         if not link.is_symlink():
             os.symlink(path, link)
-        if relative.name not in KERAS_SUBRUNS:
+        if relative.name not in SUBRUNS:
             sessions.append(target)
     runs, columns = hparams_columns(logdir)
     declared_in = previous.declared_in if previous and previous.declared_in else None

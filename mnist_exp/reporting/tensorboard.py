@@ -1,4 +1,4 @@
-"""TensorBoard records beyond Keras' scalars: HParams, final metrics and report images."""
+"""TensorBoard records beyond Keras' scalars: HParams, final values and report images."""
 
 from __future__ import annotations
 
@@ -8,19 +8,28 @@ import numpy as np
 import tensorflow as tf
 from tensorboard.plugins.hparams import api as hparams_api
 
-FINAL_METRICS = ("objective", "test_accuracy", "test_loss", "best_val_accuracy", "train_seconds")
-# Tag groups, so that TensorBoard's Time Series (which sorts groups by name) shows Keras'
-# epoch curves first, then the final values, then the report's pictures.
-FINAL_GROUP, REPORT_GROUP = "final", "report"
+from mnist_exp.reporting.tensorboard_names import BEST_VALIDATION_RUN, TEST_RUN
 
-
-def final_tag(name: str) -> str:
-    return f"{FINAL_GROUP}/{name}"
+# The final values the HParams dashboard takes as metrics. It reads them from scalars only, so
+# each is drawn where it belongs rather than as a one-point chart of its own: the test figures
+# on the epoch accuracy and loss charts at the epoch whose weights were scored (a `test` run
+# beside Keras' `train` and `validation`), the best validation accuracy on the accuracy chart
+# at the epoch it was reached (a `validation_best` run).
+METRICS = {  # name shown: (run below the session, tag)
+    "test_accuracy": (TEST_RUN, "epoch_accuracy"),
+    "test_loss": (TEST_RUN, "epoch_loss"),
+    "best_val_accuracy": (BEST_VALIDATION_RUN, "epoch_accuracy"),
+}
+SUMMARY_VALUES = ("test_accuracy", "test_loss", "best_val_accuracy", "objective_name",
+                  "objective", "best_epoch", "epochs_run", "train_seconds", "status")  # fmt: skip
+REPORT_GROUP = "report"  # after the `epoch_*` curves in Time Series, which sorts by name
 
 
 def hparams_metrics() -> list:
-    """The final values as HParams metrics, shown under their plain names."""
-    return [hparams_api.Metric(final_tag(name), display_name=name) for name in FINAL_METRICS]
+    return [
+        hparams_api.Metric(tag, group=run, display_name=name)
+        for name, (run, tag) in METRICS.items()
+    ]
 
 
 def _png_to_image(png: bytes) -> np.ndarray:
@@ -37,24 +46,59 @@ def _hparam_value(value):
     return "null" if value is None else str(value)
 
 
+def _finite(value) -> bool:
+    return isinstance(value, (int, float)) and bool(np.isfinite(value))
+
+
+def _summary_table(metrics: dict) -> str:
+    def shown(value) -> str:
+        return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+    rows = [f"| {name} | {shown(metrics[name])} |" for name in SUMMARY_VALUES if name in metrics]
+    return "\n".join(["| final value | |", "|---|---|", *rows])
+
+
+def _write_points(log_dir: Path, run: str, points: dict[str, tuple[int, float]]) -> None:
+    writer = tf.summary.create_file_writer(str(log_dir / run))
+    with writer.as_default():
+        for tag, (step, value) in points.items():
+            tf.summary.scalar(tag, value, step=step)
+    writer.close()
+
+
 def write_run_record(
-    log_dir: Path, *, hparams: dict, metrics: dict, images: dict[str, bytes], run_name: str
+    log_dir: Path,
+    *,
+    hparams: dict,
+    metrics: dict,
+    images: dict[str, bytes],
+    run_name: str,
+    scored_epoch: int,
+    best_val_epoch: int | None,
 ) -> None:
-    """Writes the run's HParams (flattened config), final metrics and PNG images into `log_dir`,
-    so `tensorboard --logdir outputs` lists it in the HParams dashboard."""
+    """Writes the run's HParams (flattened config), final values and PNG images into
+    `log_dir`, so `tensorboard --logdir outputs` lists it in the HParams dashboard. The final
+    values are points on the epoch charts (see METRICS) and a text summary."""
     writer = tf.summary.create_file_writer(str(log_dir))
     with writer.as_default():
         hparams_api.hparams(
             {key: _hparam_value(value) for key, value in hparams.items()}, trial_id=run_name
         )
-        for name in FINAL_METRICS:
-            value = metrics.get(name)
-            if isinstance(value, (int, float)) and np.isfinite(value):
-                tf.summary.scalar(final_tag(name), value, step=0)
+        tf.summary.text("summary", _summary_table(metrics), step=0)
         for name, png in images.items():
             tf.summary.image(f"{REPORT_GROUP}/{name}", _png_to_image(png), step=0)
-    writer.flush()
     writer.close()
+    test = {
+        tag: (scored_epoch, metrics[name])
+        for name, (run, tag) in METRICS.items()
+        if run == TEST_RUN and _finite(metrics.get(name))
+    }
+    if test:
+        _write_points(log_dir, TEST_RUN, test)
+    if best_val_epoch is not None and _finite(metrics.get("best_val_accuracy")):
+        _, tag = METRICS["best_val_accuracy"]
+        points = {tag: (best_val_epoch, metrics["best_val_accuracy"])}
+        _write_points(log_dir, BEST_VALIDATION_RUN, points)
 
 
 def write_sweep_domains(sweep_dir: Path, domains: dict[str, list]) -> None:

@@ -12,6 +12,9 @@ from mnist_exp.runs import artifacts, record
 
 MAX_LABEL_LENGTH = 96
 SWEEP_HPARAMS_DIR = "sweep-hparams"  # a sweep's HParams columns, a named run in TensorBoard
+# The runs below a run's events folder: Keras' two, then where the final values are drawn.
+TEST_RUN, BEST_VALIDATION_RUN = "test", "validation_best"
+SUBRUNS = ("train", "validation", TEST_RUN, BEST_VALIDATION_RUN)
 SWEPT_KEYS_FILE = ".swept_keys.json"  # at a sweep's root: the keys its jobs differ in
 _NOT_IN_A_NAME = re.compile(r"[^A-Za-z0-9._=,+-]+")
 _SHOWN_FIRST = ("model", "seed", "resume")

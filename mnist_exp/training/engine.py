@@ -23,7 +23,7 @@ from mnist_exp.models.files import load_keras_model
 from mnist_exp.models.inference import evaluate
 from mnist_exp.reporting.report import build_report, write_report
 from mnist_exp.reporting.tensorboard import write_run_record
-from mnist_exp.reporting.tensorboard_names import run_label, tensorboard_dir
+from mnist_exp.reporting.tensorboard_names import tensorboard_dir
 from mnist_exp.runs import artifacts
 from mnist_exp.runs.status import Status
 from mnist_exp.settings import BuilderSettings, ExperimentSettings, ModelSettings
@@ -227,9 +227,13 @@ def _fit(model, strategy, settings, splits, plan, validation_data, initial_epoch
     )
 
 
+def _finite_epochs(history: pd.DataFrame) -> pd.DataFrame:
+    return history[np.isfinite(history["loss"]) & np.isfinite(history["val_loss"])]
+
+
 def _history_metrics(history: pd.DataFrame) -> dict:
     """Status and validation figures from the epoch history (complete across resumes)."""
-    finite = history[np.isfinite(history["loss"]) & np.isfinite(history["val_loss"])]
+    finite = _finite_epochs(history)
     diverged = len(finite) < len(history)
     best_val = finite["val_accuracy"].max() if len(finite) else float("nan")
     return {
@@ -237,6 +241,12 @@ def _history_metrics(history: pd.DataFrame) -> dict:
         "best_val_accuracy": float(best_val),
         "epochs_run": len(history),
     }
+
+
+def _best_val_epoch(history: pd.DataFrame) -> int | None:
+    """The epoch (numbered from 1, as in history.csv) of the best finite validation accuracy."""
+    finite = _finite_epochs(history)
+    return int(finite.loc[finite["val_accuracy"].idxmax(), "epoch"]) if len(finite) else None
 
 
 def _read_history(output_dir: Path) -> pd.DataFrame:
@@ -370,9 +380,10 @@ def train_and_evaluate(
         hparams=hparams,
         metrics=metrics,
         images=report.images,
-        # The dashboard's Trial ID column is narrow: model, seed and the run's folder; the
-        # keys that tell runs apart have columns of their own.
-        run_name=f"{run_label(settings.model.name, settings.seed, ())} · "
-        f"{output_dir.parent.name}/{output_dir.name}",
+        # Where the run is, its own folder first: the dashboard's Trial ID column shows about
+        # 15 characters, and the keys that tell runs apart have columns of their own.
+        run_name=f"{output_dir.name} · {output_dir.parent.name}",
+        scored_epoch=scored_epoch,
+        best_val_epoch=_best_val_epoch(history),
     )
     return metrics
