@@ -179,11 +179,20 @@ def test_bad_values_get_one_clear_message(override, message):
 def test_fast_cnn_too_deep_for_the_image_names_the_stage():
     from mnist_exp.models import fast_cnn
 
-    with pytest.raises(ValueError, match="stage 2: a 5x5 feature map is too small"):
-        fast_cnn.build_model(
-            input_shape=(28, 28, 1), num_classes=10, filters=[8, 8, 8], kernel_sizes=[5, 3, 5],
-            dense_units=16, dropout_rate=0.0, l2_regularization=0.0,
+    def build_model(crop, kernel_sizes):
+        return fast_cnn.build_model(
+            input_shape=(28, 28, 1), num_classes=10, crop=crop, filters=[8] * len(kernel_sizes),
+            kernel_sizes=kernel_sizes, dense_units=16, dropout_rate=0.0, l2_regularization=0.0,
         )  # fmt: skip
+
+    with pytest.raises(ValueError, match="stage 2: a 5x5 feature map is too small"):
+        build_model(0, [5, 3, 5])
+    with pytest.raises(ValueError, match="model.crop=14 leaves nothing of a 28x28 image"):
+        build_model(14, [3])
+    # The crop is inside the model: it takes whole images and sees their middle.
+    model = build_model(2, [5, 3])
+    assert model.input_shape == (None, 28, 28, 1)
+    assert model.get_layer("conv_0").output.shape[1:3] == (20, 20)
 
 
 def test_strided_cnn_spans_the_last_map_and_refuses_too_many_blocks():
@@ -240,3 +249,21 @@ def test_histograms_and_graph_are_off_by_default():
     """They cost time every epoch (their effect when on: test_training)."""
     trainer = parse_settings(compose_config()).trainer
     assert trainer.histogram_freq == 0 and trainer.write_graph is False
+
+
+def test_bfloat16_on_a_cpu_without_its_instructions_is_warned_about(monkeypatch, caplog):
+    from mnist_exp.machine import cpu_has_bfloat16
+    from mnist_exp.settings import PrecisionSettings
+    from mnist_exp.training import strategy
+
+    assert cpu_has_bfloat16("processor\t: 0\nflags\t\t: fpu avx512f avx512_bf16\n") is True
+    assert cpu_has_bfloat16("flags\t\t: fpu avx2 amx_bf16\n") is True
+    assert cpu_has_bfloat16("flags\t\t: fpu avx2\n") is False
+    assert cpu_has_bfloat16("processor\t: 0\n") is None  # no flags line: unknown, no warning
+    monkeypatch.setattr(strategy, "cpu_has_bfloat16", lambda: False)
+    try:
+        strategy.set_precision(PrecisionSettings(policy="mixed_bfloat16"))
+        assert "no bfloat16 instructions" in caplog.text
+        assert "precision=float32" in caplog.text
+    finally:
+        strategy.set_precision(PrecisionSettings(policy="float32"))

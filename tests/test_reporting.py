@@ -195,3 +195,19 @@ def test_the_misclassified_title_reads_well_for_any_count(shown, total, title):
     from mnist_exp.reporting.report import _errors_shown
 
     assert _errors_shown(shown, total) == title
+
+
+def test_image_grid_draws_each_image_in_its_cell_with_its_caption():
+    from mnist_exp.reporting.plots import image_grid_figure
+
+    images = np.stack([np.full((28, 28), 20 * (index + 1), np.uint8) for index in range(10)])
+    captions = [f"digit {index}" for index in range(10)]
+    figure = image_grid_figure(images, captions, "ten", columns=4)
+    (axes,) = figure.axes  # one picture of all the images, not an Axes each
+    mosaic = axes.images[0].get_array()
+    assert [text.get_text() for text in axes.texts] == captions
+    cell_height, cell_width = mosaic.shape[0] / 3, mosaic.shape[1] / 4
+    for index in range(12):
+        row, column = divmod(index, 4)
+        centre = mosaic[int(row * cell_height + 14), int((column + 0.5) * cell_width)]
+        assert centre == (20 * (index + 1) if index < 10 else 0)  # the last two cells empty

@@ -19,6 +19,7 @@ def build_model(
     input_shape: Sequence[int],
     num_classes: int,
     *,
+    crop: int,
     filters: Sequence[int],
     kernel_sizes: Sequence[int],
     dense_units: int,
@@ -31,6 +32,8 @@ def build_model(
     Args:
         input_shape: (height, width, channels) of the images.
         num_classes: number of output classes.
+        crop: border pixels dropped on each side before the first convolution (inside the
+            model: it still takes whole images). MNIST's digits sit in the middle 20x20 box.
         filters: filters of each stage.
         kernel_sizes: the square kernel of each stage's convolution (one per stage).
         dense_units: width of the hidden Dense layer (0: none).
@@ -43,6 +46,13 @@ def build_model(
             f"kernel_sizes={list(kernel_sizes)}."
         )
     inputs, features = image_input(input_shape)
+    if crop:
+        if min(input_shape[:2]) <= 2 * crop:
+            raise ValueError(
+                f"fast_cnn: model.crop={crop} leaves nothing of a "
+                f"{input_shape[0]}x{input_shape[1]} image; use a smaller model.crop."
+            )
+        features = layers.Cropping2D(crop, name="crop")(features)
     for stage, (num_filters, kernel_size) in enumerate(zip(filters, kernel_sizes, strict=True)):
         size = features.shape[1]
         if size < kernel_size + 1:

@@ -12,7 +12,8 @@ import tensorflow as tf
 def predict(model, dataset) -> tuple[np.ndarray, np.ndarray]:
     """Probabilities and labels for every batch of `dataset`, on this worker alone."""
 
-    @tf.function
+    # One trace for every batch size (the last batch is smaller): batch dimension None.
+    @tf.function(input_signature=[dataset.element_spec[0]])
     def predict_step(images):
         return model(images, training=False)
 

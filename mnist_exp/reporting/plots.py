@@ -38,30 +38,54 @@ def confusion_matrix_figure(matrix: np.ndarray, class_names, title: str) -> Figu
     return figure
 
 
+def _mosaic(images, rows: int, columns: int, gap: int, band: int) -> np.ndarray:
+    """The images tiled on white (0), `gap` pixels apart and `band` pixels of caption room
+    under each row."""
+    images = [np.squeeze(image) for image in images]
+    height, width = images[0].shape if images else (28, 28)
+    cell_height, cell_width = height + band, width + gap
+    mosaic = np.zeros((rows * cell_height, columns * cell_width), dtype=np.float32)
+    for index, image in enumerate(images):
+        top, left = (index // columns) * cell_height, (index % columns) * cell_width + gap // 2
+        mosaic[top : top + height, left : left + width] = image
+    return mosaic
+
+
 def image_grid_figure(images, captions, title: str, columns: int = 8, colors=None) -> Figure:
-    """A grid of grayscale images, each with a caption underneath."""
+    """A grid of grayscale images, each with a caption underneath: one picture of all the
+    images (one Axes, not one per image: ten times faster to draw)."""
     columns = max(4, min(columns, len(images)))  # a few images: no wide empty row
     rows = max(1, math.ceil(len(images) / columns))
-    title_inches = 0.85  # the title, then room for the first row's two-line captions
+    title_inches = 0.6
     height = 1.55 * rows + title_inches
-    # Fixed margins rather than a layout engine: one draw instead of several for many axes.
     figure = Figure(figsize=(1.3 * columns, height))
-    figure.subplots_adjust(
-        left=0.01, right=0.99, bottom=0.01, top=1 - title_inches / height, hspace=0.45
-    )
     figure.suptitle(title, wrap=True)
-    for index in range(rows * columns):
-        axes = figure.add_subplot(rows, columns, index + 1)
-        axes.axis("off")
-        if index < len(images):
-            axes.imshow(np.squeeze(images[index]), cmap="gray_r", vmin=0, vmax=255)
-            axes.set_title(captions[index], fontsize=7, color=colors[index] if colors else "black")
+    axes = figure.add_axes((0.01, 0.01, 0.98, 1 - title_inches / height - 0.01))
+    axes.axis("off")
+    side = np.squeeze(images[0]).shape[0] if len(images) else 28
+    gap, band = round(side * 0.2), round(side * 0.45)  # a 1.3 x 1.55 inch cell per image
+    mosaic = _mosaic(images, rows, columns, gap, band)
+    axes.imshow(mosaic, cmap="gray_r", vmin=0, vmax=255, interpolation="nearest")
+    cell_height, cell_width = mosaic.shape[0] / rows, mosaic.shape[1] / columns
+    for index, caption in enumerate(captions):
+        row, column = divmod(index, columns)
+        axes.text(
+            (column + 0.5) * cell_width - 0.5,
+            row * cell_height + side,
+            caption,
+            ha="center",
+            va="top",
+            fontsize=7,
+            color=colors[index] if colors else "black",
+        )
     return figure
 
 
 def training_curves_figure(history: pd.DataFrame, title: str) -> Figure:
     """Loss, accuracy and learning rate per epoch, train against validation."""
-    figure = Figure(figsize=(13, 3.6), layout="constrained")
+    figure = Figure(figsize=(13, 3.6))
+    # Fixed margins: a layout engine would draw the figure several times over.
+    figure.subplots_adjust(left=0.055, right=0.99, bottom=0.14, top=0.82, wspace=0.28)
     figure.suptitle(title)
     epochs = history["epoch"]  # numbered from 1, as in the log
     # Half an epoch either side: one or two epochs get whole-number ticks, not 0.945..1.050.

@@ -17,8 +17,6 @@ from mnist_exp.runs.load import open_finished_run
 
 log = logging.getLogger("mnist_exp.ensemble")
 
-BATCH_SIZE = 1000
-
 
 def _test_set_key(settings) -> tuple:
     """What decides a run's test images."""
@@ -52,7 +50,7 @@ def ensemble_accuracy(run_dirs: list[Path]) -> dict:
     from mnist_exp.models.inference import predict
 
     splits = prepare_splits(settings[0].dataset, settings[0].seed)
-    test = make_evaluation_dataset(splits.x_test, splits.y_test, batch_size=BATCH_SIZE)
+    test = make_evaluation_dataset(splits.x_test, splits.y_test)
     members, total = [], None
     log.info("Scoring %d models on %d test images ...", len(runs), len(splits.y_test))
     for number, run in enumerate(runs, 1):

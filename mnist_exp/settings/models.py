@@ -79,6 +79,7 @@ class ResnetSettings(ModelSettings, option="resnet"):
 @dataclass(kw_only=True)
 class FastCnnSettings(ModelSettings, option="fast_cnn"):
     builder = "mnist_exp.models.fast_cnn.build_model"
+    crop: int = field(metadata=NON_NEGATIVE)
     filters: list[int] = field(metadata=POSITIVE_LIST)
     kernel_sizes: list[int] = field(metadata=POSITIVE_LIST)
     dense_units: int = field(metadata=POSITIVE_OR_NONE)

@@ -46,18 +46,19 @@ from mnist_exp.training.strategy import build_strategy, is_multi_worker, set_pre
 log = logging.getLogger(__name__)
 
 
+_jobs_started = 0  # in this process: a multirun's jobs share it
+
+
 def start_job(seed: int, deterministic: bool) -> None:
     """Fresh Keras state and seeds, so a job alone and inside a multirun give the same result.
-    The garbage collection (~0.2 s) is left to `end_job`, where there is something to free."""
-    keras.backend.clear_session(free_memory=False)
+    The earlier job's models and graphs are freed here, by a garbage collection (~0.2 s) that
+    the first job, or a single run just before its process exits, need not wait for."""
+    global _jobs_started
+    keras.backend.clear_session(free_memory=_jobs_started > 0)
+    _jobs_started += 1
     keras.utils.set_random_seed(seed)
     if deterministic:
         tf.config.experimental.enable_op_determinism()
-
-
-def end_job() -> None:
-    """Frees the finished job's models and graphs before the next job of a multirun."""
-    keras.backend.clear_session(free_memory=True)
 
 
 def plan_batches(settings: ExperimentSettings, strategy, num_train: int) -> BatchPlan:
@@ -322,7 +323,7 @@ def train_and_evaluate(
         output_dir,
         restored,
     )
-    validation = make_evaluation_dataset(splits.x_val, splits.y_val, batch_size=plan.global_batch)
+    validation = make_evaluation_dataset(splits.x_val, splits.y_val)
     _fit(model, strategy, settings, splits, plan, validation, initial_epoch, callbacks)
 
     history = _read_history(output_dir)
@@ -334,7 +335,11 @@ def train_and_evaluate(
         input_convention=INPUT_CONVENTION,
     )
     scored_epoch = metrics["epochs_run"]
-    if trainer.early_stopping.restore_best_weights and saver.best_epoch is not None:
+    if (
+        trainer.early_stopping.restore_best_weights
+        and saver.best_epoch is not None
+        and saver.best_epoch != scored_epoch  # the last epoch's weights are the model's own
+    ):
         model.set_weights(load_keras_model(output_dir / artifacts.MODEL_FILE).get_weights())
         scored_epoch = saver.best_epoch
     log.info(
@@ -342,9 +347,7 @@ def train_and_evaluate(
         f"{len(splits.y_test):,}",
         scored_epoch,
     )
-    test = evaluate(
-        model, make_evaluation_dataset(splits.x_test, splits.y_test, batch_size=plan.global_batch)
-    )
+    test = evaluate(model, make_evaluation_dataset(splits.x_test, splits.y_test))
     metrics.update(
         test_accuracy=test["accuracy"],
         test_loss=test["loss"],

@@ -103,17 +103,14 @@ def run_experiment(
         record["threads"] = configure_threads(settings.strategy.threads or cpu_share)
         safe_files.write_json_atomically(run_dir / artifacts.METRICS_FILE, record)
         # Imported here so that config errors surface before TensorFlow starts.
-        from mnist_exp.training.engine import end_job, train_and_evaluate
+        from mnist_exp.training.engine import train_and_evaluate
 
         hparams = with_group_choices(flatten_config(cfg), choices)
-        try:
-            record.update(
-                train_and_evaluate(
-                    settings, run_dir, hparams, resume, data_label=dataset_path_as_written(cfg)
-                )
+        record.update(
+            train_and_evaluate(
+                settings, run_dir, hparams, resume, data_label=dataset_path_as_written(cfg)
             )
-        finally:
-            end_job()
+        )
     except BaseException as error:
         record.update(
             status=Status.INTERRUPTED if isinstance(error, KeyboardInterrupt) else Status.FAILED,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 
@@ -11,8 +12,11 @@ import tensorflow as tf
 
 from mnist_exp.commands import shown
 from mnist_exp.errors import ConfigError
+from mnist_exp.machine import BFLOAT16_FLAGS, cpu_has_bfloat16
 from mnist_exp.settings import PrecisionSettings, StrategySettings
 from mnist_exp.training.cluster import in_slurm_step
+
+log = logging.getLogger(__name__)
 
 
 def configure_cpu_devices(count: int) -> None:
@@ -135,5 +139,15 @@ def set_precision(settings: PrecisionSettings) -> None:
         raise ConfigError(
             "precision=mixed_float16 needs a GPU and none was found; use precision=float32 "
             "or precision=mixed_bfloat16 on CPU."
+        )
+    if (
+        settings.policy == "mixed_bfloat16"
+        and not tf.config.list_physical_devices("GPU")
+        and cpu_has_bfloat16() is False
+    ):
+        log.warning(
+            "precision=mixed_bfloat16: this CPU has no bfloat16 instructions (%s), so "
+            "TensorFlow emulates them and training is slower than with precision=float32.",
+            " or ".join(BFLOAT16_FLAGS),
         )
     keras.mixed_precision.set_global_policy(settings.policy)
