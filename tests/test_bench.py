@@ -57,6 +57,10 @@ def test_bench_writes_every_figure(tmp_path):
     assert figures["startup_rest_to_first_step_seconds"] > 0
     assert figures["startup_peak_rss_mib"] > 100
     assert "| contender |" in (tmp_path / "bench.md").read_text()
+    # fast_99 was not raced, nor the whole run timed (synthetic data): said, not judged.
+    met = {check["target"].split(":")[0]: check["met"] for check in results["targets"]}
+    assert met["fast_99"] is None and met["fast_995"] is None
+    assert "| not measured |" in (tmp_path / "bench.md").read_text()
 
 
 def test_summary_speedups_and_unreached_targets():
@@ -73,3 +77,25 @@ def test_summary_speedups_and_unreached_targets():
     # The seed that never reached 99.5% counts as slowest: the median is 50, not 45.
     assert rows["fast"]["seconds_to_0.995"] == 50.0 and rows["fast"]["reached_0.995"] == "2/3"
     assert rows["fast"]["speedup_0.995"] is None
+
+
+def test_targets_are_judged_from_what_was_measured():
+    from benchmarks import targets
+
+    def runs(name, times, accuracy=0.991):
+        return [bench.Outcome(name, seed, {0.99: time}, accuracy, 1) for seed, time in
+                enumerate(times)]  # fmt: skip
+
+    reference = runs(bench.REFERENCE, [200.0, 190.0, 210.0])
+    met = targets.fast_99(reference + runs("fast_99", [2.0, 2.5, 2.9, 2.2, 2.1]), bench.REFERENCE)
+    assert met.met and "slowest in 2.90 s, 69x the reference" in met.measured
+    slow = targets.fast_99(reference + runs("fast_99", [2.0, 2.5, 3.1, 2.2, 2.1]), bench.REFERENCE)
+    assert slow.met is False
+    missed = targets.fast_99(reference + runs("fast_99", [2.0, None, 2, 2, 2]), bench.REFERENCE)
+    assert missed.met is False and "4/5 seeds reached 0.99" in missed.measured
+    assert targets.fast_99(runs("fast_99", [2.0] * 3), bench.REFERENCE).met is None
+    assert targets.whole_run({}).met is None
+    rates = {1: 300.0, 8: 650.0, 32: 700.0, 64: 680.0, 128: 500.0}  # 64: within 5%
+    at_32, holds = targets.serving(rates, {32: 60.0})
+    assert at_32.met and not holds.met and holds.measured.endswith("(falls at c=128)")
+    assert targets.predicting(10_000).met is False
