@@ -1,12 +1,14 @@
 """`python -m benchmarks.serve_bench RUN_DIR`: `mnist-exp-serve` against the tutorials'
 Flask app (benchmarks/flask_reference.py), in one run on this machine, interleaved:
 
-- requests/s and p50/p99 latency at concurrency 1, 8 and 32 (one image per request);
+- requests/s and p50/p99 latency at concurrency 1, 8, 32, 64 and 128 (one image per
+  request), from a light closed-loop client (benchmarks/http_load.py);
 - images/s for requests of 16 images, at concurrency 8;
 - time from start to healthy, and each server's peak memory (VmHWM).
 
 Every answer is checked against the image's known digit; errors are counted. Loopback only,
-a fixed number of requests per measurement. Prints a table and the ratios.
+a fixed number of requests per measurement. Prints a table, the ratios, and the serving
+targets (measured / target / met).
 """
 
 from __future__ import annotations
@@ -24,12 +26,13 @@ import httpx
 import numpy as np
 from tabulate import tabulate
 
+from benchmarks import http_load, targets
 from benchmarks.digit_images import drawn_digit
 from mnist_exp.commands import python_argv
 from mnist_exp.distributed.launch import free_ports
 
-CONCURRENCY = (1, 8, 32)
-REQUESTS = {1: 200, 8: 400, 32: 640}
+CONCURRENCY = (1, 8, 32, 64, 128)
+REQUESTS = {1: 300, 8: 600, 32: 1200, 64: 1280, 128: 1280}
 MULTI_IMAGES, MULTI_REQUESTS, MULTI_CONCURRENCY = 16, 80, 8
 
 
@@ -78,42 +81,33 @@ def digit_pngs(count: int = 40) -> list[tuple[int, bytes]]:
     return images
 
 
-async def load(server: Server, images, requests: int, concurrency: int, per_request: int) -> dict:
-    """`requests` POSTs of `per_request` images, `concurrency` at a time."""
-    latencies, errors, wrong = [], 0, 0
-    semaphore = asyncio.Semaphore(concurrency)
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=server.url, timeout=120, limits=limits) as client:
-
-        async def one(index: int) -> None:
-            nonlocal errors, wrong
-            chosen = [images[(index + k) % len(images)] for k in range(per_request)]
-            files = [
-                ("files", (f"{k}.png", data, "image/png")) for k, (_, data) in enumerate(chosen)
-            ]
-            async with semaphore:
-                started = time.perf_counter()
-                try:
-                    response = await client.post(server.predict_path, files=files)
-                except httpx.HTTPError:
-                    errors += 1
-                    return
-                latencies.append(time.perf_counter() - started)
-            if response.status_code != 200:
-                errors += 1
-                return
-            labels = [p["label"] for p in response.json()["predictions"]]
-            wrong += sum(
-                label != expected for label, (expected, _) in zip(labels, chosen, strict=True)
-            )
-
-        started = time.perf_counter()
-        await asyncio.gather(*(one(index) for index in range(requests)))
-        seconds = time.perf_counter() - started
-    times = np.asarray(latencies) * 1000
+def load(server: Server, images, requests: int, concurrency: int, per_request: int) -> dict:
+    """`requests` POSTs of `per_request` images, `concurrency` at a time (benchmarks/http_load:
+    a client light enough not to be what is measured); every answer checked."""
+    host, port = server.url.removeprefix("http://").split(":")
+    chosen = [
+        [images[(index + k) % len(images)] for k in range(per_request)] for index in range(requests)
+    ]
+    address = f"{host}:{port}"
+    bodies = [
+        http_load.multipart_request(
+            address, server.predict_path, [(f"{k}.png", data) for k, (_, data) in enumerate(batch)]
+        )
+        for batch in chosen
+    ]
+    result = asyncio.run(http_load.run(host, int(port), bodies, concurrency))
+    errors = wrong = 0
+    for index, answer in result.json_answers():
+        if answer is None:
+            errors += 1
+            continue
+        labels = [prediction["label"] for prediction in answer["predictions"]]
+        expected = [label for label, _ in chosen[index]]
+        wrong += sum(got != want for got, want in zip(labels, expected, strict=True))
+    times = np.asarray(result.latencies) * 1000
     return {
-        "requests_per_second": requests / seconds,
-        "images_per_second": requests * per_request / seconds,
+        "requests_per_second": requests / result.seconds,
+        "images_per_second": requests * per_request / result.seconds,
         "p50_ms": float(np.percentile(times, 50)) if len(times) else float("nan"),
         "p99_ms": float(np.percentile(times, 99)) if len(times) else float("nan"),
         "errors": errors,
@@ -143,15 +137,15 @@ def main(argv=None) -> int:
     results: dict[tuple[str, str], dict] = {}
     try:
         for server in servers:  # warm-up, not measured
-            asyncio.run(load(server, images, 20, 4, 1))
+            load(server, images, 20, 4, 1)
         for concurrency in CONCURRENCY:
             for server in servers:  # interleaved: the machine's state is shared fairly
-                results[server.name, f"c={concurrency}"] = asyncio.run(
-                    load(server, images, REQUESTS[concurrency], concurrency, 1)
+                results[server.name, f"c={concurrency}"] = load(
+                    server, images, REQUESTS[concurrency], concurrency, 1
                 )
         for server in servers:
-            results[server.name, f"{MULTI_IMAGES} images, c={MULTI_CONCURRENCY}"] = asyncio.run(
-                load(server, images, MULTI_REQUESTS, MULTI_CONCURRENCY, MULTI_IMAGES)
+            results[server.name, f"{MULTI_IMAGES} images, c={MULTI_CONCURRENCY}"] = load(
+                server, images, MULTI_REQUESTS, MULTI_CONCURRENCY, MULTI_IMAGES
             )
         memory = {server.name: server.peak_memory_mib() for server in servers}
     finally:
@@ -193,6 +187,12 @@ def main(argv=None) -> int:
             f"{load_name}: throughput {a['images_per_second'] / b['images_per_second']:.2f}x the "
             f"reference, p99 {a['p99_ms'] / b['p99_ms']:.2f}x"
         )
+    ours_single = {c: results[ours, f"c={c}"] for c in CONCURRENCY}
+    print()
+    print(targets.table(targets.serving(
+        {c: r["requests_per_second"] for c, r in ours_single.items()},
+        {c: r["p99_ms"] for c, r in ours_single.items()},
+    )))  # fmt: skip
     failures = sum(r["errors"] + r["wrong"] for r in results.values())
     return 0 if failures == 0 else 1
 

@@ -14,6 +14,12 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
+def all_cores_but_one() -> int:
+    """Threads for work that runs beside a Python thread which needs a core of its own (an
+    event loop, a decoding pool's feeder): at least one."""
+    return max(1, available_cores() - 1)
+
+
 BFLOAT16_FLAGS = ("avx512_bf16", "amx_bf16")  # x86 CPU instructions for bfloat16 arithmetic
 
 

@@ -21,6 +21,7 @@ from mnist_exp.commands import shown
 from mnist_exp.errors import MnistExpError
 from mnist_exp.exits import DONE, REFUSED
 from mnist_exp.extras import require_for_command
+from mnist_exp.machine import all_cores_but_one
 from mnist_exp.serving.predictors import MODEL_SOURCES, load_predictor
 from mnist_exp.serving.server import (
     GRACE_SECONDS,
@@ -58,12 +59,21 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--no-page", action="store_true", help="the API only, no Gradio page (default: both)"
     )
+    parser.add_argument(
+        "--model-threads",
+        type=int,
+        default=all_cores_but_one(),
+        help="threads of the model's runtime (default: cores - 1, one core left to decoding "
+        "and HTTP, which run on the event loop)",
+    )
     return parser
 
 
 def _check_arguments(arguments) -> Limits:
     limits = Limits(max_images=arguments.max_images)
     problems = limits.problems()
+    if arguments.model_threads < 1:
+        problems.append(f"--model-threads must be >= 1 (got {arguments.model_threads})")
     if arguments.max_batch < 1:
         problems.append(f"--max-batch must be >= 1 (got {arguments.max_batch})")
     if not arguments.max_wait_ms >= 0:
@@ -83,7 +93,7 @@ def main(argv=None) -> int:
     try:
         limits = _check_arguments(arguments)
         sock = bind(arguments.host, arguments.port)  # first: a taken port costs no model load
-        predictor = load_predictor(arguments.model)
+        predictor = load_predictor(arguments.model, arguments.model_threads)
     except MnistExpError as error:
         print(f"{name}: {error}", file=sys.stderr)
         return REFUSED

@@ -50,27 +50,71 @@ def _even_background(ink: np.ndarray) -> np.ndarray:
     return np.asarray(even.filter(ImageFilter.MedianFilter(3)), dtype=np.float64)  # paper grain
 
 
-def _stretched_ink(gray: np.ndarray) -> tuple[np.ndarray, bool]:
-    """Ink in [0, 1] over a zero background; whether the image was inverted."""
-    border = _border(gray)
+@dataclass(frozen=True)
+class _Levels:
+    """Where the ink is in `values` and how to stretch it: ink = 1 - values when `flip`, then
+    (ink - background) / span, clipped to [0, 1]."""
+
+    values: np.ndarray
+    flip: bool
+    background: float
+    span: float
+
+    def stretched(self, part: np.ndarray) -> np.ndarray:
+        ink = 1.0 - part if self.flip else part
+        return np.clip((ink - self.background) / self.span, 0.0, 1.0)
+
+    def ink_box(self) -> tuple[slice, slice] | None:
+        """The rows and columns holding ink (stretched above INK_THRESHOLD), or None. Found
+        on the raw values, a hair generously, then exactly on that box alone: a large image
+        is never stretched whole."""
+        level = self.background + INK_THRESHOLD * self.span
+        margin = 1e-9 * max(1.0, abs(level))
+        if self.flip:
+            box = _box(self.values < 1.0 - level + margin)
+        else:
+            box = _box(self.values > level - margin)
+        if box is None:
+            return None
+        exact = _box(self.stretched(self.values[box]) > INK_THRESHOLD)
+        if exact is None:
+            return None
+        (rows, columns), (inner_rows, inner_columns) = box, exact
+        return (
+            slice(rows.start + inner_rows.start, rows.start + inner_rows.stop),
+            slice(columns.start + inner_columns.start, columns.start + inner_columns.stop),
+        )
+
+
+def _box(mask: np.ndarray) -> tuple[slice, slice] | None:
+    rows = np.flatnonzero(mask.any(axis=1))
+    if not len(rows):
+        return None
+    columns = np.flatnonzero(mask.any(axis=0))
+    return slice(rows[0], rows[-1] + 1), slice(columns[0], columns[-1] + 1)
+
+
+def _levels(gray: np.ndarray) -> tuple[_Levels | None, bool]:
+    """How the ink is read out of `gray` (None: no contrast at all); whether inverted."""
+    low, paper, high = np.percentile(_border(gray), [10, 50, 90])
+    darkest, lightest = float(gray.min()), float(gray.max())
     # Inverted when the paper is nearer the light end than the ink is: grey paper too.
-    inverted = bool(np.median(border) > (gray.min() + gray.max()) / 2)
-    ink = 1.0 - gray if inverted else gray
-    spread = np.percentile(border, 90) - np.percentile(border, 10)
-    if spread > UNEVEN_BORDER:  # uneven light: take the background out first
-        ink = _even_background(ink)
-    background = float(np.median(_border(ink)))
-    span = float(ink.max()) - background
+    inverted = bool(paper > (darkest + lightest) / 2)
+    if high - low > UNEVEN_BORDER:  # uneven light: take the background out first
+        ink = _even_background(1.0 - gray if inverted else gray)
+        levels = _Levels(ink, False, float(np.median(_border(ink))), 0.0)
+        top = float(ink.max())
+    else:
+        levels = _Levels(gray, inverted, float(1.0 - paper if inverted else paper), 0.0)
+        top = 1.0 - darkest if inverted else lightest
+    span = top - levels.background
     if span <= 1e-6:
-        return np.zeros_like(ink), inverted
-    return np.clip((ink - background) / span, 0.0, 1.0), inverted
+        return None, inverted
+    return _Levels(levels.values, levels.flip, levels.background, span), inverted
 
 
-def _fit(ink: np.ndarray) -> np.ndarray:
+def _fit(cropped: np.ndarray) -> np.ndarray:
     """The ink's bounding box, scaled so that its longer side is FIT pixels."""
-    rows = np.flatnonzero((ink > INK_THRESHOLD).any(axis=1))
-    columns = np.flatnonzero((ink > INK_THRESHOLD).any(axis=0))
-    cropped = ink[rows[0] : rows[-1] + 1, columns[0] : columns[-1] + 1]
     height, width = cropped.shape
     scale = FIT / max(height, width)
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
@@ -81,26 +125,27 @@ def _fit(ink: np.ndarray) -> np.ndarray:
 
 
 def _centre_by_mass(fitted: np.ndarray) -> np.ndarray:
-    canvas = np.zeros((SIZE, SIZE))
+    """`fitted` placed in SIZE x SIZE with its centre of mass at the centre, as far as its
+    free margins allow (ink is never shifted off the canvas)."""
     height, width = fitted.shape
-    top, left = (SIZE - height) // 2, (SIZE - width) // 2
+    total = fitted.sum()
+    mass_row = np.arange(height) @ fitted.sum(axis=1) / total
+    mass_column = np.arange(width) @ fitted.sum(axis=0) / total
+    top, left = (SIZE - height) // 2, (SIZE - width) // 2  # centred by size, then moved
+    top += int(np.clip(round((SIZE - 1) / 2 - (top + mass_row)), -top, SIZE - top - height))
+    left += int(np.clip(round((SIZE - 1) / 2 - (left + mass_column)), -left, SIZE - left - width))
+    canvas = np.zeros((SIZE, SIZE))
     canvas[top : top + height, left : left + width] = fitted
-    total = canvas.sum()
-    rows, columns = np.indices(canvas.shape)
-    shift_rows = round((SIZE - 1) / 2 - (rows * canvas).sum() / total)
-    shift_columns = round((SIZE - 1) / 2 - (columns * canvas).sum() / total)
-    # Never shift ink off the canvas: clamp to the free margin on each side.
-    shift_rows = int(np.clip(shift_rows, -top, SIZE - top - height))
-    shift_columns = int(np.clip(shift_columns, -left, SIZE - left - width))
-    return np.roll(canvas, (shift_rows, shift_columns), axis=(0, 1))
+    return canvas
 
 
 def mnist_style(gray: np.ndarray) -> Preprocessed:
     """A grayscale image in [0, 1] (any size, either polarity) as a 28x28 MNIST-style digit."""
-    ink, inverted = _stretched_ink(np.asarray(gray, dtype=np.float64))
-    if not (ink > INK_THRESHOLD).any():
+    levels, inverted = _levels(np.asarray(gray, dtype=np.float64))
+    box = levels.ink_box() if levels is not None else None
+    if box is None:
         return Preprocessed(np.zeros((SIZE, SIZE), np.uint8), inverted, blank=True)
-    centred = _centre_by_mass(_fit(ink))
+    centred = _centre_by_mass(_fit(levels.stretched(levels.values[box])))
     return Preprocessed(np.rint(centred * 255).astype(np.uint8), inverted, blank=False)
 
 

@@ -160,8 +160,9 @@ def create_api(service: PredictionService, model_name: str = "mnist") -> FastAPI
         """Multipart field `files`: one or more images (PNG, JPEG, BMP, GIF, WebP, TIFF).
         A blank image (no ink found) is answered with `"blank": true` and no label."""
         answers = await service.classify_files(await _uploads(request, service))
-        return {"model": {"name": model_name, **service.facts()},
-                "predictions": [answer.as_json() for answer in answers]}  # fmt: skip
+        # A response of plain JSON types: FastAPI's encoder walk would be wasted work.
+        return JSONResponse({"model": {"name": model_name, **service.facts()},
+                             "predictions": [answer.as_json() for answer in answers]})  # fmt: skip
 
     @app.post("/v1/models/{name}:predict")
     async def tf_serving_predict(name: str, request: Request):
@@ -172,6 +173,6 @@ def create_api(service: PredictionService, model_name: str = "mnist") -> FastAPI
         body = await read_bounded(request, service.limits.max_json_bytes, "The JSON body")
         pixels = await asyncio.to_thread(_parse_instances, body)
         probabilities = await service.classify_pixels(pixels)
-        return {"predictions": round_probabilities(probabilities)}
+        return JSONResponse({"predictions": round_probabilities(probabilities)})
 
     return app

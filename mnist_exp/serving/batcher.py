@@ -75,17 +75,16 @@ class MicroBatcher:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.max_wait
         while count < self.max_batch:
-            remaining = deadline - loop.time()
-            if remaining <= 0 and self._queue.empty():
-                break
-            try:
-                item = (
-                    self._queue.get_nowait()
-                    if remaining <= 0
-                    else await asyncio.wait_for(self._queue.get(), remaining)
-                )
-            except (TimeoutError, asyncio.QueueEmpty):
-                break
+            if not self._queue.empty():  # what is waiting already: no timer needed
+                item = self._queue.get_nowait()
+            else:
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    break
+                try:
+                    item = await asyncio.wait_for(self._queue.get(), remaining)
+                except TimeoutError:
+                    break
             batch.append(item)
             count += len(item[0])
         return batch
