@@ -267,3 +267,20 @@ def test_bfloat16_on_a_cpu_without_its_instructions_is_warned_about(monkeypatch,
         assert "precision=float32" in caplog.text
     finally:
         strategy.set_precision(PrecisionSettings(policy="float32"))
+
+
+def test_steps_per_execution_must_divide_an_epochs_steps():
+    from mnist_exp.training.batch_plan import BatchPlan
+
+    def plan(*overrides):
+        settings = parse_settings(smoke_config("trainer.batch_size=100", *overrides))
+        return BatchPlan.build(settings, replicas=1, multi_worker=False, num_train=1000)
+
+    with pytest.raises(
+        ConfigError,
+        match=r"steps_per_execution=4 does not divide the 10 steps "
+        r"of an epoch \(1,000 images at batch 100\).* Use 1 or 2 or 5 or 10",
+    ):
+        plan("trainer.epochs=2", "trainer.steps_per_execution=4")
+    assert plan("trainer.epochs=2", "trainer.steps_per_execution=5").steps_per_epoch == 10
+    assert plan("trainer.epochs=1", "trainer.steps_per_execution=4").steps_per_epoch == 10

@@ -44,6 +44,7 @@ class BatchPlan:
         num_shards = replicas if multi_worker else 1
         # A sharded pipeline drops the last, partial batch: every shard must get a slice.
         steps = num_train // global_batch if num_shards > 1 else math.ceil(num_train / global_batch)
+        _check_steps_per_execution(settings, steps, num_train, global_batch)
         scale = replicas if settings.strategy.scale_learning_rate else 1
         return cls(
             replicas=replicas,
@@ -52,3 +53,18 @@ class BatchPlan:
             steps_per_epoch=steps,
             learning_rate=settings.learning_rate * scale,
         )
+
+
+def _check_steps_per_execution(settings, steps: int, num_train: int, global_batch: int) -> None:
+    """Keras takes an epoch's steps `steps_per_execution` at a time: when that does not divide
+    them, each epoch runs on into the next one's batches (and the last is cut short)."""
+    execution = settings.trainer.steps_per_execution
+    if settings.trainer.epochs == 1 or steps % execution == 0:
+        return
+    divisors = [str(d) for d in range(2, min(steps, 64) + 1) if steps % d == 0][:4]
+    raise ConfigError(
+        f"trainer.steps_per_execution={execution} does not divide the {steps} steps of an "
+        f"epoch ({num_train:,} images at batch {global_batch}): Keras would run each epoch "
+        f"into the next one's batches. Use {' or '.join(['1', *divisors])}, or a batch size "
+        "that makes the steps divide."
+    )
