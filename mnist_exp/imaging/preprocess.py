@@ -101,16 +101,16 @@ def _levels(gray: np.ndarray) -> tuple[_Levels | None, bool]:
     # Inverted when the paper is nearer the light end than the ink is: grey paper too.
     inverted = bool(paper > (darkest + lightest) / 2)
     if high - low > UNEVEN_BORDER:  # uneven light: take the background out first
-        ink = _even_background(1.0 - gray if inverted else gray)
-        levels = _Levels(ink, False, float(np.median(_border(ink))), 0.0)
-        top = float(ink.max())
+        values, flip = _even_background(1.0 - gray if inverted else gray), False
+        background, top = float(np.median(_border(values))), float(values.max())
     else:
-        levels = _Levels(gray, inverted, float(1.0 - paper if inverted else paper), 0.0)
+        values, flip = gray, inverted
+        background = float(1.0 - paper if inverted else paper)
         top = 1.0 - darkest if inverted else lightest
-    span = top - levels.background
+    span = top - background
     if span <= 1e-6:
         return None, inverted
-    return _Levels(levels.values, levels.flip, levels.background, span), inverted
+    return _Levels(values, flip, background, span), inverted
 
 
 def _fit(cropped: np.ndarray) -> np.ndarray:
