@@ -1,6 +1,7 @@
 """What the web page and the API share: the model behind a micro-batcher, the limits on what
-users send, and turning uploaded bytes into MNIST-style inputs (in threads, off the event
-loop, under a process-wide pixel budget) and probabilities into answers."""
+users send, and turning uploaded bytes into MNIST-style inputs (a small request on the event
+loop, a larger one in threads under a process-wide pixel budget) and probabilities into
+answers."""
 
 from __future__ import annotations
 
