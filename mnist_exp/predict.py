@@ -22,7 +22,7 @@ from mnist_exp.errors import MnistExpError
 from mnist_exp.exits import DONE, PARTLY, REFUSED
 from mnist_exp.imaging.decode import MAX_PIXELS
 from mnist_exp.progress import Progress
-from mnist_exp.serving.predict import PROCESS_POOL_IMAGES, find_images, predict_images
+from mnist_exp.serving.predict import find_images, predict_images
 from mnist_exp.serving.prediction_output import Output, result_row, save_preprocessed
 from mnist_exp.serving.predictors import MODEL_SOURCES, load_predictor
 from mnist_exp.text import printable
@@ -60,12 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--batch-size", type=int, default=256, help="images per model call (default 256)"
     )
-    parser.add_argument(
-        "--threads",
-        type=int,
-        help="decode on this many threads (default: a process per core from "
-        f"{PROCESS_POOL_IMAGES:,} images on, else cores - 1 threads)",
-    )
+    parser.add_argument("--threads", type=int, help="decoding threads (default: cores - 1)")
     parser.add_argument(
         "--max-pixels",
         type=int,

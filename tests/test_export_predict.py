@@ -262,33 +262,3 @@ def test_a_closed_pipe_ends_predict_quietly(shapes_run, tmp_path):
     )  # fmt: skip
     assert len(result.stdout.splitlines()) == 1
     assert "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr, result.stderr
-
-
-def test_decoding_processes_give_what_threads_give(shapes_run, tmp_path, monkeypatch):
-    from mnist_exp.serving import predict as prediction
-    from mnist_exp.serving.predictors import load_predictor
-
-    run_dir, (x_test, _) = shapes_run
-    paths = []
-    for index, image in enumerate(x_test[:40]):
-        paths.append(tmp_path / f"{index:02d}.png")
-        Image.fromarray(255 - image).save(paths[-1])  # dark on light: the recipe inverts
-    (tmp_path / "notes.png").write_text("not an image")
-    paths.insert(7, tmp_path / "notes.png")
-    predictor = load_predictor(run_dir)
-
-    def predicted():
-        return [(r.path, r.error, None if r.probabilities is None else r.probabilities.round(5))
-                for r in prediction.predict_images(predictor, paths, batch_size=8)]  # fmt: skip
-
-    by_threads = predicted()
-    monkeypatch.setattr(prediction, "PROCESS_POOL_IMAGES", 1)
-    monkeypatch.setattr(prediction, "available_cores", lambda: 2)
-    pool, workers = prediction._decoding_pool(None, len(paths))
-    with pool:
-        assert workers == 2 and type(pool).__name__ == "ProcessPoolExecutor"
-    by_processes = predicted()
-    assert [row[:2] for row in by_processes] == [row[:2] for row in by_threads]
-    assert "not an image file" in by_processes[7][1]
-    for (_, _, a), (_, _, b) in zip(by_processes, by_threads, strict=True):
-        assert (a is None and b is None) or np.array_equal(a, b)

@@ -7,20 +7,18 @@ import glob
 import stat
 from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
 
 from mnist_exp.imaging.decode import IMAGE_SUFFIXES, MAX_PIXELS, ImageError, read_gray
 from mnist_exp.imaging.preprocess import Preprocessed, as_is, mnist_style
-from mnist_exp.machine import all_cores_but_one, available_cores
+from mnist_exp.machine import all_cores_but_one
 from mnist_exp.text import printable
 
 BATCH = 256
-PROCESS_POOL_IMAGES = 2000  # from here on, decoding processes pay for their start
 
 
 @dataclass(frozen=True)
@@ -88,22 +86,6 @@ def prepare_image(path: Path, preprocess: bool = True, max_pixels: int = MAX_PIX
         return None, f"{path}: {error}"
 
 
-def prepare_chunk(paths: list[Path], preprocess: bool, max_pixels: int) -> list:
-    return [prepare_image(path, preprocess, max_pixels) for path in paths]
-
-
-def _decoding_pool(threads: int | None, images: int) -> tuple[Executor, int]:
-    """Where batches are decoded. The recipe is many small NumPy steps that hold the GIL, so
-    threads decode about one core's worth however many there are; for enough images to pay
-    for starting them (about 0.4 s), processes, one per core, decode on every core while the
-    model runs here. `threads` asks for that many threads instead. Returns (pool, workers)."""
-    if threads is None and images >= PROCESS_POOL_IMAGES and available_cores() > 1:
-        workers = available_cores()
-        return ProcessPoolExecutor(workers, mp_context=get_context("spawn")), workers
-    workers = threads or all_cores_but_one()
-    return ThreadPoolExecutor(max_workers=workers), workers
-
-
 def predict_images(
     predictor,
     paths: list[Path],
@@ -116,28 +98,27 @@ def predict_images(
 ) -> Iterator[ImageResult]:
     """One ImageResult per path, in order.
 
-    Batches are decoded by a pool (see `_decoding_pool`), each batch by one worker, a few
-    batches ahead, while this thread runs the model on whole batches: decoding overlaps
-    inference (benchmarks/predict_bench.py measures the pools).
+    Batches are decoded on `threads` worker threads, each batch by one thread, a few batches
+    ahead, while this thread runs the model on whole batches: decoding overlaps inference.
+    The default leaves one core to the model (`all_cores_but_one`): more decoding threads than
+    that contend with it and lose (benchmarks/predict_bench.py measures both).
 
     Args:
-        threads: decode on this many threads (default: processes for many images).
         on_batch: called with the number of images done after each batch (progress).
     """
+    threads = threads or all_cores_but_one()
     chunks = [paths[start : start + batch_size] for start in range(0, len(paths), batch_size)]
+
+    def prepare_chunk(chunk):
+        return [prepare_image(path, preprocess, max_pixels) for path in chunk]
+
     done = 0
-    pool, workers = _decoding_pool(threads, len(paths))
-    with pool:
-        ahead_count = 2 * workers  # every worker busy while the model takes a batch
-
-        def submit(chunk):
-            return pool.submit(prepare_chunk, chunk, preprocess, max_pixels)
-
-        ahead = deque(submit(chunk) for chunk in chunks[:ahead_count])
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        ahead = deque(pool.submit(prepare_chunk, chunk) for chunk in chunks[:threads])
         for index, chunk in enumerate(chunks):
             prepared = ahead.popleft().result()
-            if index + ahead_count < len(chunks):
-                ahead.append(submit(chunks[index + ahead_count]))
+            if index + threads < len(chunks):
+                ahead.append(pool.submit(prepare_chunk, chunks[index + threads]))
             inked = [image.pixels for image, error in prepared if error is None and not image.blank]
             probabilities = iter(predictor.predict(np.stack(inked)) if inked else [])
             for path, (image, error) in zip(chunk, prepared, strict=True):
