@@ -88,17 +88,13 @@ def write_run_record(
         for name, png in images.items():
             tf.summary.image(f"{REPORT_GROUP}/{name}", _png_to_image(png), step=0)
     writer.close()
-    test = {
-        tag: (scored_epoch, metrics[name])
-        for name, (run, tag) in METRICS.items()
-        if run == TEST_RUN and _finite(metrics.get(name))
-    }
-    if test:
-        _write_points(log_dir, TEST_RUN, test)
-    if best_val_epoch is not None and _finite(metrics.get("best_val_accuracy")):
-        _, tag = METRICS["best_val_accuracy"]
-        points = {tag: (best_val_epoch, metrics["best_val_accuracy"])}
-        _write_points(log_dir, BEST_VALIDATION_RUN, points)
+    epoch_of = {TEST_RUN: scored_epoch, BEST_VALIDATION_RUN: best_val_epoch}
+    points: dict[str, dict[str, tuple[int, float]]] = {}
+    for name, (run, tag) in METRICS.items():
+        if epoch_of[run] is not None and _finite(metrics.get(name)):
+            points.setdefault(run, {})[tag] = (epoch_of[run], metrics[name])
+    for run, run_points in points.items():
+        _write_points(log_dir, run, run_points)
 
 
 def write_sweep_domains(sweep_dir: Path, domains: dict[str, list]) -> None:
