@@ -111,8 +111,8 @@ def main(argv=None) -> int:
     ratio = figures["MNIST test PNGs, MNIST recipe, all cores"]["images_per_second"] / recipe
     print(f"MNIST recipe: {cores} decoding threads / {default} (the default) = {ratio:.2f}x")
     print()
-    print(targets.table([targets.predicting(recipe)]))
     user = figures["user-like digits, MNIST recipe"]
+    print(targets.table([targets.predicting(recipe), targets.font_digits(user["accuracy"])]))
     print("\nUser-like digits by style:")
     print(
         tabulate(by_style(user["results"], user["correct"]), headers=["style", "count", "accuracy"])

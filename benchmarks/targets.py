@@ -17,6 +17,8 @@ SERVE_SPEEDUP, SERVE_P99_MS = 3.0, 100.0
 SERVE_HOLD = 0.95  # "does not fall": each concurrency keeps 95% of the best below it
 PREDICT_BASELINE_IMAGES_PER_SECOND = 5300.0  # mnist-exp-predict before issue 25
 PREDICT_SPEEDUP = 2.0
+USERS_SETS = ("low_res", "photo_like")  # scans and photos, as benchmarks.user_digits makes them
+USERS_MIN, FONTS_MIN, USERS_MNIST_MIN = 0.95, 0.99, 0.993
 
 
 @dataclass(frozen=True)
@@ -138,4 +140,25 @@ def predicting(images_per_second: float) -> Check:
         f"{images_per_second:,.0f} images/s",
         f">= {goal:,.0f} images/s (2x {PREDICT_BASELINE_IMAGES_PER_SECOND:,.0f})",
         images_per_second >= goal,
+    )
+
+
+def users_digits(accuracies: dict[str, float], mnist_accuracy: float) -> Check:
+    """From benchmarks.user_digits' accuracy per proxy set and the run's MNIST test accuracy."""
+    sets = ", ".join(f"{name} {accuracies[name]:.3f}" for name in USERS_SETS)
+    return Check(
+        "users' digits: scans (low_res) and photo-like, the model still accurate on MNIST",
+        f"{sets}; MNIST {mnist_accuracy:.4f}",
+        f"each >= {USERS_MIN:g}, MNIST >= {USERS_MNIST_MIN:g}",
+        min(accuracies[name] for name in USERS_SETS) >= USERS_MIN
+        and mnist_accuracy >= USERS_MNIST_MIN,
+    )
+
+
+def font_digits(accuracy: float) -> Check:
+    return Check(
+        "users' digits: font and pen digits through the recipe",
+        f"{accuracy:.4f}",
+        f">= {FONTS_MIN:g}",
+        accuracy >= FONTS_MIN,
     )

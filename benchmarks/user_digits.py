@@ -27,6 +27,7 @@ import numpy as np
 from PIL import Image, ImageFilter
 from tabulate import tabulate
 
+from benchmarks import targets
 from mnist_exp.imaging.preprocess import mnist_style
 
 Maker = Callable[[np.ndarray, np.random.Generator], Image.Image]
@@ -158,8 +159,12 @@ def main(argv=None) -> int:
     rows = score(
         predictor, splits.x_test, splits.y_test, arguments.per_set, arguments.seed, arguments.write
     )
-    rows.append(["MNIST test set (as is)", len(splits.y_test), run.metrics["test_accuracy"]])
+    mnist_accuracy = run.metrics["test_accuracy"]
+    accuracies = {name: accuracy for name, _, accuracy in rows}
+    rows.append(["MNIST test set (as is)", len(splits.y_test), mnist_accuracy])
     print(tabulate(rows, headers=["set", "images", "accuracy"], floatfmt=".4f"))
+    print()
+    print(targets.table([targets.users_digits(accuracies, mnist_accuracy)]))
     return 0
 
 

@@ -99,3 +99,8 @@ def test_targets_are_judged_from_what_was_measured():
     at_32, holds = targets.serving(rates, {32: 60.0})
     assert at_32.met and not holds.met and holds.measured.endswith("(falls at c=128)")
     assert targets.predicting(10_000).met is False
+    sets = {"low_res": 0.97, "photo_like": 0.96, "thin_pen": 0.90}  # thin_pen is not judged
+    assert targets.users_digits(sets, mnist_accuracy=0.995).met
+    assert not targets.users_digits({**sets, "photo_like": 0.94}, mnist_accuracy=0.995).met
+    assert not targets.users_digits(sets, mnist_accuracy=0.992).met
+    assert targets.font_digits(0.995).met and not targets.font_digits(0.985).met

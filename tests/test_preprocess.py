@@ -26,6 +26,18 @@ def test_a_digit_in_uneven_light_reads_like_the_same_digit_in_even_light():
     assert similarity(got.pixels, expected.pixels) > 0.9
 
 
+def mnist_form_digits(count: int) -> np.ndarray:
+    """`count` digit-like shapes in MNIST's form: 28x28 uint8, light ink on black."""
+    return np.stack([(255 * (1.0 - clean_digit(label % 10)[::7, ::7][:28, :28])).astype(np.uint8)
+                     for label in range(count)])  # fmt: skip
+
+
+def test_dark_ink_is_found_on_photos_whose_shadow_darkens_most_of_the_border():
+    photos = proxy_set("photo_like", mnist_form_digits(20), seed=0)
+    results = [mnist_style(np.asarray(photo, np.float64) / 255) for photo in photos]
+    assert all(result.inverted and not result.blank for result in results)
+
+
 def test_grey_paper_darker_than_mid_grey_is_still_paper():
     paper = 0.1 + 0.35 * clean_digit()  # ink at 0.1 on paper at 0.45
     result = mnist_style(paper)
@@ -41,8 +53,7 @@ def test_an_mnist_form_digit_is_taken_as_it_is():
 
 
 def test_the_proxy_sets_are_reproducible_from_their_seed():
-    digits = np.stack([(255 * (1.0 - clean_digit(label)[::7, ::7][:28, :28])).astype(np.uint8)
-                       for label in range(3)])  # fmt: skip
+    digits = mnist_form_digits(3)
     for name in PROXY_SETS:
         first = [np.asarray(image) for image in proxy_set(name, digits, seed=5)]
         again = [np.asarray(image) for image in proxy_set(name, digits, seed=5)]

@@ -21,6 +21,7 @@ INK_THRESHOLD = 0.2  # of the stretched ink range: what counts as ink when cropp
 UNEVEN_BORDER = 0.1  # spread of the border's grey levels (10th to 90th percentile) above
 # which the light is uneven (a photo, a shadow) and the background is taken out first
 BACKGROUND_SIDE = 64  # pixels: the size the background is estimated at
+POLARITY_SIDE = 24  # pixels: the size the ink's polarity is judged at, under uneven light
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,23 @@ def _even_background(ink: np.ndarray) -> np.ndarray:
     background = opened.resize((width, height), Image.Resampling.BILINEAR)
     even = Image.fromarray((ink - np.asarray(background, dtype=np.float64)).astype(np.float32))
     return np.asarray(even.filter(ImageFilter.MedianFilter(3)), dtype=np.float64)  # paper grain
+
+
+def _dark_ink_on_uneven_paper(gray: np.ndarray) -> bool:
+    """Whether the ink is darker than the paper, where the light is uneven: the border says
+    nothing then (a shadow can darken most of it). Ink is thin, so a median over a window half
+    the image wide follows the paper alone; what is left has its long tail on the ink's side."""
+    height, width = gray.shape
+    scale = min(1.0, POLARITY_SIDE / max(height, width))
+    small_size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    small = Image.fromarray(np.rint(gray * 255).astype(np.uint8)).resize(
+        small_size, Image.Resampling.BILINEAR
+    )
+    window = max(3, min(small_size) // 2) | 1
+    paper = small.filter(ImageFilter.MedianFilter(window))
+    left = np.asarray(small, np.int16) - np.asarray(paper, np.int16)
+    darkest, lightest = np.percentile(left, [1, 99])
+    return bool(-darkest > lightest)
 
 
 @dataclass(frozen=True)
@@ -98,12 +116,13 @@ def _levels(gray: np.ndarray) -> tuple[_Levels | None, bool]:
     """How the ink is read out of `gray` (None: no contrast at all); whether inverted."""
     low, paper, high = np.percentile(_border(gray), [10, 50, 90])
     darkest, lightest = float(gray.min()), float(gray.max())
-    # Inverted when the paper is nearer the light end than the ink is: grey paper too.
-    inverted = bool(paper > (darkest + lightest) / 2)
     if high - low > UNEVEN_BORDER:  # uneven light: take the background out first
+        inverted = _dark_ink_on_uneven_paper(gray)
         values, flip = _even_background(1.0 - gray if inverted else gray), False
         background, top = float(np.median(_border(values))), float(values.max())
     else:
+        # Inverted when the paper is nearer the light end than the ink is: grey paper too.
+        inverted = bool(paper > (darkest + lightest) / 2)
         values, flip = gray, inverted
         background = float(1.0 - paper if inverted else paper)
         top = 1.0 - darkest if inverted else lightest
