@@ -8,8 +8,11 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import sys
 from collections.abc import Callable
+from typing import NoReturn
 
 DONE = 0
 PARTLY = 1
@@ -38,3 +41,15 @@ def run_app(app: Callable[[], object]) -> None:
         app()
     except KeyboardInterrupt:
         sys.exit(INTERRUPTED)
+
+
+def leave_without_teardown() -> NoReturn:
+    """Ends a command that has finished and closed everything it wrote, without Python's
+    teardown: freeing TensorFlow's objects one by one takes about a second, an eighth of a
+    whole fast run (benchmarks/whole_run), for nobody. Logs and the console are flushed
+    first. Only for a process that starts nothing that outlives it and registers no exit
+    handler that writes (a sweep's summary does: sweeps end the usual way)."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(DONE)
