@@ -20,6 +20,7 @@ from mnist_exp.extras import require
 from mnist_exp.models.files import ModelFileError, load_keras_model
 from mnist_exp.runs import artifacts
 from mnist_exp.runs.load import open_finished_run
+from mnist_exp.tensorflow_threads import set_tensorflow_threads
 
 EXPORT_FILE = "export.json"
 INPUT_SIDE = 28
@@ -242,19 +243,6 @@ def _checked(predictor: Predictor, num_outputs: int) -> Predictor:
     return predictor
 
 
-def _use_tensorflow_threads(threads: int | None) -> None:
-    """TensorFlow's thread pools, set before it starts its runtime (later: left as they are)."""
-    if not threads:
-        return
-    import tensorflow as tf
-
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(threads)
-    except RuntimeError:
-        pass  # the runtime is up already (a second model in this process)
-
-
 def load_predictor(path: Path, num_threads: int | None = None) -> Predictor:
     """The predictor for `path`: a run directory, `.keras`, SavedModel directory, `.tflite`
     or `.onnx` file, its runtime on `num_threads` threads (None: the runtime's default).
@@ -267,7 +255,7 @@ def load_predictor(path: Path, num_threads: int | None = None) -> Predictor:
     if not path.exists():
         raise MnistExpError(f"{path} does not exist.")
     if path.suffix.lower() not in (".tflite", ".onnx"):
-        _use_tensorflow_threads(num_threads)
+        set_tensorflow_threads(num_threads)
     if path.is_dir() and (path / artifacts.METRICS_FILE).is_file():
         run = open_finished_run(path)
         model = run.load_model()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 import keras
@@ -232,22 +233,32 @@ def _finite_epochs(history: pd.DataFrame) -> pd.DataFrame:
     return history[np.isfinite(history["loss"]) & np.isfinite(history["val_loss"])]
 
 
-def _history_metrics(history: pd.DataFrame) -> dict:
-    """Status and validation figures from the epoch history (complete across resumes)."""
-    finite = _finite_epochs(history)
-    diverged = len(finite) < len(history)
-    best_val = finite["val_accuracy"].max() if len(finite) else float("nan")
-    return {
-        "status": Status.DIVERGED if diverged else Status.COMPLETED,
-        "best_val_accuracy": float(best_val),
-        "epochs_run": len(history),
-    }
+@dataclass(frozen=True)
+class _HistorySummary:
+    """What the epoch history (complete across resumes) says of the run."""
 
+    status: Status
+    best_val_accuracy: float  # the best finite one (nan: none)
+    best_val_epoch: int | None  # its epoch, numbered from 1 as in history.csv
+    epochs_run: int
 
-def _best_val_epoch(history: pd.DataFrame) -> int | None:
-    """The epoch (numbered from 1, as in history.csv) of the best finite validation accuracy."""
-    finite = _finite_epochs(history)
-    return int(finite.loc[finite["val_accuracy"].idxmax(), "epoch"]) if len(finite) else None
+    @classmethod
+    def of(cls, history: pd.DataFrame) -> _HistorySummary:
+        finite = _finite_epochs(history)
+        best = finite.loc[finite["val_accuracy"].idxmax()] if len(finite) else None
+        return cls(
+            status=Status.DIVERGED if len(finite) < len(history) else Status.COMPLETED,
+            best_val_accuracy=float("nan") if best is None else float(best["val_accuracy"]),
+            best_val_epoch=None if best is None else int(best["epoch"]),
+            epochs_run=len(history),
+        )
+
+    def metrics(self) -> dict:
+        return {
+            "status": self.status,
+            "best_val_accuracy": self.best_val_accuracy,
+            "epochs_run": self.epochs_run,
+        }
 
 
 def _read_history(output_dir: Path) -> pd.DataFrame:
@@ -327,7 +338,8 @@ def train_and_evaluate(
     _fit(model, strategy, settings, splits, plan, validation, initial_epoch, callbacks)
 
     history = _read_history(output_dir)
-    metrics = _history_metrics(history)
+    summary = _HistorySummary.of(history)
+    metrics = summary.metrics()
     metrics.update(
         objective_name=settings.objective.metric,
         objective=settings.objective.best(history[settings.objective.metric]),
@@ -387,6 +399,6 @@ def train_and_evaluate(
         # 15 characters, and the keys that tell runs apart have columns of their own.
         run_name=f"{output_dir.name} · {output_dir.parent.name}",
         scored_epoch=scored_epoch,
-        best_val_epoch=_best_val_epoch(history),
+        best_val_epoch=summary.best_val_epoch,
     )
     return metrics

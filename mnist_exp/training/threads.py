@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 
 from mnist_exp.machine import available_cores
+from mnist_exp.tensorflow_threads import set_tensorflow_threads
 
 ENVIRONMENT = ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
 
@@ -42,11 +43,7 @@ def configure_threads(threads: int | None) -> dict:
     if threads:
         for variable in ENVIRONMENT:
             os.environ[variable] = str(threads)
-        try:
-            tf.config.threading.set_intra_op_parallelism_threads(threads)
-            tf.config.threading.set_inter_op_parallelism_threads(threads)
-        except RuntimeError:
-            pass  # the runtime is up already: reported below as it is
+    set_tensorflow_threads(threads)  # once the runtime is up: reported below as it is
     return {
         "requested": threads,
         "intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
