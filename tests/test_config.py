@@ -152,6 +152,8 @@ def test_the_readme_quotes_the_defaults_the_config_has():
         ("trainer.epochs=-1", "trainer.epochs=-1 must be >= 1"),
         ("trainer.batch_size=0", "trainer.batch_size=0 must be >= 1"),
         ("model.dropout_rate=1.0", r"model.dropout_rate=1.0 must be in \[0, 1\)"),
+        ("trainer.label_smoothing=1.0", r"trainer.label_smoothing=1.0 must be in \[0, 1\)"),
+        ("trainer.label_smoothing=-0.1", r"label_smoothing=-0.1 must be in \[0, 1\)"),
         ("trainer.epochs=abc", "trainer.*epochs"),
         ("+model.depth=3", "depth"),
         ("optimizer.learning_rate=-0.1", "learning_rate=-0.1 must be a positive"),

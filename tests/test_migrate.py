@@ -32,6 +32,15 @@ def test_an_old_runs_config_reads_with_the_values_it_ran_with(tmp_path):
     assert "cpu_devices" not in (run_dir / record.CONFIG_FILE).read_text()  # never rewritten
 
 
+def test_an_old_fast_cnn_run_reads_without_crop_or_label_smoothing(tmp_path):
+    cfg = compose_config("model=fast_cnn")
+    saved = OmegaConf.to_container(cfg, resolve=False)
+    del saved["model"]["crop"], saved["trainer"]["label_smoothing"]
+    record.write_record(tmp_path / "old", OmegaConf.create(saved), {}, [])
+    settings = parse_settings(record.read_config(tmp_path / "old"))
+    assert settings.model.crop == 0 and settings.trainer.label_smoothing == 0.0
+
+
 def test_an_old_run_names_its_datasets_classes(tmp_path):
     run_dir, _ = format_1_run(tmp_path, "dataset=fashion_mnist")
     assert open_run(run_dir).class_names[0] == "T-shirt/top"

@@ -5,8 +5,9 @@ from __future__ import annotations
 import csv
 import math
 
+import numpy as np
 import pytest
-from conftest import read_json, smoke_config
+from conftest import compose_config, read_json, smoke_config
 
 from mnist_exp.errors import ConfigError, MnistExpError
 from mnist_exp.training.runner import run_experiment
@@ -73,8 +74,6 @@ def evaluate_saved_model(run_dir, cfg, split):
 
 
 def test_test_set_is_scored_with_the_best_checkpoint(tmp_path):
-    import numpy as np
-
     cfg = smoke_config("model=mlp", "trainer.epochs=2")
     metrics = run_experiment(cfg, tmp_path)
     _, accuracy = evaluate_saved_model(tmp_path, cfg, "test")
@@ -90,6 +89,31 @@ def test_checkpoint_monitor_last_keeps_and_scores_the_final_epoch(tmp_path):
         final_val_loss = float(list(csv.DictReader(stream))[-1]["val_loss"])
     loss, _ = evaluate_saved_model(tmp_path, cfg, "val")
     assert loss == pytest.approx(final_val_loss, rel=1e-4)
+
+
+def test_label_smoothing_is_the_loss_trained_on(tmp_path, shapes_run):
+    plain_run, _ = shapes_run
+    cfg = compose_config(
+        "model=mlp",
+        f"dataset.path={plain_run.parent / 'shapes.npz'}",
+        "dataset.validation_size=0.1",
+        "dataset.download=false",
+        "trainer.epochs=3",
+        "trainer.batch_size=32",
+        "trainer.label_smoothing=0.5",
+    )
+    metrics = run_experiment(cfg, tmp_path)
+    target = np.full(10, 0.5 / 10) + np.eye(10)[0] * 0.5
+    floor = float(-(target * np.log(target)).sum())  # no prediction scores below the entropy
+    smoothed, plain = (history_column(run, "loss") for run in (tmp_path, plain_run))
+    assert min(smoothed) >= floor - 1e-3
+    assert plain[-1] < floor - 1.0  # the plain loss of the same data goes far below it
+    assert metrics["test_accuracy"] >= 0.9
+
+
+def history_column(run_dir, column: str) -> list[float]:
+    with open(run_dir / "history.csv") as stream:
+        return [float(row[column]) for row in csv.DictReader(stream)]
 
 
 def test_same_seed_gives_same_result(tmp_path):
@@ -178,8 +202,6 @@ print(float(np.mean(predicted == data["labels"])))
 def test_model_keras_loads_in_plain_keras_and_predicts_what_the_run_scored(tmp_path):
     import subprocess
     import sys
-
-    import numpy as np
 
     from mnist_exp.data.prepare import prepare_splits
     from mnist_exp.settings import parse_settings

@@ -24,13 +24,16 @@ from mnist_exp.runs import artifacts
 RUN_FORMAT = 2
 FORMAT_KEY = "run_format"
 
-# Keys options gained after runs had recorded their configs, with the values those runs had.
+# Keys options gained after runs had recorded their configs, with the values those runs had
+# (option None: every option of the group).
 _FULL_RESOLUTION = {"low_resolution_probability": 0.0, "low_resolution_side": 8}
 ADDED_KEYS = {
     ("strategy", "default"): {"cpu_devices": 1},
     ("augment", "none"): _FULL_RESOLUTION,
     ("augment", "light"): {"erasing_probability": 0.0, "erasing_size": 0.0, **_FULL_RESOLUTION},
     ("augment", "strong"): _FULL_RESOLUTION,
+    ("model", "fast_cnn"): {"crop": 0},
+    ("trainer", None): {"label_smoothing": 0.0},
 }
 
 
@@ -43,7 +46,7 @@ def upgraded_config(config: DictConfig) -> DictConfig:
     missing = {
         (group, key): value
         for (group, option), added in ADDED_KEYS.items()
-        if isinstance(config.get(group), DictConfig) and config[group].get("name") == option
+        if isinstance(config.get(group), DictConfig) and option in (None, config[group].get("name"))
         for key, value in added.items()
         if key not in config[group]
     }

@@ -23,6 +23,7 @@ class TrainerSettings:
     batch_size: int
     deterministic: bool
     steps_per_execution: int
+    label_smoothing: float
     checkpoint_monitor: str
     terminate_on_nan: bool
     jit_compile: bool
@@ -37,6 +38,11 @@ class TrainerSettings:
         require(self.batch_size >= 1, f"trainer.batch_size={self.batch_size} must be >= 1.")
         require(self.steps_per_execution >= 1, "trainer.steps_per_execution must be >= 1.")
         require(self.verbose in (0, 1, 2), "trainer.verbose must be 0, 1 or 2.")
+        require(
+            0.0 <= self.label_smoothing < 1.0,
+            f"trainer.label_smoothing={self.label_smoothing} must be in [0, 1) (0: none; "
+            "0.1 is usual).",
+        )
         require(
             self.histogram_freq >= 0,
             f"trainer.histogram_freq={self.histogram_freq} must be >= 0 (0: no histograms).",

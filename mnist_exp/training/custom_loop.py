@@ -24,8 +24,7 @@ def _correct(labels, probabilities):
     return tf.reduce_sum(tf.cast(tf.equal(predicted, tf.cast(labels, tf.int32)), tf.float32))
 
 
-def _train_step_function(model, strategy, global_batch_size: int):
-    loss_function = keras.losses.SparseCategoricalCrossentropy(reduction=None)
+def _train_step_function(model, strategy, global_batch_size: int, loss_function):
     optimizer = model.optimizer
 
     def replica_step(images, labels):
@@ -59,6 +58,7 @@ def fit_with_strategy(
     initial_epoch: int,
     steps_per_epoch: int,
     global_batch_size: int,
+    loss_function: keras.losses.Loss,
     callbacks: list,
 ) -> None:
     """Trains like `model.fit`, one `strategy.run` per step.
@@ -67,10 +67,11 @@ def fit_with_strategy(
         dataset_fn: `input_context -> tf.data.Dataset` of per-replica batches for epochs
             `initial_epoch`.. `epochs - 1`, as `distribute_datasets_from_function` takes.
         validation_data: batches evaluated on each worker after every epoch.
+        loss_function: the per-example training loss (`reduction=None`).
         callbacks: Keras callbacks, called as `fit` calls them (per epoch, never per step).
     """
     distributed = strategy.distribute_datasets_from_function(dataset_fn)
-    train_step = _train_step_function(model, strategy, global_batch_size)
+    train_step = _train_step_function(model, strategy, global_batch_size, loss_function)
     callback_list = keras.callbacks.CallbackList(
         callbacks, model=model, epochs=epochs, steps=steps_per_epoch, verbose=0
     )

@@ -40,6 +40,7 @@ from mnist_exp.training.callbacks import (
     TensorBoardEpochs,
 )
 from mnist_exp.training.custom_loop import fit_with_strategy
+from mnist_exp.training.losses import classification_loss
 from mnist_exp.training.optimization import build_learning_rate, build_optimizer, schedule_callbacks
 from mnist_exp.training.progress import ProgressBar, wanted
 from mnist_exp.training.strategy import build_strategy, is_multi_worker, set_precision
@@ -188,7 +189,7 @@ def compile_model(settings: ExperimentSettings, splits: Splits, plan: BatchPlan)
     )
     model.compile(
         optimizer=build_optimizer(settings.optimizer, learning_rate),
-        loss="sparse_categorical_crossentropy",
+        loss=classification_loss(settings.trainer.label_smoothing),
         metrics=["accuracy"],
         steps_per_execution=settings.trainer.steps_per_execution,
         jit_compile=settings.trainer.jit_compile,
@@ -214,6 +215,7 @@ def _fit(model, strategy, settings, splits, plan, validation_data, initial_epoch
             initial_epoch=initial_epoch,
             steps_per_epoch=plan.steps_per_epoch,
             global_batch_size=plan.global_batch,
+            loss_function=classification_loss(settings.trainer.label_smoothing, reduction=None),
             callbacks=callbacks,
         )
         return
