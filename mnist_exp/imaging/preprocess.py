@@ -37,12 +37,18 @@ def _border(values: np.ndarray) -> np.ndarray:
     return np.concatenate([values[0], values[-1], values[1:-1, 0], values[1:-1, -1]])
 
 
+def _size_within(shape: tuple[int, int], side: int) -> tuple[int, int]:
+    """PIL's (width, height) for an image of `shape` scaled down to at most `side` a side."""
+    height, width = shape
+    scale = min(1.0, side / max(height, width))
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
 def _even_background(ink: np.ndarray) -> np.ndarray:
     """`ink` minus its slowly varying background (a gradient of light, a shadow): a grey
     opening, wider than any stroke, estimated on a copy of at most BACKGROUND_SIDE pixels."""
     height, width = ink.shape
-    scale = min(1.0, BACKGROUND_SIDE / max(height, width))
-    small_size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    small_size = _size_within(ink.shape, BACKGROUND_SIDE)
     small = Image.fromarray(ink.astype(np.float32)).resize(small_size, Image.Resampling.BILINEAR)
     window = max(3, min(small_size) // 4) | 1  # odd, as rank filters need
     opened = small.filter(ImageFilter.MinFilter(window)).filter(ImageFilter.MaxFilter(window))
@@ -55,9 +61,7 @@ def _dark_ink_on_uneven_paper(gray: np.ndarray) -> bool:
     """Whether the ink is darker than the paper, where the light is uneven: the border says
     nothing then (a shadow can darken most of it). Ink is thin, so a median over a window half
     the image wide follows the paper alone; what is left has its long tail on the ink's side."""
-    height, width = gray.shape
-    scale = min(1.0, POLARITY_SIDE / max(height, width))
-    small_size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    small_size = _size_within(gray.shape, POLARITY_SIDE)
     small = Image.fromarray(np.rint(gray * 255).astype(np.uint8)).resize(
         small_size, Image.Resampling.BILINEAR
     )
