@@ -119,12 +119,12 @@ def _box(mask: np.ndarray) -> tuple[slice, slice] | None:
 def _levels(gray: np.ndarray) -> tuple[_Levels | None, bool]:
     """How the ink is read out of `gray` (None: no contrast at all); whether inverted."""
     low, paper, high = np.percentile(_border(gray), [10, 50, 90])
-    darkest, lightest = float(gray.min()), float(gray.max())
     if high - low > UNEVEN_BORDER:  # uneven light: take the background out first
         inverted = _dark_ink_on_uneven_paper(gray)
         values, flip = _even_background(1.0 - gray if inverted else gray), False
         background, top = float(np.median(_border(values))), float(values.max())
     else:
+        darkest, lightest = float(gray.min()), float(gray.max())
         # Inverted when the paper is nearer the light end than the ink is: grey paper too.
         inverted = bool(paper > (darkest + lightest) / 2)
         values, flip = gray, inverted
