@@ -17,6 +17,8 @@ SERVE_SPEEDUP, SERVE_P99_MS = 3.0, 100.0
 SERVE_HOLD = 0.95  # "does not fall": each concurrency keeps 95% of the best below it
 PREDICT_BASELINE_IMAGES_PER_SECOND = 5300.0  # mnist-exp-predict before issue 25
 PREDICT_SPEEDUP = 2.0
+BASELINE_COMMIT = "0036e99"  # the repository on 2026-11-29, the day issue 25 set the targets
+PREDICT_TARGET = "mnist-exp-predict over a folder of PNGs, with the recipe"
 USERS_SETS = ("low_res", "photo_like")  # scans and photos, as benchmarks.user_digits makes them
 USERS_MIN, FONTS_MIN, USERS_MNIST_MIN = 0.95, 0.99, 0.993
 
@@ -133,14 +135,22 @@ def serving(throughputs: dict[int, float], p99_ms: dict[int, float]) -> list[Che
     return checks
 
 
-def predicting(images_per_second: float) -> Check:
-    goal = PREDICT_SPEEDUP * PREDICT_BASELINE_IMAGES_PER_SECOND
-    return Check(
-        "mnist-exp-predict over a folder of PNGs, with the recipe",
-        f"{images_per_second:,.0f} images/s",
-        f">= {goal:,.0f} images/s (2x {PREDICT_BASELINE_IMAGES_PER_SECOND:,.0f})",
-        images_per_second >= goal,
+def predicting(images_per_second: float, baseline_images_per_second: float | None) -> Check:
+    """From the current pipeline's images/s and the issue's pipeline's (BASELINE_COMMIT),
+    both measured in this run: machines here differ 2x from day to day, so the 2x is a ratio
+    (5,300 images/s was the issue's figure, on its day)."""
+    goal = (
+        f">= {PREDICT_SPEEDUP:g}x the pipeline of {BASELINE_COMMIT} in the same run "
+        f"({PREDICT_BASELINE_IMAGES_PER_SECOND:,.0f} images/s on the issue's day)"
     )
+    if not baseline_images_per_second:
+        measured = f"{images_per_second:,.0f} images/s; the baseline not measured"
+        return Check(PREDICT_TARGET, measured, goal, None)
+    ratio = images_per_second / baseline_images_per_second
+    measured = (
+        f"{images_per_second:,.0f} images/s against {baseline_images_per_second:,.0f}: {ratio:.2f}x"
+    )
+    return Check(PREDICT_TARGET, measured, goal, ratio >= PREDICT_SPEEDUP)
 
 
 def users_digits(accuracies: dict[str, float], mnist_accuracy: float) -> Check:

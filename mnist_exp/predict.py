@@ -21,8 +21,9 @@ from mnist_exp.commands import shown
 from mnist_exp.errors import MnistExpError
 from mnist_exp.exits import DONE, PARTLY, REFUSED
 from mnist_exp.imaging.decode import MAX_PIXELS
+from mnist_exp.machine import available_cores
 from mnist_exp.progress import Progress
-from mnist_exp.serving.predict import find_images, predict_images
+from mnist_exp.serving.predict import BATCH, find_images, predict_images
 from mnist_exp.serving.prediction_output import Output, result_row, save_preprocessed
 from mnist_exp.serving.predictors import MODEL_SOURCES, load_predictor
 from mnist_exp.text import printable
@@ -44,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="table",
         help="table (default, for the terminal), json or csv",
     )
-    parser.add_argument("--top-k", type=int, default=3, help="classes shown per image (3)")
+    parser.add_argument("--top-k", type=at_least_one, default=3, help="classes shown per image (3)")
     parser.add_argument(
         "--no-preprocess",
         action="store_true",
@@ -58,9 +59,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="write the 28x28 images the model saw here (default: not written)",
     )
     parser.add_argument(
-        "--batch-size", type=int, default=256, help="images per model call (default 256)"
+        "--batch-size",
+        type=at_least_one,
+        default=BATCH,
+        help=f"images decoded and predicted together (default {BATCH})",
     )
-    parser.add_argument("--threads", type=int, help="decoding threads (default: cores - 1)")
+    parser.add_argument(
+        "--threads", type=at_least_one, help="decoding threads (default: cores - 1)"
+    )
+    parser.add_argument(
+        "--model-threads",
+        type=at_least_one,
+        default=available_cores(),
+        help="threads of the model's runtime (default: all cores, the runtime taking what "
+        "decoding leaves; 1 is faster for a cheap model such as an int8 .tflite)",
+    )
     parser.add_argument(
         "--max-pixels",
         type=int,
@@ -68,6 +81,17 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"refuse larger images (default {MAX_PIXELS:,} pixels)",
     )
     return parser
+
+
+def at_least_one(text: str) -> int:
+    """argparse's type for a count: a whole number >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, not {text!r}")
+    return value
 
 
 def main(argv=None) -> int:
@@ -84,7 +108,7 @@ def main(argv=None) -> int:
 def _predict(arguments) -> int:
     name = shown("predict")
     try:
-        predictor = load_predictor(arguments.model)
+        predictor = load_predictor(arguments.model, arguments.model_threads)
     except MnistExpError as error:
         print(f"{name}: {error}", file=sys.stderr)
         return REFUSED

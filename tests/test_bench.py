@@ -98,9 +98,28 @@ def test_targets_are_judged_from_what_was_measured():
     rates = {1: 300.0, 8: 650.0, 32: 700.0, 64: 680.0, 128: 500.0}  # 64: within 5%
     at_32, holds = targets.serving(rates, {32: 60.0})
     assert at_32.met and not holds.met and holds.measured.endswith("(falls at c=128)")
-    assert targets.predicting(10_000).met is False
+    assert targets.predicting(6_000, 3_000).met and not targets.predicting(5_900, 3_000).met
+    assert "6,000 images/s against 3,000: 2.00x" in targets.predicting(6_000, 3_000).measured
+    assert targets.predicting(6_000, None).met is None
     sets = {"low_res": 0.97, "photo_like": 0.96, "thin_pen": 0.90}  # thin_pen is not judged
     assert targets.users_digits(sets, mnist_accuracy=0.995).met
     assert not targets.users_digits({**sets, "photo_like": 0.94}, mnist_accuracy=0.995).met
     assert not targets.users_digits(sets, mnist_accuracy=0.992).met
     assert targets.font_digits(0.995).met and not targets.font_digits(0.985).met
+
+
+@pytest.mark.slow
+def test_an_older_commits_pipeline_is_timed_beside_this_one(shapes_run, tmp_path):
+    from benchmarks.digit_images import mnist_test_pngs
+    from benchmarks.predict_bench import ROOT, pipeline_rates, unpack_package
+
+    run_dir, (x_test, y_test) = shapes_run
+    folder = tmp_path / "pngs"
+    mnist_test_pngs(x_test[:64], y_test[:64], folder)
+    older = unpack_package("HEAD", tmp_path / "older")
+    assert (older / "mnist_exp" / "serving" / "predict.py").is_file()
+    with pytest.raises(RuntimeError, match="no-such-commit"):
+        unpack_package("no-such-commit", tmp_path / "missing")
+    # Each process checks that it imported the tree it was given, or fails.
+    rates = pipeline_rates({"this": (ROOT, run_dir), "older": (older, run_dir)}, folder, rounds=1)
+    assert set(rates) == {"this", "older"} and all(rate > 0 for rate in rates.values())

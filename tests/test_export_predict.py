@@ -136,9 +136,20 @@ def test_table_and_csv_outputs_and_the_preprocessed_images(shapes_run, tmp_path,
     assert "ring.png" in table and "top 3" in table
     [saved] = seen.iterdir()
     assert Image.open(saved).size == (28, 28)
-    assert predict_main([str(run_dir), str(tmp_path / "ring.png"), "--format", "csv"]) == 0
+    csv = ["--format", "csv", "--threads", "1", "--model-threads", "1"]
+    assert predict_main([str(run_dir), str(tmp_path / "ring.png"), *csv]) == 0
     header, row = capsys.readouterr().out.strip().splitlines()
     assert header.startswith("path,label,class_name,confidence,p_0") and row.count(",") == 13
+
+
+def test_counts_below_one_are_refused_by_name(capsys):
+    for option in ("--threads", "--model-threads", "--batch-size", "--top-k"):
+        for value in ("0", "two"):
+            with pytest.raises(SystemExit) as refused:
+                predict_main(["run", "digit.png", option, value])
+            assert refused.value.code == 2
+            message = f"{option}: must be a whole number >= 1, not '{value}'"
+            assert message in capsys.readouterr().err
 
 
 def test_tampered_unsafe_and_foreign_models_get_one_message(tmp_path, capsys):

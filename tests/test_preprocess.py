@@ -4,7 +4,8 @@ import numpy as np
 from drawn_shapes import drawn
 
 from benchmarks.user_digits import PROXY_SETS, as_model_input, proxy_set
-from mnist_exp.imaging.preprocess import mnist_style
+from mnist_exp.imaging import preprocess
+from mnist_exp.imaging.preprocess import mnist_style, mnist_style_many
 
 
 def clean_digit(label: int = 2) -> np.ndarray:
@@ -59,3 +60,36 @@ def test_the_proxy_sets_are_reproducible_from_their_seed():
         again = [np.asarray(image) for image in proxy_set(name, digits, seed=5)]
         assert all(np.array_equal(a, b) for a, b in zip(first, again, strict=True)), name
     assert as_model_input(proxy_set("photo_like", digits, seed=5)).shape == (3, 28, 28)
+
+
+def varied_images(rng) -> list[np.ndarray]:
+    """Digits as users send them, shapes mixed: MNIST's form, dark ink on paper, grey paper,
+    uneven light, enlarged, blank, and a large canvas."""
+    images = []
+    for label in range(12):
+        paper = clean_digit(label % 10)
+        small = paper[::7, ::7][:28, :28]
+        images += [
+            1.0 - small,
+            small,
+            0.1 + 0.35 * small,
+            small * np.linspace(0.35, 1.0, 28)[None, :],
+            np.kron(1.0 - small, np.ones((3, 3))),
+            np.full((28, 28), rng.uniform()),
+        ]
+    images.append(clean_digit(7))  # 200x200
+    return [images[index] for index in rng.permutation(len(images))]
+
+
+def test_images_read_together_each_get_what_they_get_alone(monkeypatch):
+    images = varied_images(np.random.default_rng(0))
+    alone = [mnist_style(image) for image in images]
+    together = mnist_style_many(images)
+    monkeypatch.setattr(preprocess, "STACK_PIXELS", 5 * 28 * 28)  # stacks of five at most
+    in_small_stacks = mnist_style_many(images)
+    assert {result.blank for result in alone} == {True, False}
+    assert {result.inverted for result in alone} == {True, False}
+    for one, many, small in zip(alone, together, in_small_stacks, strict=True):
+        assert np.array_equal(one.pixels, many.pixels) and np.array_equal(one.pixels, small.pixels)
+        facts = [(result.inverted, result.blank) for result in (one, many, small)]
+        assert facts[0] == facts[1] == facts[2]

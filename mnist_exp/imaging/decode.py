@@ -62,7 +62,7 @@ def as_gray(image: Image.Image) -> np.ndarray:
         rgba = image.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         image = Image.alpha_composite(white, rgba)
-    return _UNIT_LEVELS.take(np.asarray(image.convert("L")))
+    return _UNIT_LEVELS.take(np.asarray(image if image.mode == "L" else image.convert("L")))
 
 
 def pixel_count(source: Path | bytes, name: str | None = None, max_pixels: int = MAX_PIXELS):
