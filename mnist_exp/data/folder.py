@@ -6,7 +6,7 @@ dataset.path=DIR`), class names from the subfolder names.
     DIR/CLASS/..., DIR/test/CLASS/...           the given test set, the rest for training
 
 Every image (PNG, JPEG, BMP, GIF, WebP, TIFF; any size, grey or colour) goes through the
-recipe `mnist-exp-predict` uses (`imaging.preprocess.mnist_style`), so training and
+recipe `mnist-exp-predict` uses (`imaging.files.prepare_images`), so training and
 prediction see the same thing. The converted arrays are cached under a key made of every
 file's name and content: changed, added or removed files are converted again.
 """
@@ -23,8 +23,8 @@ import numpy as np
 
 from mnist_exp.data.npz import write_npz_atomically
 from mnist_exp.errors import DataError
-from mnist_exp.imaging.decode import IMAGE_SUFFIXES, ImageError, read_gray
-from mnist_exp.imaging.preprocess import mnist_style
+from mnist_exp.imaging.decode import IMAGE_SUFFIXES
+from mnist_exp.imaging.files import prepare_images
 from mnist_exp.machine import available_cores
 from mnist_exp.text import printable
 
@@ -34,6 +34,7 @@ RECIPE_VERSION = "mnist_style-1"  # part of the cache key: a changed recipe conv
 MIN_TRAIN_PER_CLASS = 2
 MAX_CLASSES = 256  # labels are stored as uint8
 SHOWN_PROBLEMS = 5
+CONVERT_BATCH = 256  # files a thread reads and converts together
 
 
 @dataclass(frozen=True)
@@ -152,23 +153,17 @@ def content_key(root: Path, files: list[Path]) -> str:
     return digest.hexdigest()[:32]
 
 
-def _convert_one(path: Path) -> tuple[np.ndarray | None, str | None]:
-    try:
-        return mnist_style(read_gray(path)).pixels, None
-    except ImageError as error:
-        return None, printable(error)
-
-
 def convert(files: list[Path], root: Path) -> np.ndarray:
-    """Every file through the MNIST recipe, on all cores, as uint8 [N, 28, 28].
+    """Every file through the MNIST recipe, in batches on all cores, as uint8 [N, 28, 28].
 
     Raises:
         DataError: naming the files that cannot be read.
     """
     log.info("Converting %s images of %s with the MNIST recipe ...", f"{len(files):,}", root)
+    batches = [files[i : i + CONVERT_BATCH] for i in range(0, len(files), CONVERT_BATCH)]
     with ThreadPoolExecutor(max_workers=available_cores()) as pool:
-        results = list(pool.map(_convert_one, files, chunksize=64))
-    problems = [error for _, error in results if error is not None]
+        results = [result for batch in pool.map(prepare_images, batches) for result in batch]
+    problems = [printable(error) for _, error in results if error is not None]
     if problems:
         raise DataError(
             f"{root}: {len(problems)} image(s) cannot be read: "
@@ -176,7 +171,7 @@ def convert(files: list[Path], root: Path) -> np.ndarray:
             + ("; ..." if len(problems) > SHOWN_PROBLEMS else "")
             + ". Fix or remove them."
         )
-    return np.stack([pixels for pixels, _ in results]).astype(np.uint8)
+    return np.stack([image.pixels for image, _ in results]).astype(np.uint8)
 
 
 def read_folder(root: Path, cache_dir: Path, test_fraction: float, seed: int) -> dict:

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from mnist_exp.imaging.decode import IMAGE_SUFFIXES, MAX_PIXELS, ImageError, read_gray
-from mnist_exp.imaging.preprocess import Preprocessed, as_is, mnist_style_many
+from mnist_exp.imaging.decode import IMAGE_SUFFIXES, MAX_PIXELS
+from mnist_exp.imaging.files import prepare_images
+from mnist_exp.imaging.preprocess import Preprocessed
 from mnist_exp.machine import all_cores_but_one
 from mnist_exp.text import printable
 
@@ -76,34 +77,6 @@ def find_images(arguments: list[str]) -> tuple[list[Path], list[str]]:
             problems.append(f"{printable(argument)}: no such file, or no images in it")
         found.update(dict.fromkeys(matches))
     return list(found), problems
-
-
-def read_image(path: Path, max_pixels: int = MAX_PIXELS):
-    """(grayscale pixels, None) for a readable image, (None, reason) for any other file."""
-    try:
-        return read_gray(path, max_pixels=max_pixels), None
-    except ImageError as error:
-        return None, str(error)
-
-
-def prepare_images(paths: list[Path], preprocess: bool = True, max_pixels: int = MAX_PIXELS):
-    """(Preprocessed, None) for each usable image, (None, reason) for any other file; the
-    recipe reads the usable ones together (`mnist_style_many`)."""
-    read = [read_image(path, max_pixels) for path in paths]
-    usable = [(path, gray) for path, (gray, _) in zip(paths, read, strict=True) if gray is not None]
-    if preprocess:
-        prepared = [(image, None) for image in mnist_style_many([gray for _, gray in usable])]
-    else:
-        prepared = [_as_is(gray, path) for path, gray in usable]
-    in_order = iter(prepared)
-    return [next(in_order) if gray is not None else (None, error) for gray, error in read]
-
-
-def _as_is(gray, path: Path):
-    try:
-        return as_is(gray), None
-    except ValueError as error:
-        return None, f"{path}: {error}"
 
 
 def predict_images(
