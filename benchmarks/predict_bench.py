@@ -5,10 +5,9 @@ files gives and how fast, for a finished run:
   exactly the run's test accuracy) and with the MNIST recipe applied (how much it costs);
 - images/s with the default decoding threads (one core left to the model) and with one
   thread per core (whether more decoding threads pay);
-- the predict target (measured / target / met): this pipeline against the one the issue
-  measured (the package as commit BASELINE_COMMIT had it, unpacked with `git archive`), each
-  in its own process (benchmarks/predict_rate.py), alternated --rounds times, same PNGs, same
-  model; with --model, this pipeline with that model too;
+- the predict target (measured / target / met): the predict command of this version
+  against the one the issue measured, in the same run (benchmarks/predict_versions.py);
+  with --model, this version with that model too;
 - user-like digits (pen strokes and every installed font, light and dark backgrounds,
   random sizes and places; see benchmarks/digit_images.py): accuracy by style.
 
@@ -18,12 +17,7 @@ Prints a table; the same library as `mnist-exp-predict` does the work.
 from __future__ import annotations
 
 import argparse
-import io
-import json
-import statistics
-import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 from collections import defaultdict
@@ -34,13 +28,11 @@ from tabulate import tabulate
 
 from benchmarks import targets
 from benchmarks.digit_images import mnist_test_pngs, user_like_digits
+from benchmarks.predict_versions import compare_with_baseline
 from mnist_exp.machine import all_cores_but_one, available_cores
 from mnist_exp.runs.load import open_finished_run
 from mnist_exp.serving.predict import predict_images
 from mnist_exp.serving.predictors import load_predictor
-
-ROOT = Path(__file__).resolve().parents[1]
-RATE_SCRIPT = Path(__file__).with_name("predict_rate.py")
 
 
 def _label_of(path: str, dataset: str) -> int:
@@ -75,54 +67,6 @@ def by_style(results, correct) -> list[list]:
     return [[name, len(values), f"{np.mean(values):.4f}"] for name, values in groups.items()]
 
 
-def unpack_package(commit: str, into: Path) -> Path:
-    """The `mnist_exp` package as `commit` had it, unpacked under `into` (a source tree).
-
-    Raises:
-        RuntimeError: when git cannot give it (no git, not a clone, a shallow clone).
-    """
-    archive = subprocess.run(
-        ["git", "-C", str(ROOT), "archive", commit, "mnist_exp"], capture_output=True
-    )
-    if archive.returncode != 0:
-        raise RuntimeError(archive.stderr.decode(errors="replace").strip() or "git failed")
-    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
-        tar.extractall(into, filter="data")
-    return into
-
-
-def pipeline_rates(pipelines: dict[str, tuple[Path, Path]], folder: Path, rounds: int) -> dict:
-    """Images/s of each pipeline (source tree, model) over `folder`, each in its own process
-    (its second pass, files cached), alternated `rounds` times: the median per pipeline."""
-    rates = defaultdict(list)
-    for round_ in range(rounds):
-        for name, (source, model) in pipelines.items():
-            print(f"  round {round_ + 1}/{rounds}: {name} ...", flush=True)
-            command = [sys.executable, str(RATE_SCRIPT), str(source), str(model), str(folder)]
-            done = subprocess.run(command, capture_output=True, text=True, check=True)
-            rates[name].append(json.loads(done.stdout.splitlines()[-1])["images_per_second"][-1])
-    return {name: statistics.median(values) for name, values in rates.items()}
-
-
-def compare_with_baseline(run, model: Path | None, folder: Path, workdir: Path, rounds: int):
-    """The predict target: this pipeline against the issue's, in the same run."""
-    baseline = f"the issue's pipeline ({targets.BASELINE_COMMIT}), model.keras"
-    pipelines = {"this pipeline, model.keras": (ROOT, run.directory)}
-    if model:
-        pipelines[f"this pipeline, {model.name}"] = (ROOT, model)
-    try:
-        tree = unpack_package(targets.BASELINE_COMMIT, workdir / "baseline")
-        pipelines = {baseline: (tree, run.directory), **pipelines}
-    except RuntimeError as error:
-        print(f"The issue's pipeline not measured: {error}")
-    print(f"Predicting {folder} in {rounds} alternating rounds, each pipeline in a process:")
-    rates = pipeline_rates(pipelines, folder, rounds)
-    print(tabulate([[name, f"{rate:,.0f}"] for name, rate in rates.items()],
-                   headers=["MNIST test PNGs, MNIST recipe", "images/s (median)"]))  # fmt: skip
-    judged = list(pipelines)[-1]  # --model when given: the runtime is a lever the user picks
-    return targets.predicting(rates[judged], rates.get(baseline))
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.predict_bench", description=__doc__)
     parser.add_argument("run_dir", type=Path)
@@ -135,7 +79,10 @@ def main(argv=None) -> int:
         "RUN/export/model.onnx, written by mnist-exp-export)",
     )
     parser.add_argument(
-        "--rounds", type=int, default=3, help="alternating rounds of the pipelines' comparison"
+        "--rounds", type=int, default=3, help="alternating rounds of the versions' comparison"
+    )
+    parser.add_argument(
+        "--copies", type=int, default=3, help="copies of the test PNGs the versions predict"
     )
     arguments = parser.parse_args(argv)
     run = open_finished_run(arguments.run_dir)
@@ -173,7 +120,9 @@ def main(argv=None) -> int:
     ratio = figures["MNIST test PNGs, MNIST recipe, all cores"]["images_per_second"] / recipe
     print(f"MNIST recipe: {cores} decoding threads / {default} (the default) = {ratio:.2f}x")
     print()
-    speed = compare_with_baseline(run, arguments.model, mnist[0].parent, workdir, arguments.rounds)
+    speed = compare_with_baseline(
+        run, arguments.model, mnist[0].parent, workdir, arguments.rounds, arguments.copies
+    )
     user = figures["user-like digits, MNIST recipe"]
     print()
     print(targets.table([speed, targets.font_digits(user["accuracy"])]))

@@ -109,17 +109,17 @@ def test_targets_are_judged_from_what_was_measured():
 
 
 @pytest.mark.slow
-def test_an_older_commits_pipeline_is_timed_beside_this_one(shapes_run, tmp_path):
+def test_an_older_commits_predict_command_is_timed_beside_this_one(shapes_run, tmp_path):
     from benchmarks.digit_images import mnist_test_pngs
-    from benchmarks.predict_bench import ROOT, pipeline_rates, unpack_package
+    from benchmarks.predict_versions import ROOT, command_rates, unpack_package
 
     run_dir, (x_test, y_test) = shapes_run
     folder = tmp_path / "pngs"
     mnist_test_pngs(x_test[:64], y_test[:64], folder)
     older = unpack_package("HEAD", tmp_path / "older")
-    assert (older / "mnist_exp" / "serving" / "predict.py").is_file()
+    assert (older / "mnist_exp" / "predict.py").is_file()
     with pytest.raises(RuntimeError, match="no-such-commit"):
         unpack_package("no-such-commit", tmp_path / "missing")
-    # Each process checks that it imported the tree it was given, or fails.
-    rates = pipeline_rates({"this": (ROOT, run_dir), "older": (older, run_dir)}, folder, rounds=1)
+    # Each command must answer one CSV row per image, or the measurement fails.
+    rates = command_rates({"this": (ROOT, run_dir), "older": (older, run_dir)}, folder, rounds=1)
     assert set(rates) == {"this", "older"} and all(rate > 0 for rate in rates.values())
