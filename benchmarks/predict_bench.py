@@ -31,7 +31,7 @@ from benchmarks.digit_images import mnist_test_pngs, user_like_digits
 from benchmarks.predict_versions import compare_with_baseline
 from mnist_exp.machine import all_cores_but_one, available_cores
 from mnist_exp.runs.load import open_finished_run
-from mnist_exp.serving.predict import predict_images
+from mnist_exp.serving.predict import model_threads, predict_images
 from mnist_exp.serving.predictors import load_predictor
 
 
@@ -94,7 +94,8 @@ def main(argv=None) -> int:
     print(f"Writing {len(splits.y_test):,} test PNGs and user-like digits into {workdir} ...")
     mnist = mnist_test_pngs(splits.x_test, splits.y_test, workdir / "mnist_test")
     drawn = user_like_digits(workdir / "user_like", per_style=arguments.per_style)
-    predictor = load_predictor(arguments.model or run.directory, available_cores())
+    model = arguments.model or run.directory
+    predictor = load_predictor(model, model_threads(model))
     print(f"Model: {predictor.facts.path} ({predictor.format})")
     predictor.predict(splits.x_test[:256])  # warm-up: tracing and allocation, not timed
     rows, figures = [], {}

@@ -21,9 +21,8 @@ from mnist_exp.commands import shown
 from mnist_exp.errors import MnistExpError
 from mnist_exp.exits import DONE, PARTLY, REFUSED
 from mnist_exp.imaging.decode import MAX_PIXELS
-from mnist_exp.machine import available_cores
 from mnist_exp.progress import Progress
-from mnist_exp.serving.predict import BATCH, find_images, predict_images
+from mnist_exp.serving.predict import BATCH, find_images, model_threads, predict_images
 from mnist_exp.serving.prediction_output import Output, result_row, save_preprocessed
 from mnist_exp.serving.predictors import MODEL_SOURCES, load_predictor
 from mnist_exp.text import printable
@@ -70,9 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--model-threads",
         type=at_least_one,
-        default=available_cores(),
         help="threads of the model's runtime (default: all cores, the runtime taking what "
-        "decoding leaves; 1 is faster for a cheap model such as an int8 .tflite)",
+        "decoding leaves; for a .tflite, the cores decoding leaves)",
     )
     parser.add_argument(
         "--max-pixels",
@@ -108,7 +106,8 @@ def main(argv=None) -> int:
 def _predict(arguments) -> int:
     name = shown("predict")
     try:
-        predictor = load_predictor(arguments.model, arguments.model_threads)
+        threads = arguments.model_threads or model_threads(arguments.model, arguments.threads)
+        predictor = load_predictor(arguments.model, threads)
     except MnistExpError as error:
         print(f"{name}: {error}", file=sys.stderr)
         return REFUSED

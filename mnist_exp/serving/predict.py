@@ -16,11 +16,11 @@ import numpy as np
 from mnist_exp.imaging.decode import IMAGE_SUFFIXES, MAX_PIXELS
 from mnist_exp.imaging.files import prepare_images
 from mnist_exp.imaging.preprocess import Preprocessed
-from mnist_exp.machine import all_cores_but_one
+from mnist_exp.machine import all_cores_but_one, available_cores
 from mnist_exp.text import printable
 
-# Images decoded and predicted together: 1.2x the images/s of 256 at 10,000 PNGs on 2 cores
-# (benchmarks/predict_bench.py), the model's runtime woken a quarter as often.
+# Images decoded and predicted together: about 1.2x the images/s of 256 over 10,000 PNGs on 2
+# cores (experiments/README.md), the model's runtime woken a quarter as often.
 BATCH = 1024
 AHEAD = 2  # batches queued per decoding thread: one always waits while the model runs
 
@@ -77,6 +77,16 @@ def find_images(arguments: list[str]) -> tuple[list[Path], list[str]]:
             problems.append(f"{printable(argument)}: no such file, or no images in it")
         found.update(dict.fromkeys(matches))
     return list(found), problems
+
+
+def model_threads(model: str | Path, decoding_threads: int | None = None) -> int:
+    """Threads for the runtime of `model` beside `decoding_threads` (None: `predict_images`'
+    default). All cores: TensorFlow's and ONNX Runtime's threads sleep while decoding has the
+    CPU. LiteRT's spin while they wait, so a .tflite gets only the cores decoding leaves
+    (7,435 against 5,207 images/s with an int8 model over 30,000 PNGs on 2 cores)."""
+    if Path(model).suffix.lower() == ".tflite":
+        return max(1, available_cores() - (decoding_threads or all_cores_but_one()))
+    return available_cores()
 
 
 def predict_images(
