@@ -136,11 +136,11 @@ def serving(throughputs: dict[int, float], p99_ms: dict[int, float]) -> list[Che
 
 
 def predicting(images_per_second: float, baseline_images_per_second: float | None) -> Check:
-    """From the current pipeline's images/s and the issue's pipeline's (BASELINE_COMMIT),
+    """From the predict command's images/s, this version's and the issue's (BASELINE_COMMIT),
     both measured in this run: machines here differ 2x from day to day, so the 2x is a ratio
     (5,300 images/s was the issue's figure, on its day)."""
     goal = (
-        f">= {PREDICT_SPEEDUP:g}x the pipeline of {BASELINE_COMMIT} in the same run "
+        f">= {PREDICT_SPEEDUP:g}x the command of {BASELINE_COMMIT} in the same run "
         f"({PREDICT_BASELINE_IMAGES_PER_SECOND:,.0f} images/s on the issue's day)"
     )
     if not baseline_images_per_second:
