@@ -189,6 +189,9 @@ def _read_stack(stack: np.ndarray) -> list[Preprocessed]:
     """Each image of `stack` [n, h, w]: levels and ink boxes found for all at once (vectorised
     over the stack, the same arithmetic per image), then each digit cut, fitted and centred."""
     low, paper, high = np.percentile(_borders(stack), [10, 50, 90], axis=1)
+    uneven = high - low > UNEVEN_BORDER  # uneven light: the background goes first
+    if uneven.all():  # nothing to read together (a photo, alone in its stack)
+        return [_one_uneven(gray) for gray in stack]
     darkest, lightest = stack.min(axis=(1, 2)), stack.max(axis=(1, 2))
     # Inverted when the paper is nearer the light end than the ink is: grey paper too.
     inverted = paper > (darkest + lightest) / 2
@@ -197,7 +200,7 @@ def _read_stack(stack: np.ndarray) -> list[Preprocessed]:
     coarse = _coarse_boxes(stack, inverted, background, span)
     results = []
     for index, gray in enumerate(stack):
-        if high[index] - low[index] > UNEVEN_BORDER:  # uneven light: the background goes first
+        if uneven[index]:
             results.append(_one_uneven(gray))
             continue
         flip, levels = bool(inverted[index]), None
