@@ -65,20 +65,22 @@ def command_seconds(source: Path, model: Path, images: Path, expected_rows: int)
     return seconds
 
 
-def copies_of(folder: Path, copies: int, into: Path) -> tuple[Path, int]:
-    """`copies` copies of `folder`'s PNGs under `into` (a larger folder: the command's start
-    is then a small part of its time), and how many images that makes."""
+def copies_of(folder: Path, copies: int, into: Path) -> Path:
+    """`copies` copies of `folder`'s PNGs under `into`: a larger folder, of whose time the
+    command's start is a small part."""
     if not into.is_dir():
         for index in range(copies):
             shutil.copytree(folder, into / f"copy{index}")
-    return into, sum(1 for _ in into.rglob("*.png"))
+    return into
 
 
 def command_rates(pipelines: dict[str, tuple[Path, Path]], folder: Path, rounds: int) -> dict:
     """Images/s beyond its start of each pipeline (source tree, model) over `folder`,
     alternated `rounds` times: the median per pipeline."""
+    folder = folder.resolve()  # the commands run in their own trees
     count = sum(1 for _ in folder.rglob("*.png"))
     one_image = next(folder.rglob("*.png"))
+    print(f"mnist-exp-predict over {count:,} PNGs, {rounds} alternating rounds:")
     rates = defaultdict(list)
     for round_ in range(rounds):
         for name, (source, model) in pipelines.items():
@@ -94,16 +96,16 @@ def compare_with_baseline(
 ):
     """The predict target: this version's command against the issue's, in the same run."""
     baseline = f"the issue's version ({targets.BASELINE_COMMIT}), model.keras"
-    pipelines = {"this version, model.keras": (ROOT, run.directory)}
+    run_dir = run.directory.resolve()  # the commands run in their own trees
+    pipelines = {"this version, model.keras": (ROOT, run_dir)}
     if model:
         pipelines[f"this version, {model.name}"] = (ROOT, model.resolve())
     try:
         tree = unpack_package(targets.BASELINE_COMMIT, workdir / "baseline")
-        pipelines = {baseline: (tree, run.directory.resolve()), **pipelines}
+        pipelines = {baseline: (tree, run_dir), **pipelines}
     except RuntimeError as error:
         print(f"The issue's version not measured: {error}")
-    folder, count = copies_of(pngs, copies, workdir / "predict_copies")
-    print(f"mnist-exp-predict over {count:,} PNGs, {rounds} alternating rounds:")
+    folder = copies_of(pngs, copies, workdir / "predict_copies")
     rates = command_rates(pipelines, folder, rounds)
     print(tabulate([[name, f"{rate:,.0f}"] for name, rate in rates.items()],
                    headers=["command, MNIST recipe", "images/s (median)"]))  # fmt: skip
