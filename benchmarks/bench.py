@@ -52,6 +52,7 @@ class Outcome:
     seconds_to: dict[float, float | None] = field(default_factory=dict)
     best_accuracy: float = 0.0
     epochs: int = 0
+    training_seconds: float | None = None  # all of its training, reached or not
 
 
 # ----------------------------------------------------------------------------- data and timing
@@ -227,7 +228,14 @@ def measure_time_to_accuracy(
             else:
                 fit_framework(overrides, splits, seed, max_epochs[name], [callback])
             outcomes.append(
-                Outcome(name, seed, callback.seconds_to, callback.best_accuracy, callback.epochs)
+                Outcome(
+                    name,
+                    seed,
+                    callback.seconds_to,
+                    callback.best_accuracy,
+                    callback.epochs,
+                    callback.training_seconds,
+                )
             )
     return outcomes
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -94,6 +95,16 @@ def test_targets_are_judged_from_what_was_measured():
     missed = targets.fast_99(reference + runs("fast_99", [2.0, None, 2, 2, 2]), bench.REFERENCE)
     assert missed.met is False and "4/5 seeds reached 0.99" in missed.measured
     assert targets.fast_99(runs("fast_99", [2.0] * 3), bench.REFERENCE).met is None
+    # A reference seed that never reached 99.0% took longer than its whole training.
+    unreached = bench.Outcome(bench.REFERENCE, 2, {0.99: None}, 0.989, 6, training_seconds=230.0)
+    fast = runs("fast_99", [2.0] * 5)
+    exact = targets.fast_99([*reference[:2], unreached, *fast], bench.REFERENCE)
+    assert exact.met and "100x the reference" in exact.measured  # median 200, whatever seed 2 took
+    short = dataclasses.replace(unreached, training_seconds=150.0)
+    bound = targets.fast_99([reference[0], short, short, *fast], bench.REFERENCE)
+    assert bound.met and "at least 75x the reference" in bound.measured
+    timeless = dataclasses.replace(unreached, training_seconds=None)
+    assert not targets.fast_99([*reference[:2], timeless, *fast], bench.REFERENCE).met
     assert targets.whole_run({}).met is None
     rates = {1: 300.0, 8: 650.0, 32: 700.0, 64: 680.0, 128: 500.0}  # 64: within 5%
     at_32, holds = targets.serving(rates, {32: 60.0})
