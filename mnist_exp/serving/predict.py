@@ -4,6 +4,7 @@ the model on batches, and yield one result per file (a bad file yields its reaso
 from __future__ import annotations
 
 import glob
+import os
 import stat
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -52,6 +53,31 @@ def _not_a_file(path: Path) -> str | None:
     return "a FIFO" if stat.S_ISFIFO(mode) else "not a regular file (a device or socket)"
 
 
+def _images_under(folder: Path) -> list[os.DirEntry]:
+    """Entries with an image suffix anywhere under `folder`, links to folders not followed (as
+    `Path.rglob`), sorted as their paths sort. A directory entry knows whether it is a regular
+    file without another system call."""
+    found, folders = [], [folder]
+    while folders:
+        try:
+            with os.scandir(folders.pop()) as entries:
+                for entry in entries:
+                    if entry.is_dir(follow_symlinks=False):
+                        folders.append(Path(entry.path))
+                    elif os.path.splitext(entry.name)[1].lower() in IMAGE_SUFFIXES:
+                        found.append(entry)
+        except OSError:
+            continue  # an unreadable folder holds nothing we can read
+    return sorted(found, key=lambda entry: entry.path.split(os.sep))
+
+
+def _regular_file(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_file()
+    except OSError:  # a link loop: named by _not_a_file
+        return False
+
+
 def find_images(arguments: list[str]) -> tuple[list[Path], list[str]]:
     """Files, folders (searched recursively for image suffixes) and glob patterns, in the
     order given, each file once; and a message for each argument that matched nothing and
@@ -61,13 +87,17 @@ def find_images(arguments: list[str]) -> tuple[list[Path], list[str]]:
     for argument in arguments:
         path = Path(argument)
         if path.is_dir():
-            candidates = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+            candidates = _images_under(path)
         elif glob.has_magic(argument) and not path.exists():
             candidates = sorted(Path(p) for p in glob.glob(argument, recursive=True))
         else:
             candidates = [path]
         matches, reported = [], len(problems)
         for candidate in candidates:
+            if isinstance(candidate, os.DirEntry) and _regular_file(candidate):
+                matches.append(Path(candidate.path))
+                continue
+            candidate = Path(candidate)
             reason = _not_a_file(candidate)
             if reason is not None:
                 problems.append(f"{printable(candidate)}: {reason}; skipped")

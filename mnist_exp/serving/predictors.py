@@ -18,13 +18,14 @@ from mnist_exp.data.arrays import DIGIT_NAMES
 from mnist_exp.errors import MnistExpError
 from mnist_exp.extras import require
 from mnist_exp.models.files import ModelFileError, load_keras_model
+from mnist_exp.models.folding import folded_for_inference
 from mnist_exp.runs import artifacts
 from mnist_exp.runs.load import open_finished_run
 from mnist_exp.tensorflow_threads import set_tensorflow_threads
 
 EXPORT_FILE = "export.json"
 INPUT_SIDE = 28
-CHUNK = 256  # images per runtime call
+CHUNK = 256  # images per runtime call (a run's Keras model: KerasPredictor.chunk)
 # What `load_predictor` opens, as the commands' help says it.
 MODEL_SOURCES = "run directory, .keras, SavedModel folder, .tflite, .onnx"
 
@@ -83,6 +84,7 @@ class Predictor:
     """Base class: `predict` in chunks over `_predict_chunk`, which subclasses provide."""
 
     format = "?"
+    chunk = CHUNK
 
     def __init__(self, facts: ModelFacts):
         self.facts = facts
@@ -92,7 +94,10 @@ class Predictor:
         if len(batch) == 0:
             return np.zeros((0, len(self.facts.class_names)), np.float32)
         return np.concatenate(
-            [self._predict_chunk(batch[i : i + CHUNK]) for i in range(0, len(batch), CHUNK)]
+            [
+                self._predict_chunk(batch[start : start + self.chunk])
+                for start in range(0, len(batch), self.chunk)
+            ]
         ).astype(np.float32, copy=False)
 
     def _predict_chunk(self, batch: np.ndarray) -> np.ndarray:
@@ -101,14 +106,18 @@ class Predictor:
 
 class KerasPredictor(Predictor):
     format = "keras"
+    # TensorFlow answers 4-10% more images/s in calls of 1,024 than of 256 (the default cnn_bn
+    # on 2 cores); ONNX Runtime and LiteRT gain nothing.
+    chunk = 1024
 
     def __init__(self, model, facts: ModelFacts):
         import tensorflow as tf
 
         super().__init__(facts)
         self.model = model
+        inference = folded_for_inference(model)
         spec = tf.TensorSpec([None, INPUT_SIDE, INPUT_SIDE, 1], tf.float32)
-        self._call = tf.function(lambda x: model(x, training=False), input_signature=[spec])
+        self._call = tf.function(lambda x: inference(x, training=False), input_signature=[spec])
 
     def _predict_chunk(self, batch):
         return self._call(batch).numpy()
