@@ -1,7 +1,7 @@
 """An inference copy of a model with each batch normalization folded into the convolution or
 dense layer before it: BN(x * K + b) = x * (K * s) + (b - mean) * s + beta, s = gamma /
-sqrt(variance + epsilon). One layer's work instead of three passes over the activations; the
-default cnn_bn predicts ~1.25x faster on 2 cores (benchmarks/predict_bench.py).
+sqrt(variance + epsilon). One layer's work instead of three passes over the activations: the
+default cnn_bn answers 1.2-1.35x the images/s on 2 cores (experiments/README.md).
 
 Only what folds exactly is folded: float32 Conv2D / Dense layers without an activation whose
 output feeds nothing but a channels-last BatchNormalization. The copy must answer as the model
