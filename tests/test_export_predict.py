@@ -23,6 +23,7 @@ from drawn_shapes import draw_shape, drawn
 from PIL import Image, ImageDraw
 
 from mnist_exp.predict import main as predict_main
+from mnist_exp.serving.predict import find_images
 from mnist_exp.serving.predictors import load_predictor
 
 
@@ -259,6 +260,17 @@ def test_blank_images_odd_names_and_odd_files_are_named_not_guessed(shapes_run, 
     table = capsys.readouterr().out
     assert "forged\\nline\\x1b[2J.png" in table and "\x1b" not in table
     assert "(blank)" in table
+
+
+def test_folders_are_searched_in_path_order_without_following_links_to_folders(tmp_path):
+    root = tmp_path / "images"
+    for name in ["b/2.png", "a/z/1.PNG", "a/3.jpg", "c.png", "notes.txt", "a/4.png"]:
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(b"not decoded here")
+    (root / "linked").symlink_to(root / "a")
+    found, problems = find_images([str(root), str(root / "c.png")])
+    expected = ["a/3.jpg", "a/4.png", "a/z/1.PNG", "b/2.png", "c.png"]
+    assert found == [root / name for name in expected] and not problems
 
 
 @pytest.mark.slow

@@ -3,6 +3,8 @@ what folds exactly is folded."""
 
 from __future__ import annotations
 
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -66,6 +68,15 @@ def test_the_built_in_cnn_bn_folds_completely():
     model = _built_in("cnn_bn")
     copy = folding.folded_for_inference(model)
     assert _norms(copy) == 0 and _same_answers(model, copy)
+
+
+def test_a_model_of_a_list_of_one_input_folds_without_a_warning():
+    model = _functional()
+    listed = keras.Model([model.inputs[0]], model.outputs)  # as runs' model.keras files are
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # users read predict's stderr
+        copy = folding.folded_for_inference(listed)
+    assert _norms(copy) == 0
 
 
 def test_a_sequential_model_folds():
