@@ -43,9 +43,9 @@ def folded_for_inference(model):
     def call(layer, *inputs, **options):  # functional models: a folded norm passes through
         return inputs[0] if isinstance(layer, keras.layers.Identity) else layer(*inputs, **options)
 
-    calls = {} if isinstance(model, keras.Sequential) else {"call_function": call}
+    clone_options = {} if isinstance(model, keras.Sequential) else {"call_function": call}
     try:
-        copy = keras.models.clone_model(model, clone_function=clone, **calls)
+        copy = keras.models.clone_model(model, clone_function=clone, **clone_options)
     except (ValueError, TypeError):
         return model
     for layer in model.layers:
