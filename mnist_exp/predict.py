@@ -69,8 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--model-threads",
         type=at_least_one,
-        help="threads of the model's runtime (default: all cores, the runtime taking what "
-        "decoding leaves; for a .tflite, the cores decoding leaves)",
+        help="threads of the model's runtime (default: all cores; for a .tflite, the cores "
+        "decoding leaves)",
     )
     parser.add_argument(
         "--max-pixels",

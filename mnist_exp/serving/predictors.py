@@ -25,7 +25,7 @@ from mnist_exp.tensorflow_threads import set_tensorflow_threads
 
 EXPORT_FILE = "export.json"
 INPUT_SIDE = 28
-CHUNK = 256  # images per runtime call (a run's Keras model: KerasPredictor.chunk)
+CHUNK = 256  # images per runtime call (Keras models: KerasPredictor.chunk)
 # What `load_predictor` opens, as the commands' help says it.
 MODEL_SOURCES = "run directory, .keras, SavedModel folder, .tflite, .onnx"
 
