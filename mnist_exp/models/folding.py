@@ -30,13 +30,13 @@ def folded_for_inference(model):
     pairs = _foldable_pairs(model)
     if not pairs:
         return model
-    folded_into = {id(producer): norm for norm, producer in pairs.items()}
+    folded_into = {producer: norm for norm, producer in pairs.items()}
 
     def clone(layer):
         if layer in pairs:
             return keras.layers.Identity(name=layer.name)
         config = layer.get_config()
-        if id(layer) in folded_into:
+        if layer in folded_into:
             config["use_bias"] = True
         return layer.__class__.from_config(config)
 
@@ -51,8 +51,8 @@ def folded_for_inference(model):
     for layer in model.layers:
         if not layer.weights:
             continue
-        if id(layer) in folded_into:
-            copy.get_layer(layer.name).set_weights(_folded_weights(layer, folded_into[id(layer)]))
+        if layer in folded_into:
+            copy.get_layer(layer.name).set_weights(_folded_weights(layer, folded_into[layer]))
         elif layer not in pairs:
             copy.get_layer(layer.name).set_weights(layer.get_weights())
     return copy if _answers_alike(model, copy) else model
