@@ -62,6 +62,22 @@ def test_serving_side_modules_never_import_training_tuning_or_hydra():
     assert result.stdout.strip().splitlines()[-1] == "[]"
 
 
+def test_predicting_and_serving_start_without_tensorflow_or_pandas():
+    """A .tflite or .onnx model needs neither: their imports would be most of the start."""
+    probe = (
+        "import sys\n"
+        "import mnist_exp.predict, mnist_exp.serve, mnist_exp.serving.predictors\n"
+        "import mnist_exp.runs.load\n"
+        "print(sorted(m for m in ('tensorflow', 'keras', 'pandas', 'matplotlib') "
+        "if m in sys.modules))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
 FORBIDDEN_IN_SERVING = ("mnist_exp.training", "mnist_exp.tuning", "hydra", "keras_tuner")
 
 

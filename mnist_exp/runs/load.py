@@ -10,13 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
 from omegaconf import DictConfig
 
 from mnist_exp.errors import MnistExpError
 from mnist_exp.runs import artifacts, migrate, record
 from mnist_exp.runs.status import Status
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 class NotARun(MnistExpError):
@@ -60,6 +63,8 @@ class Run:
         return parse_settings(self.config)
 
     def history(self) -> pd.DataFrame:
+        import pandas as pd  # here: predicting and serving never read a history (0.2 s)
+
         path = self.directory / artifacts.HISTORY_FILE
         if not path.is_file():
             return pd.DataFrame(columns=["epoch", "loss", "val_loss", "val_accuracy"])
