@@ -5,7 +5,9 @@ from __future__ import annotations
 import dataclasses
 import json
 
+import numpy as np
 import pytest
+from conftest import read_metrics
 
 from benchmarks import bench
 from benchmarks.flops import forward_flops_per_image
@@ -134,3 +136,23 @@ def test_an_older_commits_predict_command_is_timed_beside_this_one(shapes_run, t
     # Each command must answer one CSV row per image, or the measurement fails.
     rates = command_rates({"this": (ROOT, run_dir), "older": (older, run_dir)}, folder, rounds=1)
     assert set(rates) == {"this", "older"} and all(rate > 0 for rate in rates.values())
+
+
+def test_shifted_views_move_whole_pixels_and_fill_black():
+    from benchmarks.shifted_views import shifted
+
+    images = np.arange(1, 17).reshape(1, 4, 4)
+    down_left = shifted(images, 1, -1)[0]
+    assert (down_left[1:, :3] == images[0, :3, 1:]).all()
+    assert (down_left[0] == 0).all() and (down_left[:, 3] == 0).all()
+    assert (shifted(images, 0, 0) == images).all()
+
+
+def test_shifted_views_as_is_is_the_runs_own_test_accuracy(shapes_run):
+    from benchmarks.shifted_views import VIEWS, accuracies
+
+    run_dir, _ = shapes_run
+    figures = accuracies(run_dir, "test")
+    assert set(figures) == set(VIEWS)
+    assert figures["as is"] == read_metrics(run_dir)["test_accuracy"]
+    assert all(0.9 <= figure <= 1 for figure in figures.values())
