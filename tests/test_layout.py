@@ -3,6 +3,7 @@ derived from conf/ (no test types a list of options again)."""
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 import tomllib
@@ -43,48 +44,43 @@ def test_every_command_answers_help_by_its_module():
         assert COMMANDS[name].script in result.stdout, name
 
 
-@pytest.mark.slow
-def test_serving_side_modules_never_import_training_tuning_or_hydra():
-    """Run-loading and inference code is what serving builds on: it must stay light."""
+FORBIDDEN_IN_SERVING = ("mnist_exp.training", "mnist_exp.tuning", "hydra", "keras_tuner")
+
+
+def loaded_after_importing(modules: list[str], watched: tuple[str, ...]) -> list[str]:
+    """The modules of `watched` (names or prefixes) a fresh Python has loaded after importing
+    `modules`."""
     probe = (
-        "import sys\n"
-        "import mnist_exp.runs.load, mnist_exp.models.inference, mnist_exp.data.arrays\n"
-        "import mnist_exp.serving.predictors, mnist_exp.serving.prediction_output\n"
-        "import mnist_exp.imaging.decode, mnist_exp.imaging.preprocess, mnist_exp.predict\n"
-        "bad = [m for m in sys.modules if m.startswith(('mnist_exp.training', "
-        "'mnist_exp.tuning', 'hydra', 'keras_tuner'))]\n"
-        "print(sorted(bad))\n"
+        f"import sys, {', '.join(modules)}\n"
+        f"print(sorted(m for m in sys.modules if m.startswith({watched!r})))\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout.strip().splitlines()[-1] == "[]"
+    return ast.literal_eval(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.slow
+def test_serving_side_modules_never_import_training_tuning_or_hydra():
+    """Run-loading and inference code is what serving builds on: it must stay light."""
+    modules = [
+        "mnist_exp.runs.load", "mnist_exp.models.inference", "mnist_exp.data.arrays",
+        "mnist_exp.serving.predictors", "mnist_exp.serving.prediction_output",
+        "mnist_exp.imaging.decode", "mnist_exp.imaging.preprocess", "mnist_exp.predict",
+    ]  # fmt: skip
+    assert loaded_after_importing(modules, FORBIDDEN_IN_SERVING) == []
 
 
 def test_predicting_and_serving_start_without_tensorflow_or_pandas():
     """A .tflite or .onnx model needs neither: their imports would be most of the start."""
-    probe = (
-        "import sys\n"
-        "import mnist_exp.predict, mnist_exp.serve, mnist_exp.serving.predictors\n"
-        "import mnist_exp.runs.load\n"
-        "print(sorted(m for m in ('tensorflow', 'keras', 'pandas', 'matplotlib') "
-        "if m in sys.modules))\n"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout.strip().splitlines()[-1] == "[]"
-
-
-FORBIDDEN_IN_SERVING = ("mnist_exp.training", "mnist_exp.tuning", "hydra", "keras_tuner")
+    modules = ["mnist_exp.predict", "mnist_exp.serve", "mnist_exp.serving.predictors"]
+    heavy = ("tensorflow", "keras", "pandas", "matplotlib")
+    assert loaded_after_importing(modules, heavy) == []
 
 
 def imported_modules(path) -> set[str]:
     """Every module a file imports, at the top or inside functions."""
-    import ast
-
     names = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
