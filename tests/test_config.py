@@ -160,6 +160,8 @@ def test_the_readme_quotes_the_defaults_the_config_has():
         ("dataset.validation_size=0", "validation_size"),
         ("seed=1.5", "seed=1.5 must be a non-negative integer"),
         ("augment.zoom_fraction=2", "zoom_fraction=2.0 must be in"),
+        ("augment.elastic_alpha=-1", "elastic_alpha must be >= 0"),
+        ("augment.elastic_sigma=0", r"elastic_sigma=0.0 must be in 0.5..14"),
         ("model=fast_cnn", None),
         ("model=fast_cnn model.kernel_sizes=[5]", r"kernel_sizes=\[5\] needs one kernel size per"),
         ("schedule=step", None),

@@ -17,6 +17,7 @@ def format_1_run(tmp_path, *overrides):
     saved = OmegaConf.to_container(cfg, resolve=False)
     del saved["strategy"]["cpu_devices"]
     del saved["augment"]["erasing_probability"], saved["augment"]["erasing_size"]
+    del saved["augment"]["elastic_alpha"], saved["augment"]["elastic_sigma"]
     run_dir = tmp_path / "old"
     record.write_record(run_dir, OmegaConf.create(saved), {}, [])
     (run_dir / "metrics.json").write_text(json.dumps({"status": "completed"}))
@@ -28,6 +29,7 @@ def test_an_old_runs_config_reads_with_the_values_it_ran_with(tmp_path):
     settings = parse_settings(record.read_config(run_dir))
     assert settings.strategy.cpu_devices == 1
     assert settings.augment.erasing_probability == 0.0
+    assert settings.augment.elastic_alpha == 0.0
     assert decide(run_dir, cfg).action is Action.SKIP  # the same experiment, not "another"
     assert "cpu_devices" not in (run_dir / record.CONFIG_FILE).read_text()  # never rewritten
 

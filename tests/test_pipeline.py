@@ -67,3 +67,27 @@ def test_low_resolution_writes_a_share_of_the_digits_coarsely_and_repeatably():
     assert np.abs(np.diff(first[0, 14, :, 0])).max() < 255.0  # its edges are blurred
     assert 0.5 < first.sum() / digit.sum() < 1.5  # the ink is kept, spread out
     assert make_augmenter(parse_settings(smoke_config()).augment) is None  # off by default
+
+
+def warp_only(*overrides):
+    import tensorflow as tf
+
+    settings = parse_settings(smoke_config("augment=elastic", *overrides)).augment
+    digit = np.zeros((1, 28, 28, 1), np.float32)
+    digit[0, 6:22, 13:15] = 255.0
+    return make_augmenter(settings)(tf.constant(digit), tf.constant([3, 7], tf.int64)).numpy()
+
+
+def test_the_elastic_warp_reads_pixels_as_the_affine_warp_does():
+    """With a vanishing field, the hand-written sampler gives the projective transform's image."""
+    affine = warp_only("augment.elastic_alpha=0")
+    np.testing.assert_allclose(warp_only("augment.elastic_alpha=1e-9"), affine, atol=1e-2)
+
+
+def test_the_elastic_warp_bends_strokes_repeatably_and_keeps_the_ink():
+    affine, elastic = warp_only("augment.elastic_alpha=0"), warp_only()
+    np.testing.assert_array_equal(elastic, warp_only())
+    moved = np.abs(elastic - affine) > 64
+    assert 5 < moved.sum() < 200  # the stroke shifts by a pixel or two here and there
+    assert 0.8 < elastic.sum() / affine.sum() < 1.25
+    assert elastic.min() >= 0 and elastic.max() <= 255.0 + 1e-3

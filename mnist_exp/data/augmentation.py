@@ -1,8 +1,11 @@
-"""Batch-wise image augmentation in tf.data: one affine warp, optional random erasing, and
-optional low resolution (digits written small or scanned coarsely, as users' often are).
+"""Batch-wise image augmentation in tf.data: one affine warp, optional elastic distortion,
+optional random erasing, and optional low resolution (digits written small or scanned
+coarsely, as users' often are).
 
 Rotation, shift and zoom are folded into a single projective transform per image, so
-`augment=light` costs one resampling op per batch, not three.
+`augment=light` costs one resampling op per batch, not three. The elastic distortion (Simard
+et al., 2003: a random displacement field smoothed by a Gaussian, the wobble of a hand) is
+added to the same sampling coordinates, so it too costs no second resampling.
 """
 
 from __future__ import annotations
@@ -31,6 +34,75 @@ def _affine_transforms(seed, batch_size, height, width, settings: AugmentSetting
     b2 = center_y - sin * center_x - cos * center_y - shift[:, 1]
     zeros = tf.zeros_like(cos)
     return tf.stack([cos, -sin, a2, sin, cos, b2, zeros, zeros], axis=1)
+
+
+def _gaussian_kernel(sigma: float) -> tf.Tensor:
+    radius = max(1, math.ceil(3 * sigma))
+    offsets = tf.range(-radius, radius + 1, dtype=tf.float32)
+    weights = tf.exp(-0.5 * (offsets / sigma) ** 2)
+    return weights / tf.reduce_sum(weights)
+
+
+def _elastic_displacements(seed, batch_size, height, width, settings: AugmentSettings):
+    """Per-pixel (dx, dy) of shape (B, H, W, 2): uniform noise in [-1, 1] smoothed by a
+    Gaussian of `elastic_sigma` pixels, scaled by `elastic_alpha`."""
+    noise = tf.random.stateless_uniform([batch_size, height, width, 2], seed, -1.0, 1.0)
+    kernel = _gaussian_kernel(settings.elastic_sigma)
+    taps = kernel.shape[0]
+    along_rows = tf.tile(tf.reshape(kernel, [taps, 1, 1, 1]), [1, 1, 2, 1])
+    along_cols = tf.tile(tf.reshape(kernel, [1, taps, 1, 1]), [1, 1, 2, 1])
+    smooth = tf.nn.depthwise_conv2d(noise, along_rows, [1, 1, 1, 1], "SAME")
+    smooth = tf.nn.depthwise_conv2d(smooth, along_cols, [1, 1, 1, 1], "SAME")
+    return settings.elastic_alpha * smooth
+
+
+def _sample_bilinear(images, source_x, source_y):
+    """`images` (B, H, W, C) read at float pixel coordinates (B, H, W) with integer pixel
+    centres, as ImageProjectiveTransformV3 reads them; outside the image reads 0."""
+    batch_size = tf.shape(images)[0]
+    height, width, channels = images.shape[1], images.shape[2], images.shape[3]
+    # A border of zeros one pixel wide: every coordinate outside clips onto it.
+    padded = tf.pad(images, [[0, 0], [1, 1], [1, 1], [0, 0]])
+    flat = tf.reshape(padded, [-1, channels])
+    x = tf.clip_by_value(source_x + 1.0, 0.0, width + 1.0)
+    y = tf.clip_by_value(source_y + 1.0, 0.0, height + 1.0)
+    x0, y0 = tf.floor(x), tf.floor(y)
+    wx, wy = (x - x0)[..., None], (y - y0)[..., None]
+    x0, y0 = tf.cast(x0, tf.int32), tf.cast(y0, tf.int32)
+    x1, y1 = tf.minimum(x0 + 1, width + 1), tf.minimum(y0 + 1, height + 1)
+    base = (tf.range(batch_size) * (height + 2) * (width + 2))[:, None, None]
+
+    def read(row, col):
+        return tf.gather(flat, base + row * (width + 2) + col)
+
+    top = read(y0, x0) * (1.0 - wx) + read(y0, x1) * wx
+    bottom = read(y1, x0) * (1.0 - wx) + read(y1, x1) * wx
+    return top * (1.0 - wy) + bottom * wy
+
+
+def _warp(images, seed, settings: AugmentSettings, elastic: bool):
+    """The affine warp, plus the elastic displacements when `elastic`, in one resampling."""
+    batch_size, height, width = tf.shape(images)[0], images.shape[1], images.shape[2]
+    transforms = _affine_transforms(seed, batch_size, height, width, settings)
+    if not elastic:
+        return tf.raw_ops.ImageProjectiveTransformV3(
+            images=images,
+            transforms=transforms,
+            output_shape=[height, width],
+            fill_value=0.0,
+            interpolation="BILINEAR",
+            fill_mode="CONSTANT",
+        )
+    a0, a1, a2, b0, b1, b2 = tf.unstack(tf.reshape(transforms[:, :6], [-1, 6, 1, 1]), axis=1)
+    rows, cols = tf.meshgrid(
+        tf.range(height, dtype=tf.float32), tf.range(width, dtype=tf.float32), indexing="ij"
+    )
+    # Folded in, not split off: the affine draws stay those of runs made before elastic existed.
+    elastic_seed = tf.random.experimental.stateless_fold_in(seed, 1)
+    shifts = _elastic_displacements(elastic_seed, batch_size, height, width, settings)
+    source_x = a0 * cols + a1 * rows + a2 + shifts[..., 0]
+    source_y = b0 * cols + b1 * rows + b2 + shifts[..., 1]
+    return _sample_bilinear(images, source_x, source_y)
 
 
 def _random_erasing(images, seed, settings: AugmentSettings):
@@ -72,7 +144,10 @@ def make_augmenter(settings: AugmentSettings):
     """
     if not settings.enabled:
         return None
-    warp = any((settings.rotation_degrees, settings.shift_fraction, settings.zoom_fraction))
+    elastic = settings.elastic_alpha > 0
+    warp = elastic or any(
+        (settings.rotation_degrees, settings.shift_fraction, settings.zoom_fraction)
+    )
     erase = settings.erasing_probability > 0 and settings.erasing_size > 0
     coarsen = settings.low_resolution_probability > 0
 
@@ -81,16 +156,7 @@ def make_augmenter(settings: AugmentSettings):
             tf.random.experimental.stateless_split(seed, num=3)
         )
         if warp:
-            height, width = images.shape[1], images.shape[2]
-            transforms = _affine_transforms(warp_seed, tf.shape(images)[0], height, width, settings)
-            images = tf.raw_ops.ImageProjectiveTransformV3(
-                images=images,
-                transforms=transforms,
-                output_shape=[height, width],
-                fill_value=0.0,
-                interpolation="BILINEAR",
-                fill_mode="CONSTANT",
-            )
+            images = _warp(images, warp_seed, settings, elastic)
         if erase:
             images = _random_erasing(images, erase_seed, settings)
         if coarsen:

@@ -99,6 +99,8 @@ class AugmentSettings:
     rotation_degrees: float
     shift_fraction: float
     zoom_fraction: float
+    elastic_alpha: float  # elastic distortion: displacement scale (pixels per unit of noise)
+    elastic_sigma: float  # and the smoothness of its field (Gaussian sigma, pixels)
     erasing_probability: float
     erasing_size: float
     low_resolution_probability: float  # share of images written small, then scaled back up
@@ -106,6 +108,12 @@ class AugmentSettings:
 
     def __post_init__(self):
         require(self.rotation_degrees >= 0, "augment.rotation_degrees must be >= 0.")
+        require(self.elastic_alpha >= 0, "augment.elastic_alpha must be >= 0 (0: off).")
+        require(
+            0.5 <= self.elastic_sigma <= 14,
+            f"augment.elastic_sigma={self.elastic_sigma} must be in 0.5..14 pixels "
+            "(Simard et al. used 4 with elastic_alpha 34).",
+        )
         require(
             2 <= self.low_resolution_side <= 28,
             f"augment.low_resolution_side={self.low_resolution_side} must be in 2..28.",
@@ -122,6 +130,7 @@ class AugmentSettings:
                 self.rotation_degrees,
                 self.shift_fraction,
                 self.zoom_fraction,
+                self.elastic_alpha,
                 self.erasing_probability and self.erasing_size,
                 self.low_resolution_probability,
             )
