@@ -5,7 +5,10 @@ coarsely, as users' often are).
 Rotation, shift and zoom are folded into a single projective transform per image, so
 `augment=light` costs one resampling op per batch, not three. The elastic distortion (Simard
 et al., 2003: a random displacement field smoothed by a Gaussian, the wobble of a hand) is
-added to the same sampling coordinates, so it too costs no second resampling.
+added to the same sampling coordinates, so it too costs no second resampling. Its field is
+blurred by two small matmuls and sampled by gathers of single values: 3.1-3.3 ms per batch of
+128 on 2 cores against 4.7-5.0 ms with depthwise convolutions and gathers of rows; the affine
+warp alone takes 1.4 ms (`python -m benchmarks.augment_cost`).
 """
 
 from __future__ import annotations
@@ -36,24 +39,25 @@ def _affine_transforms(seed, batch_size, height, width, settings: AugmentSetting
     return tf.stack([cos, -sin, a2, sin, cos, b2, zeros, zeros], axis=1)
 
 
-def _gaussian_kernel(sigma: float) -> tf.Tensor:
-    radius = max(1, math.ceil(3 * sigma))
-    offsets = tf.range(-radius, radius + 1, dtype=tf.float32)
-    weights = tf.exp(-0.5 * (offsets / sigma) ** 2)
-    return weights / tf.reduce_sum(weights)
+def _gaussian_blur_matrix(size: int, sigma: float) -> tf.Tensor:
+    """[size, size] matrix M such that M @ v is v convolved with a normalised Gaussian of
+    `sigma` pixels (3 sigma each side), zeros beyond its ends: the blur as one small matmul."""
+    radius = math.ceil(3 * sigma)
+    taps = tf.range(-radius, radius + 1, dtype=tf.float32)
+    offsets = tf.range(size, dtype=tf.float32)
+    distances = offsets[:, None] - offsets[None, :]
+    weights = tf.where(tf.abs(distances) <= radius, tf.exp(-0.5 * (distances / sigma) ** 2), 0.0)
+    return weights / tf.reduce_sum(tf.exp(-0.5 * (taps / sigma) ** 2))
 
 
 def _elastic_displacements(seed, batch_size, height, width, settings: AugmentSettings):
-    """Per-pixel (dx, dy) of shape (B, H, W, 2): uniform noise in [-1, 1] smoothed by a
-    Gaussian of `elastic_sigma` pixels, scaled by `elastic_alpha`."""
-    noise = tf.random.stateless_uniform([batch_size, height, width, 2], seed, -1.0, 1.0)
-    kernel = _gaussian_kernel(settings.elastic_sigma)
-    taps = kernel.shape[0]
-    along_rows = tf.tile(tf.reshape(kernel, [taps, 1, 1, 1]), [1, 1, 2, 1])
-    along_cols = tf.tile(tf.reshape(kernel, [1, taps, 1, 1]), [1, 1, 2, 1])
-    smooth = tf.nn.depthwise_conv2d(noise, along_rows, [1, 1, 1, 1], "SAME")
-    smooth = tf.nn.depthwise_conv2d(smooth, along_cols, [1, 1, 1, 1], "SAME")
-    return settings.elastic_alpha * smooth
+    """Per-pixel (dx, dy), each (B, H, W): uniform noise in [-1, 1] smoothed by a Gaussian of
+    `elastic_sigma` pixels, scaled by `elastic_alpha`."""
+    noise = tf.random.stateless_uniform([batch_size, 2, height, width], seed, -1.0, 1.0)
+    along_rows = _gaussian_blur_matrix(height, settings.elastic_sigma)
+    along_cols = _gaussian_blur_matrix(width, settings.elastic_sigma)
+    smooth = tf.matmul(tf.matmul(along_rows, noise), along_cols, transpose_b=True)
+    return tf.unstack(settings.elastic_alpha * smooth, axis=1)
 
 
 def _sample_bilinear(images, source_x, source_y):
@@ -61,23 +65,26 @@ def _sample_bilinear(images, source_x, source_y):
     centres, as ImageProjectiveTransformV3 reads them; outside the image reads 0."""
     batch_size = tf.shape(images)[0]
     height, width, channels = images.shape[1], images.shape[2], images.shape[3]
-    # A border of zeros one pixel wide: every coordinate outside clips onto it.
-    padded = tf.pad(images, [[0, 0], [1, 1], [1, 1], [0, 0]])
-    flat = tf.reshape(padded, [-1, channels])
+    # A border of zeros one pixel wide: every coordinate outside clips onto it. Channels go
+    # first so that every read is of one value from a flat tensor.
+    padded = tf.pad(tf.transpose(images, [3, 0, 1, 2]), [[0, 0], [0, 0], [1, 1], [1, 1]])
+    flat = tf.reshape(padded, [-1])
     x = tf.clip_by_value(source_x + 1.0, 0.0, width + 1.0)
     y = tf.clip_by_value(source_y + 1.0, 0.0, height + 1.0)
     x0, y0 = tf.floor(x), tf.floor(y)
-    wx, wy = (x - x0)[..., None], (y - y0)[..., None]
+    wx, wy = x - x0, y - y0
     x0, y0 = tf.cast(x0, tf.int32), tf.cast(y0, tf.int32)
     x1, y1 = tf.minimum(x0 + 1, width + 1), tf.minimum(y0 + 1, height + 1)
-    base = (tf.range(batch_size) * (height + 2) * (width + 2))[:, None, None]
+    image_size = (height + 2) * (width + 2)
+    base = tf.range(channels)[:, None, None, None] * (batch_size * image_size)
+    base += tf.range(batch_size)[None, :, None, None] * image_size
 
     def read(row, col):
         return tf.gather(flat, base + row * (width + 2) + col)
 
     top = read(y0, x0) * (1.0 - wx) + read(y0, x1) * wx
     bottom = read(y1, x0) * (1.0 - wx) + read(y1, x1) * wx
-    return top * (1.0 - wy) + bottom * wy
+    return tf.transpose(top * (1.0 - wy) + bottom * wy, [1, 2, 3, 0])
 
 
 def _warp(images, seed, settings: AugmentSettings, elastic: bool):
@@ -99,9 +106,9 @@ def _warp(images, seed, settings: AugmentSettings, elastic: bool):
     )
     # Folded in, not split off: the affine draws stay those of runs made before elastic existed.
     elastic_seed = tf.random.experimental.stateless_fold_in(seed, 1)
-    shifts = _elastic_displacements(elastic_seed, batch_size, height, width, settings)
-    source_x = a0 * cols + a1 * rows + a2 + shifts[..., 0]
-    source_y = b0 * cols + b1 * rows + b2 + shifts[..., 1]
+    shift_x, shift_y = _elastic_displacements(elastic_seed, batch_size, height, width, settings)
+    source_x = a0 * cols + a1 * rows + a2 + shift_x
+    source_y = b0 * cols + b1 * rows + b2 + shift_y
     return _sample_bilinear(images, source_x, source_y)
 
 
