@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -32,7 +33,7 @@ def test_scores_match_a_hand_count():
 
 
 def test_a_run_writes_a_readable_report(tmp_path):
-    run_experiment(smoke_config("model=mlp", "trainer.epochs=2"), tmp_path)
+    run_experiment(smoke_config("model=mlp", "trainer.epochs=2", "augment=light"), tmp_path)
     for name in REPORT_FILES.values():
         with Image.open(tmp_path / name) as image:
             image.verify()
@@ -40,6 +41,36 @@ def test_a_run_writes_a_readable_report(tmp_path):
     scores = (tmp_path / PER_CLASS_FILE).read_text().splitlines()
     assert scores[0] == "class,precision,recall,f1,support"
     assert len(scores) == 1 + 10 + 1
+
+
+def test_the_augmented_picture_shows_the_samples_as_training_warps_them():
+    from mnist_exp.data.augmentation import augmented_copies, make_augmenter
+    from mnist_exp.reporting.report import build_report
+    from mnist_exp.settings import parse_settings
+
+    images = np.zeros((20, 28, 28), np.uint8)
+    images[:, 6:22, 12:16] = 255
+    splits = SimpleNamespace(
+        class_names=("a", "b"), source="drawn", x_train=images, y_train=np.arange(20) % 2,
+        y_val=np.zeros(2, int), x_test=images[:4], y_test=np.array([0, 1, 0, 1]),
+    )  # fmt: skip
+    probabilities = np.array([[0.9, 0.1], [0.2, 0.8], [0.3, 0.7], [0.6, 0.4]])
+    plain = build_report(splits=splits, test_probabilities=probabilities, history=None, title="t")
+    assert "augmented" not in plain.images
+    augmenter = make_augmenter(parse_settings(smoke_config("augment=light")).augment)
+    shown = []
+
+    def augment(batch):
+        shown.append(augmented_copies(augmenter, batch, seed=3))
+        return shown[-1]
+
+    report = build_report(
+        splits=splits, test_probabilities=probabilities, history=None, title="t", augment=augment
+    )
+    assert report.images["augmented"] != report.images["samples"]
+    (drawn,) = shown
+    assert drawn.dtype == np.uint8 and drawn.shape == (8, 28, 28)
+    assert not np.array_equal(drawn, images[:8]) and drawn.max() > 128  # warped, ink kept
 
 
 def test_secrets_from_the_environment_are_never_flattened(monkeypatch):

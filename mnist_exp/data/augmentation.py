@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import tensorflow as tf
 
 from mnist_exp.settings import AugmentSettings
@@ -171,3 +172,11 @@ def make_augmenter(settings: AugmentSettings):
         return images
 
     return augment
+
+
+def augmented_copies(augment, images: np.ndarray, seed: int) -> np.ndarray:
+    """`images` (N, H, W) uint8 as `augment` draws them in one batch seeded by `seed`, as
+    uint8 (N, H, W): for showing what training sees."""
+    batch = tf.constant(images[..., np.newaxis], tf.float32)
+    drawn = augment(batch, tf.constant([0, seed], tf.int64)).numpy()[..., 0]
+    return np.clip(np.rint(drawn), 0, 255).astype(np.uint8)

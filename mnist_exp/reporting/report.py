@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +28,7 @@ REPORT_FILES = {
     "misclassified": "misclassified.png",
     "training_curves": "training_curves.png",
     "samples": "samples.png",
+    "augmented": "augmented.png",  # only runs that augment
     "class_balance": "class_balance.png",
 }
 PER_CLASS_FILE = "per_class_scores.csv"
@@ -86,8 +88,14 @@ def build_report(
     history: pd.DataFrame | None,
     title: str,
     misclassified_count: int = 32,
+    augment: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> Report:
-    """Computes scores and draws the report's figures (nothing is written yet)."""
+    """Computes scores and draws the report's figures (nothing is written yet).
+
+    Args:
+        augment: gives uint8 training images (N, H, W) as training augments them, for a
+            picture of the samples so; None when the run does not augment.
+    """
     class_names = splits.class_names
     predicted = test_probabilities.argmax(axis=1)
     matrix = confusion_matrix(splits.y_test, predicted, len(class_names))
@@ -110,6 +118,12 @@ def build_report(
     figures["samples"] = image_grid_figure(
         sample_images, sample_captions, f"Training images ({splits.source})"
     )
+    if augment is not None:
+        figures["augmented"] = image_grid_figure(
+            augment(sample_images),
+            sample_captions,
+            "The images of samples.png as training augments them (one draw)",
+        )
     counts = {
         name: np.bincount(labels, minlength=len(class_names))
         for name, labels in (

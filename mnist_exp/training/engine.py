@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import keras
@@ -13,7 +14,7 @@ import tensorflow as tf
 
 from mnist_exp import safe_files
 from mnist_exp.data.arrays import INPUT_CONVENTION
-from mnist_exp.data.augmentation import make_augmenter
+from mnist_exp.data.augmentation import augmented_copies, make_augmenter
 from mnist_exp.data.pipeline import (
     make_evaluation_dataset,
     make_training_dataset,
@@ -283,9 +284,21 @@ def _keep_history_before(output_dir: Path, epoch: int) -> None:
     safe_files.write_text_atomically(path, header + "".join(kept))
 
 
-def _report(probabilities, splits: Splits, history: pd.DataFrame, output_dir: Path, title: str):
+def _report(
+    probabilities,
+    splits: Splits,
+    history: pd.DataFrame,
+    output_dir: Path,
+    settings: ExperimentSettings,
+):
+    augmenter = make_augmenter(settings.augment)
+    augment = partial(augmented_copies, augmenter, seed=settings.seed) if augmenter else None
     report = build_report(
-        splits=splits, test_probabilities=probabilities, history=history, title=title
+        splits=splits,
+        test_probabilities=probabilities,
+        history=history,
+        title=f"{settings.model.name} on {settings.dataset.name}",
+        augment=augment,
     )
     write_report(report, output_dir)
     return report
@@ -385,13 +398,7 @@ def train_and_evaluate(
     if metrics["status"] != Status.DIVERGED:  # a diverged run keeps its last finite backup
         remove_backups(output_dir)
     log.info("Writing the report pictures and the TensorBoard record ...")
-    report = _report(
-        test["probabilities"],
-        splits,
-        history,
-        output_dir,
-        f"{settings.model.name} on {settings.dataset.name}",
-    )
+    report = _report(test["probabilities"], splits, history, output_dir, settings)
     write_run_record(
         events_dir,
         hparams=hparams,
