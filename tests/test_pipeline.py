@@ -41,6 +41,19 @@ def test_starting_at_a_later_epoch_gives_that_epochs_batches():
         np.testing.assert_array_equal(full_images, images)
 
 
+def test_the_plain_last_epochs_see_the_images_as_they_are():
+    light = smoke_config("augment=light")
+    augment = make_augmenter(parse_settings(light).augment)
+    augmented = batches(epochs=3, augment=augment)
+    plain = batches(epochs=3)
+    mixed = batches(epochs=3, augment=augment, augmented_epochs=2)
+    for index, (images, labels) in enumerate(mixed):
+        expected = augmented[index] if index < 8 else plain[index]  # 4 batches an epoch
+        np.testing.assert_array_equal(labels, expected[1])
+        np.testing.assert_array_equal(images, expected[0])
+    assert not np.array_equal(augmented[8][0], plain[8][0])
+
+
 def test_evaluation_batches_keep_file_order():
     dataset = make_evaluation_dataset(IMAGES, LABELS, batch_size=16)
     labels = np.concatenate([batch_labels.numpy() for _, batch_labels in dataset])

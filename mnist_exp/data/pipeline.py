@@ -24,6 +24,7 @@ def make_training_dataset(
     initial_epoch: int = 0,
     epochs: int,
     augment=None,
+    augmented_epochs: int | None = None,
     shard_index: int = 0,
     num_shards: int = 1,
 ) -> tf.data.Dataset:
@@ -38,6 +39,7 @@ def make_training_dataset(
         initial_epoch: the first epoch to produce (a resumed run starts past 0).
         epochs: one past the last epoch to produce.
         augment: `augment(images, seed) -> images` (see `mnist_exp.data.augmentation`), or None.
+        augmented_epochs: epochs before this one are augmented, later ones are not (None: all).
         shard_index: which slice of every batch this input pipeline yields.
         num_shards: slices per batch (workers of a multi-worker run). Above 1, every pipeline
             builds the same global batches and yields its own 1/num_shards of each, so the
@@ -64,7 +66,12 @@ def make_training_dataset(
         batch_images = tf.cast(tf.gather(all_images, indices), tf.float32)
         if augment is not None:
             step_seed = tf.stack([epoch * 1_000_003 + step, tf.constant(seed, tf.int64)])
-            batch_images = augment(batch_images, step_seed)
+            plain = batch_images
+            batch_images = tf.cond(
+                epoch < (epochs if augmented_epochs is None else augmented_epochs),
+                lambda: augment(plain, step_seed),
+                lambda: plain,
+            )
         return batch_images, tf.gather(all_labels, indices)
 
     dataset = tf.data.Dataset.range(initial_epoch, epochs).flat_map(epoch_batches)

@@ -105,10 +105,15 @@ class AugmentSettings:
     erasing_size: float
     low_resolution_probability: float  # share of images written small, then scaled back up
     low_resolution_side: int  # the smallest side they are written at (pixels)
+    plain_last_epochs: int  # the last epochs train on the images as they are (0: none)
 
     def __post_init__(self):
         require(self.rotation_degrees >= 0, "augment.rotation_degrees must be >= 0.")
         require(self.elastic_alpha >= 0, "augment.elastic_alpha must be >= 0 (0: off).")
+        require(
+            isinstance(self.plain_last_epochs, int) and self.plain_last_epochs >= 0,
+            f"augment.plain_last_epochs={self.plain_last_epochs!r} must be an integer >= 0.",
+        )
         require(
             0.5 <= self.elastic_sigma <= 14,
             f"augment.elastic_sigma={self.elastic_sigma} must be in 0.5..14 pixels "

@@ -127,6 +127,7 @@ def training_dataset(
         initial_epoch=initial_epoch,
         epochs=settings.trainer.epochs,
         augment=make_augmenter(settings.augment),
+        augmented_epochs=settings.trainer.epochs - settings.augment.plain_last_epochs,
         shard_index=shard_index,
         num_shards=num_shards,
     )
