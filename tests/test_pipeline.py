@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from conftest import smoke_config
+from conftest import compose_config, smoke_config
 
 from mnist_exp.data.augmentation import make_augmenter
 from mnist_exp.data.pipeline import make_evaluation_dataset, make_training_dataset
@@ -52,6 +52,13 @@ def test_the_plain_last_epochs_see_the_images_as_they_are():
         np.testing.assert_array_equal(labels, expected[1])
         np.testing.assert_array_equal(images, expected[0])
     assert not np.array_equal(augmented[8][0], plain[8][0])
+
+
+def test_the_plain_share_leaves_every_run_an_augmented_epoch():
+    settings = parse_settings(smoke_config("augment=light", "augment.plain_final_share=0.5"))
+    assert [settings.augment.plain_epochs(epochs) for epochs in (1, 2, 3, 4)] == [0, 1, 2, 2]
+    preset = parse_settings(compose_config("+experiment=best_accuracy"))
+    assert preset.augment.plain_epochs(32) == 4
 
 
 def test_evaluation_batches_keep_file_order():

@@ -33,7 +33,7 @@ def test_scores_match_a_hand_count():
 
 
 def test_a_run_writes_a_readable_report(tmp_path):
-    overrides = ("model=mlp", "trainer.epochs=2", "augment=light", "augment.plain_last_epochs=1")
+    overrides = ("model=mlp", "trainer.epochs=2", "augment=light", "augment.plain_final_share=0.5")
     run_experiment(smoke_config(*overrides), tmp_path)
     for name in REPORT_FILES.values():
         with Image.open(tmp_path / name) as image:

@@ -32,7 +32,7 @@ ADDED_KEYS = {
     ("augment", "none"): _FULL_RESOLUTION,
     ("augment", "light"): {"erasing_probability": 0.0, "erasing_size": 0.0, **_FULL_RESOLUTION},
     ("augment", "strong"): _FULL_RESOLUTION,
-    ("augment", None): {"elastic_alpha": 0.0, "elastic_sigma": 4.0, "plain_last_epochs": 0},
+    ("augment", None): {"elastic_alpha": 0.0, "elastic_sigma": 4.0, "plain_final_share": 0.0},
     ("model", "fast_cnn"): {"crop": 0},
     ("trainer", None): {"label_smoothing": 0.0},
 }

@@ -84,7 +84,7 @@ def parse_settings(cfg: DictConfig) -> ExperimentSettings:
         isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0,
         f"seed={seed!r} must be a non-negative integer.",
     )
-    settings = ExperimentSettings(
+    return ExperimentSettings(
         seed=seed,
         model=parse_model(cfg),
         dataset=parse_option(cfg, DatasetSettings),
@@ -96,13 +96,6 @@ def parse_settings(cfg: DictConfig) -> ExperimentSettings:
         precision=parse_section(cfg, "precision", PrecisionSettings),
         objective=parse_section(cfg, "objective", ObjectiveSettings),
     )
-    plain, epochs = settings.augment.plain_last_epochs, settings.trainer.epochs
-    require(
-        not settings.augment.enabled or plain < epochs,
-        f"augment.plain_last_epochs={plain} leaves none of trainer.epochs={epochs} augmented: "
-        f"use fewer (< {epochs}), or augment=none.",
-    )
-    return settings
 
 
 def dataset_path_as_written(cfg: DictConfig) -> str | None:

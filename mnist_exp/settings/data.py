@@ -105,14 +105,20 @@ class AugmentSettings:
     erasing_size: float
     low_resolution_probability: float  # share of images written small, then scaled back up
     low_resolution_side: int  # the smallest side they are written at (pixels)
-    plain_last_epochs: int  # the last epochs train on the images as they are (0: none)
+    plain_final_share: float  # of the epochs, those at the end on the images as they are
+
+    def plain_epochs(self, epochs: int) -> int:
+        """How many of `epochs` (the last ones) train on the images as they are; at most
+        half, so a run shortened to one epoch stays augmented."""
+        return round(self.plain_final_share * epochs)
 
     def __post_init__(self):
         require(self.rotation_degrees >= 0, "augment.rotation_degrees must be >= 0.")
         require(self.elastic_alpha >= 0, "augment.elastic_alpha must be >= 0 (0: off).")
         require(
-            isinstance(self.plain_last_epochs, int) and self.plain_last_epochs >= 0,
-            f"augment.plain_last_epochs={self.plain_last_epochs!r} must be an integer >= 0.",
+            0.0 <= self.plain_final_share <= 0.5,
+            f"augment.plain_final_share={self.plain_final_share} must be in [0, 0.5] (0.125: "
+            "the last 4 of 32 epochs on the images as they are).",
         )
         require(
             0.5 <= self.elastic_sigma <= 14,

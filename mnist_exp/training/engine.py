@@ -119,15 +119,16 @@ def training_dataset(
     num_shards: int = 1,
 ):
     """The training batches of epochs `initial_epoch`.. for this run's settings."""
+    epochs = settings.trainer.epochs
     return make_training_dataset(
         splits.x_train,
         splits.y_train,
         batch_size=plan.global_batch,
         seed=settings.seed,
         initial_epoch=initial_epoch,
-        epochs=settings.trainer.epochs,
+        epochs=epochs,
         augment=make_augmenter(settings.augment),
-        augmented_epochs=settings.trainer.epochs - settings.augment.plain_last_epochs,
+        augmented_epochs=epochs - settings.augment.plain_epochs(epochs),
         shard_index=shard_index,
         num_shards=num_shards,
     )
