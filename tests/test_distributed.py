@@ -23,6 +23,9 @@ TINY = (
     "model=mlp",
     "trainer.epochs=3",
     "trainer.early_stopping.enabled=false",
+    # Averaged weights as well: swapped in for validation under every strategy, and the model
+    # scored at the end holds them (the multi-worker loop finalizes them as fit does).
+    "+optimizer.use_ema=true",
 )
 
 
@@ -45,6 +48,8 @@ def assert_same_training(run_dir, reference_dir):
     assert len(history) == len(reference) == 3
     for column in ("loss", "val_loss", "accuracy", "val_accuracy"):
         assert history[column].tolist() == pytest.approx(reference[column].tolist(), rel=2e-3)
+    scored, expected = (read_metrics(path)["test_loss"] for path in (run_dir, reference_dir))
+    assert scored == pytest.approx(expected, rel=2e-3)
 
 
 @pytest.mark.slow

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -99,6 +100,19 @@ def test_damaged_latest_backup_falls_back_to_the_previous(tmp_path, monkeypatch,
     assert result["resumed_from_epoch"] == 2 and result["epochs_run"] == 3
     assert result["test_loss"] == finished["test_loss"]
     assert epochs_in(tmp_path / "history.csv") == [1, 2, 3]
+
+
+def test_a_run_that_averages_its_weights_resumes_exactly(tmp_path, monkeypatch):
+    """The backup holds the raw weights and the average apart, as training left them."""
+    cfg, finished = interrupted_run(
+        tmp_path, monkeypatch, "+optimizer.use_ema=true", "+optimizer.ema_momentum=0.9"
+    )
+    history = (tmp_path / "history.csv").read_bytes()
+    shutil.rmtree(tmp_path / "backup" / "epoch-0003")
+    result = run_experiment(cfg, tmp_path, resume=True)
+    assert result["resumed_from_epoch"] == 2
+    assert result["test_loss"] == finished["test_loss"]
+    assert (tmp_path / "history.csv").read_bytes() == history
 
 
 def test_a_run_of_the_first_format_continues_in_the_current_layout(tmp_path, monkeypatch):

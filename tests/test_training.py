@@ -116,6 +116,25 @@ def history_column(run_dir, column: str) -> list[float]:
         return [float(row[column]) for row in csv.DictReader(stream)]
 
 
+def test_averaged_weights_are_validated_saved_and_scored_while_training_goes_on_raw(tmp_path):
+    overrides = (
+        "model=mlp",
+        "trainer.epochs=3",
+        "trainer.deterministic=true",
+        "trainer.checkpoint_monitor=last",
+        "trainer.early_stopping.enabled=false",
+    )
+    raw = run_experiment(smoke_config(*overrides), tmp_path / "raw")
+    cfg = smoke_config(*overrides, "+optimizer.use_ema=true", "+optimizer.ema_momentum=0.9")
+    averaged = run_experiment(cfg, tmp_path / "averaged")
+    assert history_column(tmp_path / "averaged", "loss") == history_column(tmp_path / "raw", "loss")
+    assert averaged["test_loss"] != raw["test_loss"]
+    val_loss, _ = evaluate_saved_model(tmp_path / "averaged", cfg, "val")
+    assert val_loss == pytest.approx(history_column(tmp_path / "averaged", "val_loss")[-1], 1e-4)
+    test_loss, _ = evaluate_saved_model(tmp_path / "averaged", cfg, "test")
+    assert test_loss == pytest.approx(averaged["test_loss"], rel=1e-4)
+
+
 def test_same_seed_gives_same_result(tmp_path):
     overrides = (
         "model=cnn_small",

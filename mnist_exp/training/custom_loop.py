@@ -95,4 +95,5 @@ def fit_with_strategy(
         callback_list.on_epoch_end(epoch, logs)
         if model.stop_training:
             break
+    model.optimizer.finalize_variable_values(model.trainable_variables)  # as fit: use_ema
     callback_list.on_train_end(logs)

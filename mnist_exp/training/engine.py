@@ -30,6 +30,7 @@ from mnist_exp.runs import artifacts
 from mnist_exp.runs.status import Status
 from mnist_exp.settings import BuilderSettings, ExperimentSettings, ModelSettings
 from mnist_exp.settings.trainer import better_direction
+from mnist_exp.training.averaging import with_averaged_weights
 from mnist_exp.training.backup import remove_backups, restore_latest, with_backup
 from mnist_exp.training.batch_plan import BatchPlan
 from mnist_exp.training.callbacks import (
@@ -345,8 +346,11 @@ def train_and_evaluate(
     epoch_logger = EpochLogger(trainer.epochs)
     saver = BestModelSaver(output_dir / artifacts.MODEL_FILE, trainer.checkpoint_monitor)
     callbacks = with_backup(
-        build_callbacks(
-            settings, output_dir, events_dir, epoch_logger, saver, initial_epoch > 0, plan
+        with_averaged_weights(
+            build_callbacks(
+                settings, output_dir, events_dir, epoch_logger, saver, initial_epoch > 0, plan
+            ),
+            model,
         ),
         output_dir,
         restored,
