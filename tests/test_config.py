@@ -157,6 +157,12 @@ def test_the_readme_quotes_the_defaults_the_config_has():
         ("trainer.epochs=abc", "trainer.*epochs"),
         ("+model.depth=3", "depth"),
         ("optimizer.learning_rate=-0.1", "learning_rate=-0.1 must be a positive"),
+        ("+optimizer.use_ema=yes_please", "optimizer.use_ema='yes_please' must be true or false"),
+        (
+            "+optimizer.use_ema=true +optimizer.ema_momentum=1",
+            r"ema_momentum=1 must be a number in \[0, 1\)",
+        ),
+        ("+optimizer.use_ema=true +optimizer.ema_momentum=0.999", None),
         ("dataset.validation_size=0", "validation_size"),
         ("seed=1.5", "seed=1.5 must be a non-negative integer"),
         ("augment.zoom_fraction=2", "zoom_fraction=2.0 must be in"),

@@ -32,7 +32,20 @@ def parse_optimizer(cfg: DictConfig) -> OptimizerSettings:
         isinstance(rate, (int, float)) and not isinstance(rate, bool) and rate > 0,
         f"optimizer.learning_rate={rate!r} must be a positive number.",
     )
+    _check_weight_averaging(optimizer)
     return OptimizerSettings(target=target, learning_rate=float(rate), arguments=optimizer)
+
+
+def _check_weight_averaging(arguments: dict) -> None:
+    # Keras takes any truthy use_ema as on: checked here, and before the run starts.
+    use_ema = arguments.get("use_ema", False)
+    require(isinstance(use_ema, bool), f"optimizer.use_ema={use_ema!r} must be true or false.")
+    momentum = arguments.get("ema_momentum", 0.99)
+    require(
+        isinstance(momentum, (int, float)) and not isinstance(momentum, bool) and 0 <= momentum < 1,
+        f"optimizer.ema_momentum={momentum!r} must be a number in [0, 1): the share of the "
+        "weight average kept at each step (0.99 averages about the last 100 steps).",
+    )
 
 
 @dataclass(kw_only=True)
