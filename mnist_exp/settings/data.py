@@ -108,8 +108,9 @@ class AugmentSettings:
     plain_final_share: float  # of the epochs, those at the end on the images as they are
 
     def plain_epochs(self, epochs: int) -> int:
-        """How many of `epochs` (the last ones) train on the images as they are; at most
-        half, so a run shortened to one epoch stays augmented."""
+        """How many of `epochs` (the last ones) train on the images as they are, rounded to
+        even: a share of at most 0.5 leaves at least one epoch augmented (one epoch: none plain,
+        three: two plain)."""
         return round(self.plain_final_share * epochs)
 
     def __post_init__(self):
