@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+import weakref
 
 import h5py
 import numpy as np
@@ -230,3 +231,36 @@ def test_a_signal_whose_interrupt_python_dropped_still_stops_the_run(tmp_path):
             run_experiment(smoke_config("model=mlp", "trainer.epochs=50"), tmp_path)
     metrics = read_json(tmp_path / "metrics.json")
     assert metrics["status"] == "interrupted" and metrics.get("epochs_run") is None
+
+
+def test_an_interrupt_dropped_in_a_finalizer_is_noted_without_an_ignored_exception_report(
+    monkeypatch,
+):
+    """A signal landing in a weakref callback: Python drops the handler's KeyboardInterrupt and
+    reports it ("Exception ignored in ... Traceback"); the note carries the stop, so that
+    report is not shown. Other dropped exceptions are still reported."""
+    from mnist_exp.training import stop
+
+    reported = []
+    monkeypatch.setattr(sys, "unraisablehook", reported.append)
+
+    class Finalized:
+        pass
+
+    def on_collected(_reference):
+        signal.raise_signal(signal.SIGTERM)  # the handler runs inside this callback
+
+    def failing_callback(_reference):
+        raise ValueError("a finalizer's own error")
+
+    with stop.interrupt_on_signals():
+        thing = Finalized()
+        watcher = weakref.ref(thing, on_collected)
+        del thing
+        assert stop.requested() == "SIGTERM" and watcher() is None
+        assert reported == [], "the dropped interrupt was reported"
+        other = Finalized()
+        other_watcher = weakref.ref(other, failing_callback)
+        del other
+        assert [type(r.exc_value) for r in reported] == [ValueError] and other_watcher() is None
+    assert sys.unraisablehook == reported.append, "Python's hook is back after the run"

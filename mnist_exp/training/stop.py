@@ -4,13 +4,16 @@ and resumable.
 The signal handler raises KeyboardInterrupt at once, but Python drops an exception raised
 while it runs a finalizer (`__del__` of an h5py or TensorFlow object, a weakref callback):
 then training would go on. So the handler also leaves a note, and the StopWhenAsked callback
-(training/callbacks.py) raises again at the next step or epoch boundary. No TensorFlow here:
-job.py imports it before config errors are reported.
+(training/callbacks.py) raises again at the next step or epoch boundary. Python would also
+print the dropped interrupt as "Exception ignored in ... Traceback": that report is kept quiet,
+since the note carries the stop on. No TensorFlow here: job.py imports it before config errors
+are reported.
 """
 
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 from contextlib import contextmanager
 
@@ -33,10 +36,18 @@ def interrupt_on_signals():
         yield
         return
     _requested.clear()
+    report_unraisable = sys.unraisablehook
+
+    def quiet_about_dropped_interrupts(unraisable):
+        if not (_requested and isinstance(unraisable.exc_value, KeyboardInterrupt)):
+            report_unraisable(unraisable)
+
+    sys.unraisablehook = quiet_about_dropped_interrupts
     try:
         with stop_signals_handled_by(_interrupt):
             yield
     finally:
+        sys.unraisablehook = report_unraisable
         _requested.clear()
 
 
