@@ -5,8 +5,8 @@ The signal handler raises KeyboardInterrupt at once, but Python drops an excepti
 while it runs a finalizer (`__del__` of an h5py or TensorFlow object, a weakref callback):
 then training would go on. So the handler also leaves a note, and the StopWhenAsked callback
 (training/callbacks.py) raises again at the next step or epoch boundary. Python would also
-print the dropped interrupt as "Exception ignored in ... Traceback": that report is kept quiet,
-since the note carries the stop on. No TensorFlow here: job.py imports it before config errors
+print the dropped interrupt as "Exception ignored in ... Traceback"; that report is kept quiet,
+as the note still stops the run. No TensorFlow here: job.py imports it before config errors
 are reported.
 """
 
