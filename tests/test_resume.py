@@ -225,10 +225,10 @@ def test_a_signal_whose_interrupt_python_dropped_still_stops_the_run(tmp_path):
     stops training at the next step, recorded as interrupted."""
     from mnist_exp.training import stop
 
-    with stop.interrupt_on_signals():
+    with pytest.raises(KeyboardInterrupt, match="SIGTERM"), stop.interrupt_on_signals():
         stop._requested.append("SIGTERM")  # the handler ran, its KeyboardInterrupt was lost
-        with pytest.raises(KeyboardInterrupt, match="SIGTERM"):
-            run_experiment(smoke_config("model=mlp", "trainer.epochs=50"), tmp_path)
+        run_experiment(smoke_config("model=mlp", "trainer.epochs=50"), tmp_path)
+    assert stop.requested() is None, "acted on, then forgotten"
     metrics = read_json(tmp_path / "metrics.json")
     assert metrics["status"] == "interrupted" and metrics.get("epochs_run") is None
 
@@ -241,6 +241,7 @@ def test_an_interrupt_dropped_in_a_finalizer_is_noted_without_an_ignored_excepti
     report is not shown. Other dropped exceptions are still reported."""
     from mnist_exp.training import stop
 
+    monkeypatch.setattr(stop, "_requested", [])  # this note is never acted on: no run here
     reported = []
     monkeypatch.setattr(sys, "unraisablehook", reported.append)
 
@@ -264,3 +265,18 @@ def test_an_interrupt_dropped_in_a_finalizer_is_noted_without_an_ignored_excepti
         del other
         assert [type(r.exc_value) for r in reported] == [ValueError] and other_watcher() is None
     assert sys.unraisablehook == reported.append, "Python's hook is back after the run"
+
+
+def test_a_stop_no_run_acted_on_stops_the_next_run_in_the_process(tmp_path, monkeypatch):
+    """An interrupt dropped after a run's last step lets that run complete; its note then stops
+    the next run in the process (a sweep's next job) at once, and is forgotten only then."""
+    from mnist_exp.training import stop
+
+    monkeypatch.setattr(stop, "_requested", [])
+    with stop.interrupt_on_signals():
+        stop._requested.append("SIGTERM")  # the handler ran as the run ended; its raise lost
+    assert stop.requested() == "SIGTERM", "the stop was forgotten with the run"
+    with pytest.raises(KeyboardInterrupt, match="SIGTERM"), stop.interrupt_on_signals():
+        run_experiment(smoke_config("model=mlp", "trainer.epochs=50"), tmp_path)
+    assert stop.requested() is None, "acted on, then forgotten"
+    assert read_json(tmp_path / "metrics.json")["status"] == "interrupted"

@@ -6,8 +6,10 @@ while it runs a finalizer (`__del__` of an h5py or TensorFlow object, a weakref 
 then training would go on. So the handler also leaves a note, and the StopWhenAsked callback
 (training/callbacks.py) raises again at the next step or epoch boundary. Python would also
 print the dropped interrupt as "Exception ignored in ... Traceback"; that report is kept quiet,
-as the note still stops the run. No TensorFlow here: job.py imports it before config errors
-are reported.
+as the note still stops the run. A note no run acted on (the interrupt dropped after the last
+step: the run completed) is kept, so that the next run in this process, a sweep's next job,
+stops at its first step instead of the sweep going on. No TensorFlow here: job.py imports it
+before config errors are reported.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from contextlib import contextmanager
 
 from mnist_exp.signals import stop_signals_handled_by
 
-_requested: list[str] = []  # the signals received while a run is held
+_requested: list[str] = []  # the stop signals received and not yet acted on
 
 
 def _interrupt(signum, frame):
@@ -31,11 +33,11 @@ def _interrupt(signum, frame):
 @contextmanager
 def interrupt_on_signals():
     """SIGTERM and SIGINT raise KeyboardInterrupt in the main thread, and are remembered for
-    `StopWhenAsked`. Only the main thread can take signals; elsewhere a no-op."""
+    `StopWhenAsked` until a KeyboardInterrupt leaves the block. Only the main thread can take
+    signals; elsewhere a no-op."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    _requested.clear()
     report_unraisable = sys.unraisablehook
 
     def quiet_about_dropped_interrupts(unraisable):
@@ -46,11 +48,13 @@ def interrupt_on_signals():
     try:
         with stop_signals_handled_by(_interrupt):
             yield
+    except KeyboardInterrupt:
+        _requested.clear()  # acted on: the run stopped
+        raise
     finally:
         sys.unraisablehook = report_unraisable
-        _requested.clear()
 
 
 def requested() -> str | None:
-    """The last signal received while a run is held, if any."""
+    """The last stop signal received and not yet acted on, if any."""
     return _requested[-1] if _requested else None
