@@ -233,6 +233,21 @@ def test_a_signal_whose_interrupt_python_dropped_still_stops_the_run(tmp_path):
     assert metrics["status"] == "interrupted" and metrics.get("epochs_run") is None
 
 
+def test_a_run_stopped_before_its_first_epoch_ended_continues_from_the_start(tmp_path):
+    """Stopped in its first epoch: no backup, and a history.csv with not even its header. The
+    run continues in place from epoch 1 (a sweep run again does this), and completes."""
+    from mnist_exp.training import stop
+
+    cfg = smoke_config("model=mlp", "trainer.epochs=2", "trainer.early_stopping.enabled=false")
+    with pytest.raises(KeyboardInterrupt), stop.interrupt_on_signals():
+        stop._requested.append("SIGTERM")  # stops at the first step
+        run_experiment(cfg, tmp_path)
+    assert (tmp_path / "history.csv").read_text() == ""
+    resumed = run_experiment(cfg, tmp_path, resume=True)
+    assert resumed["status"] == "completed"
+    assert epochs_in(tmp_path / "history.csv") == [1, 2]
+
+
 def test_an_interrupt_dropped_in_a_finalizer_is_noted_without_an_ignored_exception_report(
     monkeypatch,
 ):

@@ -281,7 +281,10 @@ def _keep_history_before(output_dir: Path, epoch: int) -> None:
     if not path.is_file():
         return
     with open(path, newline="") as stream:  # keep CSVLogger's \r\n line ends as they are
-        header, *rows = stream.readlines()
+        lines = stream.readlines()
+    if not lines:  # stopped before its first epoch ended: CSVLogger writes the header then
+        return
+    header, *rows = lines
     numbered = ((int(number), rest) for number, rest in (row.split(",", 1) for row in rows))
     kept = [f"{number},{rest}" for number, rest in numbered if number <= epoch]
     safe_files.write_text_atomically(path, header + "".join(kept))
