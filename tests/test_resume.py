@@ -295,3 +295,47 @@ def test_a_stop_no_run_acted_on_stops_the_next_run_in_the_process(tmp_path, monk
         run_experiment(smoke_config("model=mlp", "trainer.epochs=50"), tmp_path)
     assert stop.requested() is None, "acted on, then forgotten"
     assert read_json(tmp_path / "metrics.json")["status"] == "interrupted"
+
+
+def test_an_interrupt_that_surfaces_as_another_error_is_recorded_as_interrupted(
+    tmp_path, monkeypatch
+):
+    """The handler's KeyboardInterrupt, raised inside TensorFlow's C code as it traces a step,
+    came out as "SystemError: ... bad argument to internal function" (1 of 25 SIGTERMs early in
+    a run). With the signal noted, that is an interruption: resumable, not a failure."""
+    from mnist_exp.training import engine, stop
+
+    monkeypatch.setattr(stop, "_requested", [])
+    fit = engine._fit
+    mangled = "Objects/listobject.c:338: bad argument to internal function"
+
+    def fit_stopped_in_c_code(*args, **kwargs):
+        stop._requested.append("SIGTERM")
+        raise SystemError(mangled)
+
+    cfg = smoke_config("model=mlp", "trainer.epochs=2", "trainer.early_stopping.enabled=false")
+    monkeypatch.setattr(engine, "_fit", fit_stopped_in_c_code)
+    with pytest.raises(KeyboardInterrupt, match="SIGTERM"), stop.interrupt_on_signals():
+        run_experiment(cfg, tmp_path)
+    metrics = read_json(tmp_path / "metrics.json")
+    assert metrics["status"] == "interrupted"
+    assert (
+        metrics["error"]
+        == f"KeyboardInterrupt: signal SIGTERM (surfaced as SystemError: {mangled})"
+    )
+
+    monkeypatch.setattr(engine, "_fit", fit)
+    assert run_experiment(cfg, tmp_path, resume=True)["status"] == "completed"
+
+
+def test_without_a_stop_signal_the_same_error_is_a_failure(tmp_path, monkeypatch):
+    from mnist_exp.training import engine
+
+    def fit_failing(*args, **kwargs):
+        raise SystemError("a real fault")
+
+    monkeypatch.setattr(engine, "_fit", fit_failing)
+    with pytest.raises(SystemError, match="a real fault"):
+        run_experiment(smoke_config("model=mlp", "trainer.epochs=2"), tmp_path)
+    metrics = read_json(tmp_path / "metrics.json")
+    assert metrics["status"] == "failed" and metrics["error"] == "SystemError: a real fault"

@@ -22,6 +22,7 @@ from mnist_exp.runs.migrate import FORMAT_KEY, RUN_FORMAT, migrate
 from mnist_exp.runs.status import Action, Status, decide
 from mnist_exp.settings import BuilderSettings, dataset_path_as_written, parse_settings
 from mnist_exp.text import shown_path
+from mnist_exp.training import stop
 from mnist_exp.training.cluster import is_chief_process
 from mnist_exp.training.threads import configure_threads
 
@@ -59,6 +60,19 @@ def _start_record(output_dir: Path, resume: bool) -> dict:
             f"{shown('resume')} {output_dir}"
         )
     return {"status": Status.RUNNING, "started_at": _now(), FORMAT_KEY: RUN_FORMAT}
+
+
+def _as_interrupt(error: BaseException) -> KeyboardInterrupt | None:
+    """The KeyboardInterrupt that `error` is or stands for; None for a failure. The stop
+    handler's KeyboardInterrupt, raised while TensorFlow's C code runs (tracing a step), can
+    surface as another error ("SystemError: ... bad argument to internal function"): with a
+    stop signal noted, any error but the framework's own messages is that interrupt."""
+    if isinstance(error, KeyboardInterrupt):
+        return error
+    signal_name = stop.requested()
+    if signal_name and isinstance(error, Exception) and not isinstance(error, MnistExpError):
+        return KeyboardInterrupt(f"signal {signal_name}")
+    return None
 
 
 def run_experiment(
@@ -112,15 +126,21 @@ def run_experiment(
             )
         )
     except BaseException as error:
+        interrupt = _as_interrupt(error)
+        described = f"{type(error).__name__}: {error}"
+        if interrupt is not None and interrupt is not error:
+            described = f"KeyboardInterrupt: {interrupt} (surfaced as {described})"
         record.update(
-            status=Status.INTERRUPTED if isinstance(error, KeyboardInterrupt) else Status.FAILED,
+            status=Status.FAILED if interrupt is None else Status.INTERRUPTED,
             resumable=(run_dir / artifacts.BACKUP_DIR).is_dir(),
-            error=f"{type(error).__name__}: {error}",
+            error=described,
             finished_at=_now(),
             wall_seconds=round(time.perf_counter() - started, 3),
         )
         safe_files.write_json_atomically(run_dir / artifacts.METRICS_FILE, record)
-        if isinstance(error, Exception) and not isinstance(error, MnistExpError):
+        if interrupt is not None and interrupt is not error:
+            raise interrupt from error
+        if interrupt is None and not isinstance(error, MnistExpError):
             log.error("Run failed:\n%s", traceback.format_exc())
         raise
     finally:
