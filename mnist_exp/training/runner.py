@@ -84,7 +84,8 @@ def run_experiment(
 ) -> dict:
     """Validates `cfg`, trains and evaluates, and writes metrics.json into `output_dir`.
 
-    A failure is recorded in metrics.json (status "failed", with the error) and re-raised.
+    A failure is recorded in metrics.json (status "failed", with the error) and re-raised; a
+    stop signal as "interrupted", raising KeyboardInterrupt.
 
     Args:
         cfg: the composed config.
@@ -127,8 +128,9 @@ def run_experiment(
         )
     except BaseException as error:
         interrupt = _as_interrupt(error)
+        disguised = interrupt is not None and interrupt is not error
         described = f"{type(error).__name__}: {error}"
-        if interrupt is not None and interrupt is not error:
+        if disguised:
             described = f"KeyboardInterrupt: {interrupt} (surfaced as {described})"
         record.update(
             status=Status.FAILED if interrupt is None else Status.INTERRUPTED,
@@ -138,7 +140,7 @@ def run_experiment(
             wall_seconds=round(time.perf_counter() - started, 3),
         )
         safe_files.write_json_atomically(run_dir / artifacts.METRICS_FILE, record)
-        if interrupt is not None and interrupt is not error:
+        if disguised:
             raise interrupt from error
         if interrupt is None and not isinstance(error, MnistExpError):
             log.error("Run failed:\n%s", traceback.format_exc())
