@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -313,6 +314,29 @@ def test_kill_minus_nine_mid_search_then_resume_completes_the_configured_trials(
     )
     assert changed.returncode == 2 and "Refusing ['optimizer.learning_rate=0.5']" in changed.stdout
     assert {p.name: p.read_bytes() for p in (search_dir / ".hydra").iterdir()} == record
+
+
+@pytest.mark.slow
+def test_a_search_stopped_before_its_first_trial_is_started_by_resume(tmp_path):
+    """Stopped while TensorFlow starts: the record is written, the oracle's state not yet
+    (that state is made here from a finished search). `resume=DIR` starts it as recorded; it
+    said "holds no search to resume" while the plain command said "continue it with resume"."""
+    search_dir = tmp_path / "search"
+    arguments = (*SMOKE, "tuner=grid", "tuner.max_epochs=1", f"hydra.run.dir={search_dir}")
+    assert run_module("mnist_exp.tune", *arguments, cwd=tmp_path).returncode == 0
+    for path in search_dir.iterdir():
+        if path.name not in (".hydra", "tune.log"):
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+    recorded = {p.name: p.read_bytes() for p in (search_dir / ".hydra").iterdir()}
+
+    again = run_module("mnist_exp.tune", *arguments, cwd=tmp_path)
+    assert again.returncode == 2 and f"resume={search_dir}" in again.stdout
+    resumed = run_module("mnist_exp.tune", f"resume={search_dir}", cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    assert "stopped before its first trial; starting it as recorded" in resumed.stdout
+    table = pd.read_csv(search_dir / "trials.csv")
+    assert sorted(table["trial"]) == [0, 1, 2, 3] and set(table["status"]) == {"COMPLETED"}
+    assert {p.name: p.read_bytes() for p in (search_dir / ".hydra").iterdir()} == recorded
 
 
 @pytest.mark.slow

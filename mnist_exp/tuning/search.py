@@ -41,19 +41,24 @@ RETRAIN_DIR = "retrain"
 
 
 def _check_state(output_dir: Path, state_dir: Path, tuning: TuningSettings) -> None:
-    """A search starts in a directory that holds none, and resumes one that holds one."""
+    """A search starts in a directory that holds none, and resumes one that holds one. A
+    search stopped between its record and the oracle's first state (TensorFlow's start takes
+    seconds) ran no trial: resuming it starts it, as recorded."""
     if tuning.role == "worker":
         return  # a worker's state lives with the chief
     has_state = (state_dir / PROJECT_NAME / "oracle.json").is_file()
-    if (has_state or record.has_record(output_dir)) and not tuning.resume:
+    has_record = record.has_record(output_dir)
+    if (has_state or has_record) and not tuning.resume:
         raise MnistExpError(
             f"{state_dir} already holds a search; nothing was changed. Continue it with "
             f"{shown('tune')} resume={state_dir}, or choose another directory."
         )
     if tuning.resume and not has_state:
-        raise MnistExpError(
-            f"{state_dir} holds no search to resume (no {PROJECT_NAME}/oracle.json)."
-        )
+        if not has_record:
+            raise MnistExpError(
+                f"{state_dir} holds no search to resume (no {PROJECT_NAME}/oracle.json)."
+            )
+        log.info("%s was stopped before its first trial; starting it as recorded.", state_dir)
 
 
 def run_search(
