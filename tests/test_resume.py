@@ -339,3 +339,19 @@ def test_without_a_stop_signal_the_same_error_is_a_failure(tmp_path, monkeypatch
         run_experiment(smoke_config("model=mlp", "trainer.epochs=2"), tmp_path)
     metrics = read_json(tmp_path / "metrics.json")
     assert metrics["status"] == "failed" and metrics["error"] == "SystemError: a real fault"
+
+
+def test_during_fit_a_stop_signal_is_noted_for_the_next_step_not_raised_in_tensorflow(
+    monkeypatch,
+):
+    """Raised at once, the interrupt mostly lands in TensorFlow's C code as it runs a step (one
+    CI run printed its SystemError); while fit runs, StopWhenAsked raises it after the step."""
+    from mnist_exp.training import stop
+
+    monkeypatch.setattr(stop, "_requested", [])
+    with pytest.raises(KeyboardInterrupt, match="SIGTERM"), stop.interrupt_on_signals():
+        with stop.checked_at_every_step():
+            signal.raise_signal(signal.SIGTERM)  # nothing raised inside fit
+            assert stop.requested() == "SIGTERM"
+        signal.raise_signal(signal.SIGTERM)  # outside fit: at once
+    assert stop.requested() is None

@@ -30,6 +30,7 @@ from mnist_exp.runs import artifacts
 from mnist_exp.runs.status import Status
 from mnist_exp.settings import BuilderSettings, ExperimentSettings, ModelSettings
 from mnist_exp.settings.trainer import better_direction
+from mnist_exp.training import stop
 from mnist_exp.training.averaging import with_averaged_weights
 from mnist_exp.training.backup import remove_backups, restore_latest, with_backup
 from mnist_exp.training.batch_plan import BatchPlan
@@ -223,16 +224,17 @@ def _fit(model, strategy, settings, splits, plan, validation_data, initial_epoch
             callbacks=callbacks,
         )
         return
-    model.fit(
-        training_dataset(settings, splits, plan, initial_epoch),
-        validation_data=validation_data,
-        epochs=settings.trainer.epochs,
-        initial_epoch=initial_epoch,
-        steps_per_epoch=plan.steps_per_epoch,
-        callbacks=callbacks,
-        verbose=2 if settings.trainer.verbose == 2 else 0,  # 1 is our own bar
-        shuffle=False,  # the tf.data pipeline shuffles
-    )
+    with stop.checked_at_every_step():  # StopWhenAsked is among the callbacks
+        model.fit(
+            training_dataset(settings, splits, plan, initial_epoch),
+            validation_data=validation_data,
+            epochs=settings.trainer.epochs,
+            initial_epoch=initial_epoch,
+            steps_per_epoch=plan.steps_per_epoch,
+            callbacks=callbacks,
+            verbose=2 if settings.trainer.verbose == 2 else 0,  # 1 is our own bar
+            shuffle=False,  # the tf.data pipeline shuffles
+        )
 
 
 def _finite_epochs(history: pd.DataFrame) -> pd.DataFrame:

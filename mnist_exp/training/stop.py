@@ -8,8 +8,10 @@ then training would go on. So the handler also leaves a note, and the StopWhenAs
 print the dropped interrupt as "Exception ignored in ... Traceback"; that report is kept quiet,
 as the note still stops the run. A note no run acted on (the interrupt dropped after the last
 step: the run completed) is kept, so that the next run in this process, a sweep's next job,
-stops at its first step instead of the sweep going on. No TensorFlow here: job.py imports it
-before config errors are reported.
+stops at its first step instead of the sweep going on. While Keras's fit runs, where
+StopWhenAsked looks at the note after every step, the handler only notes: raised at once,
+the interrupt mostly lands in TensorFlow's C code, which prints it or turns it into another
+error. No TensorFlow here: job.py imports it before config errors are reported.
 """
 
 from __future__ import annotations
@@ -22,12 +24,25 @@ from contextlib import contextmanager
 from mnist_exp.signals import stop_signals_handled_by
 
 _requested: list[str] = []  # the stop signals received and not yet acted on
+_checked_at_steps = False  # whether a fit that checks the note after every step runs
 
 
 def _interrupt(signum, frame):
     name = signal.Signals(signum).name
     _requested.append(name)
-    raise KeyboardInterrupt(f"signal {name}")
+    if not _checked_at_steps:
+        raise KeyboardInterrupt(f"signal {name}")
+
+
+@contextmanager
+def checked_at_every_step():
+    """For Keras's fit with StopWhenAsked: a stop signal is noted, and raised at the next step."""
+    global _checked_at_steps
+    outer, _checked_at_steps = _checked_at_steps, True
+    try:
+        yield
+    finally:
+        _checked_at_steps = outer
 
 
 @contextmanager
