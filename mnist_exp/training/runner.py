@@ -63,10 +63,10 @@ def _start_record(output_dir: Path, resume: bool) -> dict:
 
 
 def _as_interrupt(error: BaseException) -> KeyboardInterrupt | None:
-    """The KeyboardInterrupt that `error` is or stands for; None for a failure. The stop
-    handler's KeyboardInterrupt, raised while TensorFlow's C code runs (tracing a step), can
-    surface as another error ("SystemError: ... bad argument to internal function"): with a
-    stop signal noted, any error but the framework's own messages is that interrupt."""
+    """The KeyboardInterrupt that `error` is or stands for; None for a failure. Outside fit
+    the stop handler raises at once, and its KeyboardInterrupt can land in TensorFlow's C code
+    and surface as another error ("SystemError: ... bad argument to internal function"): with
+    a stop signal noted, any error but the framework's own messages is that interrupt."""
     if isinstance(error, KeyboardInterrupt):
         return error
     signal_name = stop.requested()
