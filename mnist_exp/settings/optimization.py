@@ -29,11 +29,15 @@ def parse_optimizer(cfg: DictConfig) -> OptimizerSettings:
     )
     rate = optimizer.pop("learning_rate", None)
     require(
-        isinstance(rate, (int, float)) and not isinstance(rate, bool) and rate > 0,
+        _is_number(rate) and rate > 0,
         f"optimizer.learning_rate={rate!r} must be a positive number.",
     )
     _check_weight_averaging(optimizer)
     return OptimizerSettings(target=target, learning_rate=float(rate), arguments=optimizer)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)  # YAML's true is no 1
 
 
 def _check_weight_averaging(arguments: dict) -> None:
@@ -42,7 +46,7 @@ def _check_weight_averaging(arguments: dict) -> None:
     require(isinstance(use_ema, bool), f"optimizer.use_ema={use_ema!r} must be true or false.")
     momentum = arguments.get("ema_momentum", 0.99)
     require(
-        isinstance(momentum, (int, float)) and not isinstance(momentum, bool) and 0 <= momentum < 1,
+        _is_number(momentum) and 0 <= momentum < 1,
         f"optimizer.ema_momentum={momentum!r} must be a number in [0, 1): the share of the "
         "weight average kept at each step (0.99 averages about the last 100 steps).",
     )
