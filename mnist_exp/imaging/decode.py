@@ -1,10 +1,20 @@
 """Opening users' image files: PNG, JPEG, BMP, GIF, WebP, TIFF; any mode (RGB, RGBA, palette,
 16-bit, ...), any size up to a pixel limit, turned upright by their EXIF orientation (phone
-photos); as grayscale floats in [0, 1]."""
+photos); as grayscale floats in [0, 1].
+
+Every file is hostile until its header says otherwise: only the decoders in DECODERS are
+tried (Pillow decodes an ICO's or ICNS's embedded PNG inside `Image.open`, whatever size the
+icon declares, so icons and every other format are never opened), the declared size and the
+extent of every tile of the frame to be decoded are checked against the pixel limit before a
+pixel is decoded (a GIF frame may be larger than its screen), and whatever a decoder raises
+becomes one ImageError naming the file."""
 
 from __future__ import annotations
 
 import io
+import struct
+import warnings
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +23,17 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from mnist_exp.errors import MnistExpError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+# Pillow's names for the decoders of IMAGE_SUFFIXES. The many others it has (ICO, ICNS, QOI,
+# AVIF, PSD, EPS via Ghostscript, ...) are nothing users' digits come in, and each is more
+# code that a hostile file can reach.
+DECODERS = ("PNG", "JPEG", "GIF", "BMP", "TIFF", "WEBP")
+# Larger files are refused from their size alone, before they are read or hashed: a 40 MP
+# image is at most ~120 MB uncompressed, and a sparse file can claim gigabytes for free.
+MAX_FILE_BYTES = 128 * 2**20
+# What decoders raise for damaged or hostile files (a PNG's text chunk that inflates past
+# Pillow's limit raises ValueError while opening; truncated data OSError, EOFError, ...).
+DECODER_ERRORS = (OSError, ValueError, SyntaxError, EOFError, struct.error, zlib.error,
+                  IndexError, KeyError, TypeError, MemoryError)  # fmt: skip
 # 40 megapixels: a 6000x6000 photo passes; a decompression bomb (a tiny file that decodes to
 # gigabytes) is refused from its header, before any pixel is decoded.
 MAX_PIXELS = 40_000_000
@@ -20,6 +41,9 @@ MAX_PIXELS = 40_000_000
 # ends at 20x20, and a 25-megapixel photo as float64 would take 200 MB.
 WORKING_SIDE = 1024
 _UNIT_LEVELS = np.arange(256) / 255.0  # 8-bit levels as floats: a lookup, not a division
+# Pillow warns of images over its own limit (89 MP) as it opens them; the pixel limit here
+# refuses them with a message of its own, so the warning would only add a line of noise.
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 
 
 class ImageError(MnistExpError):
@@ -30,24 +54,57 @@ class ImageTooLarge(ImageError):
     """An image over the pixel limit (or a decompression bomb), refused before decoding."""
 
 
+def check_file_size(path: Path, name: str | None = None) -> None:
+    """Raises ImageTooLarge for a file over MAX_FILE_BYTES (from its size alone)."""
+    size = Path(path).stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise ImageTooLarge(
+            f"{name or path}: {size:,} bytes is over the limit of {MAX_FILE_BYTES:,} per image "
+            "file; it was not read."
+        )
+
+
+def _declared_pixels(image: Image.Image) -> int:
+    """The most pixels decoding the current frame can allocate: its size, or the farthest
+    corner any of its tiles reaches when that is larger."""
+    width, height = image.size
+    for tile in image.tile or ():
+        box = tile[1]
+        if box is not None:
+            width, height = max(width, box[2]), max(height, box[3])
+    return width * height
+
+
 def _open(source: Path | bytes, name: str, max_pixels: int) -> Image.Image:
     try:
-        image = Image.open(io.BytesIO(source) if isinstance(source, bytes) else source)
+        if isinstance(source, bytes):
+            image = Image.open(io.BytesIO(source), formats=DECODERS)
+        else:
+            check_file_size(source, name)
+            image = Image.open(source, formats=DECODERS)
     except Image.DecompressionBombError as error:  # PIL's own limit, checked at open
         raise ImageTooLarge(f"{name}: refused as a decompression bomb ({error}).") from None
     except UnidentifiedImageError:
         raise ImageError(
-            f"{name}: not an image file PIL can read (or an unsupported format)."
+            f"{name}: not an image file in a format read here ({', '.join(DECODERS)})."
         ) from None
-    except OSError as error:
-        raise ImageError(f"{name}: cannot be read ({error}).") from None
-    width, height = image.size
-    if width * height > max_pixels:
+    except DECODER_ERRORS as error:
+        raise ImageError(f"{name}: cannot be read ({_reason(error)}).") from None
+    pixels = _declared_pixels(image)
+    if pixels > max_pixels:
+        width, height = image.size
+        shown = f"{width}x{height} pixels" if pixels == width * height else f"{pixels:,} pixels"
+        image.close()
         raise ImageTooLarge(
-            f"{name}: {width}x{height} pixels is over the limit of {max_pixels:,}; refusing to "
-            "decode it. Scale it down first."
+            f"{name}: {shown} is over the limit of {max_pixels:,}; refusing to decode it. "
+            "Scale it down first."
         )
     return image
+
+
+def _reason(error: BaseException) -> str:
+    text = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
+    return "truncated" if "truncated" in text else text
 
 
 def as_gray(image: Image.Image) -> np.ndarray:
@@ -96,11 +153,14 @@ def read_gray(source: Path | bytes, name: str | None = None, max_pixels: int = M
     image = _open(source, name, max_pixels)
     try:
         image.seek(0)
+        if _declared_pixels(image) > max_pixels:  # seeking re-reads the frame's tiles
+            raise ImageTooLarge(f"{name}: its first frame is over the limit of {max_pixels:,}.")
         image.load()
         ImageOps.exif_transpose(image, in_place=True)
         return as_gray(_reduced(image))
-    except (OSError, ValueError, SyntaxError, EOFError) as error:
-        reason = "truncated" if "truncated" in str(error) else str(error)
-        raise ImageError(f"{name}: cannot be decoded ({reason}).") from None
+    except Image.DecompressionBombError as error:
+        raise ImageTooLarge(f"{name}: refused as a decompression bomb ({error}).") from None
+    except DECODER_ERRORS as error:
+        raise ImageError(f"{name}: cannot be decoded ({_reason(error)}).") from None
     finally:
         image.close()

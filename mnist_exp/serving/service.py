@@ -69,6 +69,7 @@ class Answer:
     probabilities: list[float] | None
     blank: bool = False
     preprocessed: Preprocessed | None = None
+    error: str | None = None  # why this image could not be used (then no label)
 
     def as_json(self) -> dict:
         # Not `asdict`: it would deep-copy the preprocessed image only to drop it.
@@ -99,6 +100,23 @@ class PixelBudget:
             async with self._turns:
                 self.in_use -= pixels
                 self._turns.notify_all()
+
+
+def _usable(image) -> bool:
+    return not isinstance(image, ImageError)
+
+
+async def _already(value):
+    return value
+
+
+def _refuse_if_none_usable(results: list) -> None:
+    """The whole request refused, in the documented shape, when not one image is usable."""
+    if results and not any(map(_usable, results)):
+        first = results[0]
+        reasons = " ".join(str(error) for error in results[:3])
+        more = f"; and {len(results) - 3} more" if len(results) > 3 else ""
+        raise RequestRefused(413 if isinstance(first, ImageTooLarge) else 415, reasons + more)
 
 
 def round_probabilities(probabilities: np.ndarray) -> list:
@@ -143,43 +161,44 @@ class PredictionService:
             self._warm_up.cancel()
         await self.batcher.stop()
 
-    def _refuse_image_error(self, error: ImageError) -> RequestRefused:
-        return RequestRefused(413 if isinstance(error, ImageTooLarge) else 415, str(error))
-
-    def _pixels_of(self, name: str, data: bytes) -> int:
+    def _pixels_of(self, name: str, data: bytes) -> int | ImageError:
+        """The image's pixel count from its header, or why it cannot be used."""
         if len(data) > self.limits.max_file_bytes:
-            raise RequestRefused(
-                413, f"{name}: {len(data):,} bytes is over the limit of "
+            return ImageTooLarge(
+                f"{name}: {len(data):,} bytes is over the limit of "
                 f"{self.limits.max_file_bytes:,} per image."
-            )  # fmt: skip
+            )
         try:
             return pixel_count(data, name=name, max_pixels=self.limits.max_pixels)
         except ImageError as error:
-            raise self._refuse_image_error(error) from None
+            return error
 
-    def _prepare(self, name: str, data: bytes) -> Preprocessed:
+    def _prepare(self, name: str, data: bytes) -> Preprocessed | ImageError:
         try:
             return mnist_style(read_gray(data, name=name, max_pixels=self.limits.max_pixels))
         except ImageError as error:
-            raise self._refuse_image_error(error) from None
+            return error
 
-    async def _prepare_within_budget(self, name: str, data: bytes, pixels: int) -> Preprocessed:
+    async def _prepare_within_budget(self, name: str, data: bytes, pixels: int):
         async with self.decoding.hold(pixels):
             return await asyncio.to_thread(self._prepare, name, data)
 
-    def _header_pixels(self, files) -> list[int]:
+    def _header_pixels(self, files) -> list[int | ImageError]:
         return [self._pixels_of(name, data) for name, data in files]
 
     async def classify_files(self, files: list[tuple[str, bytes]]) -> list[Answer]:
-        """Answers for uploaded image files, in order. Every header is read before any image
-        is decoded, so a request over a limit costs almost nothing. A small request (the
-        usual drawing or scan) is read and decoded right here on the event loop: about a
-        millisecond of work, where handing it to a thread costs more in GIL hand-offs than it
-        saves (698 against 546 requests/s at concurrency 32). Larger ones are read in a
-        thread, and each image decoded in a thread of its own under the pixel budget.
+        """Answers for uploaded image files, in order; an image that cannot be used (not an
+        image, damaged, too large) is answered with its `error` and no label, and the others
+        as usual. Every header is read before any image is decoded, so a request over a limit
+        costs almost nothing. A small request (the usual drawing or scan) is read and decoded
+        right here on the event loop: about a millisecond of work, where handing it to a
+        thread costs more in GIL hand-offs than it saves (698 against 546 requests/s at
+        concurrency 32). Larger ones are read in a thread, and each image decoded in a thread
+        of its own under the pixel budget.
 
         Raises:
-            RequestRefused: no files, too many, too large, or not an image (naming which).
+            RequestRefused: no files, too many, too many pixels together, or no image usable
+                (with the first image's reason and status: 413 too large, 415 unreadable).
         """
         self.check_ready()
         if not files:
@@ -193,28 +212,39 @@ class PredictionService:
             sizes = self._header_pixels(files)
         else:
             sizes = await asyncio.to_thread(self._header_pixels, files)
-        if sum(sizes) > self.limits.max_request_pixels:
+        _refuse_if_none_usable(sizes)
+        total = sum(size for size in sizes if isinstance(size, int))
+        if total > self.limits.max_request_pixels:
             raise RequestRefused(
-                413, f"The images hold {sum(sizes):,} pixels together; the limit is "
+                413, f"The images hold {total:,} pixels together; the limit is "
                 f"{self.limits.max_request_pixels:,} per request. Send fewer or smaller images."
             )  # fmt: skip
-        if small and sum(sizes) <= SMALL_REQUEST_PIXELS:
-            prepared = [self._prepare(name, data) for name, data in files]
+        if small and total <= SMALL_REQUEST_PIXELS:
+            prepared = [
+                self._prepare(name, data) if isinstance(size, int) else size
+                for (name, data), size in zip(files, sizes, strict=True)
+            ]
         else:
             prepared = await asyncio.gather(
                 *(
-                    self._prepare_within_budget(name, data, pixels)
-                    for (name, data), pixels in zip(files, sizes, strict=True)
+                    self._prepare_within_budget(name, data, size)
+                    if isinstance(size, int)
+                    else _already(size)
+                    for (name, data), size in zip(files, sizes, strict=True)
                 )
             )
-        inked = [image.pixels for image in prepared if not image.blank]
+        _refuse_if_none_usable(prepared)
+        inked = [image.pixels for image in prepared if _usable(image) and not image.blank]
         probabilities = iter(await self.batcher.predict(np.stack(inked)) if inked else [])
-        return [
-            self._blank(name, image)
-            if image.blank
-            else self._answer(name, next(probabilities), image)
-            for (name, _), image in zip(files, prepared, strict=True)
-        ]
+        return [self._answer_for(name, image, probabilities)
+                for (name, _), image in zip(files, prepared, strict=True)]  # fmt: skip
+
+    def _answer_for(self, name: str, image, probabilities) -> Answer:
+        if isinstance(image, ImageError):
+            return Answer(name, None, None, None, None, error=str(image))
+        if image.blank:
+            return Answer(name, None, None, None, None, blank=True, preprocessed=image)
+        return self._answer(name, next(probabilities), image)
 
     async def classify_pixels(self, pixels: np.ndarray) -> np.ndarray:
         """Probabilities for raw [N, 28, 28] pixels (the TF Serving body)."""
@@ -225,9 +255,6 @@ class PredictionService:
                 f"{len(pixels)} instances in one request; the limit is {self.limits.max_images}.",
             )
         return await self.batcher.predict(pixels)
-
-    def _blank(self, name: str, image: Preprocessed) -> Answer:
-        return Answer(name, None, None, None, None, blank=True, preprocessed=image)
 
     def _answer(self, name: str, probabilities: np.ndarray, image: Preprocessed | None) -> Answer:
         label = int(np.argmax(probabilities))

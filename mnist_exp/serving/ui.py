@@ -31,6 +31,9 @@ PICK_BRUSH = """() => {
   }
 }"""
 KEPT_SKETCHES = 32  # drawings sent ahead of their prediction, kept at most (oldest dropped)
+KEPT_SKETCH_BYTES = 32 * 2**20  # and their bytes together
+BLOB_KINDS = ("layer", "background", "composite")
+MAX_BLOB_ID = 64  # characters: the page's ids are short random strings
 
 
 class UploadRefused(Exception):
@@ -73,11 +76,19 @@ def contact_sheet(answers: list[Answer]) -> Image.Image:
     font = ImageFont.load_default(size=11)
     for index, answer in enumerate(answers):
         left, top = (index % columns) * (TILE + 8) + 4, (index // columns) * (TILE + 30) + 4
-        sheet.paste(_enlarged(answer.preprocessed.pixels, TILE).convert("RGB"), (left, top))
-        verdict = "blank" if answer.blank else f"pred {answer.class_name}"
+        if answer.preprocessed is not None:
+            tile = _enlarged(answer.preprocessed.pixels, TILE).convert("RGB")
+            sheet.paste(tile, (left, top))
+        verdict = _verdict(answer)
         draw.text((left, top + TILE + 2), _short(answer.filename), fill="black", font=font)
         draw.text((left, top + TILE + 14), _short(verdict), fill="black", font=font)
     return sheet
+
+
+def _verdict(answer: Answer) -> str:
+    if answer.error is not None:
+        return "unreadable"
+    return "blank" if answer.blank else f"pred {answer.class_name}"
 
 
 def _short(text: str, limit: int = 14) -> str:
@@ -85,6 +96,8 @@ def _short(text: str, limit: int = 14) -> str:
 
 
 def _table_row(answer: Answer, names) -> list[str]:
+    if answer.error is not None:
+        return [answer.filename, "(unreadable)", "", answer.error]
     if answer.blank:
         return [answer.filename, "(blank)", "", "no digit found"]
     order = np.argsort(answer.probabilities)[::-1][:3]
@@ -106,14 +119,52 @@ def facts_markdown(service: PredictionService) -> str:
 
 
 class _RecentBlobs(OrderedDict):
-    """The sketchpad's drawings in flight, the most recent KEPT_SKETCHES only: each client
-    can send one per stroke, and Gradio would keep every one it never predicts."""
+    """The sketchpad's drawings in flight, the most recent KEPT_SKETCHES (and at most
+    KEPT_SKETCH_BYTES) only: each client can send one per stroke, and Gradio would keep every
+    one it never predicts."""
 
     def __setitem__(self, key, value) -> None:
         super().__setitem__(key, value)
         self.move_to_end(key)
-        while len(self) > KEPT_SKETCHES:
+        while len(self) > KEPT_SKETCHES or (
+            len(self) > 1
+            and sum(len(blobs.composite or b"") for blobs in self.values()) > KEPT_SKETCH_BYTES
+        ):
             self.popitem(last=False)
+
+
+def _blob_refused(message: str):
+    from fastapi import HTTPException
+
+    return HTTPException(422, f"Refused sketch data: {message}")
+
+
+def _accept_drawing(max_bytes: int):
+    """Gradio's `accept_blobs` server function for the sketchpad (POST
+    /gradio_api/component_server), bounded: Gradio's own keeps one slot for every layer index
+    up to the one a caller sends (one 400-byte request with index 100000000 took 2 GB). Only
+    the composite is kept, since it is all the page predicts from; a layer index other than
+    0, an unknown kind, a long id or a file over the limit is refused."""
+    from gradio.components.image_editor import EditorDataBlobs
+
+    def accept_blobs(sketchpad, payload) -> None:
+        fields, files = payload.data, payload.files
+        kind, index, blob_id = fields.get("type"), fields.get("index"), fields.get("id")
+        if kind not in BLOB_KINDS:
+            raise _blob_refused(f"type must be one of {', '.join(BLOB_KINDS)}.")
+        if kind == "layer" and str(index) not in ("0", "None", "null", ""):
+            raise _blob_refused("the page's sketchpad has one layer (index 0).")
+        if not isinstance(blob_id, str) or not 0 < len(blob_id) <= MAX_BLOB_ID:
+            raise _blob_refused(f"id must be a string of 1 to {MAX_BLOB_ID} characters.")
+        if len(files) != 1 or len(files[0][1]) > max_bytes:
+            raise _blob_refused(f"send one file of at most {max_bytes:,} bytes.")
+        if kind == "composite":
+            sketchpad.blob_storage[blob_id] = EditorDataBlobs(
+                background=None, layers=[], composite=files[0][1]
+            )
+
+    accept_blobs._is_server_fn = True  # what Gradio's `@server` marks
+    return accept_blobs
 
 
 def _digit_sketchpad(upload_root: Path, max_bytes: int, **options):
@@ -142,6 +193,7 @@ def _digit_sketchpad(upload_root: Path, max_bytes: int, **options):
     sketchpad = gr.Sketchpad(**options)
     sketchpad.blob_storage = _RecentBlobs()
     sketchpad.preprocess = types.MethodType(drawing_bytes, sketchpad)
+    sketchpad.accept_blobs = types.MethodType(_accept_drawing(max_bytes), sketchpad)
     return sketchpad
 
 
@@ -162,7 +214,11 @@ def build_ui(service: PredictionService, upload_root: Path):
         rows = [_table_row(answer, service.class_names) for answer in answers]
         seen = gr.Image(contact_sheet(answers), visible=True)
         blank = sum(a.blank for a in answers)
-        note = f" ({blank} blank: no digit found, no prediction)" if blank else ""
+        unreadable = sum(a.error is not None for a in answers)
+        notes = [f"{blank} blank: no digit found, no prediction"] * bool(blank) + [
+            f"{unreadable} unreadable: see the table"
+        ] * bool(unreadable)
+        note = f" ({'; '.join(notes)})" if notes else ""
         return rows, seen, f"{len(answers)} image(s) predicted.{note}"
 
     async def classify_sketch(drawing: bytes | None):
