@@ -13,7 +13,6 @@ import argparse
 import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -21,6 +20,7 @@ from pathlib import Path
 from mnist_exp.commands import shown
 from mnist_exp.exits import DONE, REFUSED
 from mnist_exp.reporting.board_view import refresh
+from mnist_exp.scratch import make_scratch_folder
 from mnist_exp.signals import stop_signals_handled_by
 
 REFRESH_SECONDS = 30
@@ -40,7 +40,7 @@ def main(argv=None) -> int:
     if not logdir.is_dir():
         print(f"{shown('board')}: {logdir} is not a folder of runs.", file=sys.stderr)
         return REFUSED
-    folder = Path(tempfile.mkdtemp(prefix="mnist-exp-board-"))
+    folder = make_scratch_folder("mnist-exp-board-")
     try:
         view = refresh(logdir, folder)
         print(

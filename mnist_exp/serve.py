@@ -15,26 +15,19 @@ import gc
 import os
 import shutil
 import sys
-import tempfile
-from pathlib import Path
 
 from mnist_exp.commands import shown
 from mnist_exp.errors import MnistExpError
 from mnist_exp.exits import DONE, REFUSED
 from mnist_exp.extras import require_for_command
 from mnist_exp.machine import all_cores_but_one
+from mnist_exp.scratch import make_scratch_folder
 from mnist_exp.serving.predictors import MODEL_SOURCES, load_predictor
-from mnist_exp.serving.server import (
-    GRACE_SECONDS,
-    MAX_CONNECTIONS,
-    ServeError,
-    StoppableServer,
-    bind,
-    build_app,
-)
+from mnist_exp.serving.server import GRACE_SECONDS, ServeError, StoppableServer, bind, build_app
 from mnist_exp.serving.service import Limits, PredictionService
 
 LOCALHOST = ("127.0.0.1", "localhost", "::1")
+UPLOAD_FOLDER_PREFIX = "mnist-exp-serve-"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -107,21 +100,21 @@ def main(argv=None) -> int:
         )
     import uvicorn
 
-    from mnist_exp.serving.body_limit import EndOnShutdown
+    from mnist_exp.serving.connections import guarded_protocol
 
     service = PredictionService(
         predictor, limits, max_batch=arguments.max_batch, max_wait=arguments.max_wait_ms / 1000
     )
-    upload_root = None if arguments.no_page else Path(tempfile.mkdtemp(prefix="mnist-exp-serve-"))
+    upload_root = None if arguments.no_page else make_scratch_folder(UPLOAD_FOLDER_PREFIX)
     try:
         if upload_root is not None:
             os.environ["GRADIO_TEMP_DIR"] = str(upload_root)  # private (0700), removed below
         app = build_app(service, arguments.model_name, upload_root)
         config = uvicorn.Config(
-            EndOnShutdown(app),
+            app,
             log_level="warning",
             timeout_graceful_shutdown=GRACE_SECONDS,
-            limit_concurrency=MAX_CONNECTIONS,
+            http=guarded_protocol(),
         )
         port = sock.getsockname()[1]
         print(f"{name}: http://{arguments.host}:{port}/ (API docs at /docs)", flush=True)

@@ -7,29 +7,28 @@ import contextlib
 import errno
 import socket
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from mnist_exp.errors import MnistExpError
 from mnist_exp.serving.service import PredictionService
 from mnist_exp.signals import stop_signals_handled_by
 
-if TYPE_CHECKING:
-    from fastapi import FastAPI
-
 GRACE_SECONDS = 5  # for requests in flight after Ctrl-C or SIGTERM
-MAX_CONNECTIONS = 256  # more are answered 503 at once
 
 
 class ServeError(MnistExpError):
     """The server cannot start as asked."""
 
 
-def build_app(
-    service: PredictionService, model_name: str, upload_root: Path | None = None
-) -> FastAPI:
-    """The API, with the page mounted at / when `upload_root` (Gradio's private upload
-    folder, GRADIO_TEMP_DIR) is given."""
+def build_app(service: PredictionService, model_name: str, upload_root: Path | None = None):
+    """The ASGI app: the API, with the page mounted at / when `upload_root` (Gradio's private
+    upload folder, GRADIO_TEMP_DIR) is given, inside the guards every route shares (outermost
+    first): requests cut off by the shutdown answered, errors in one shape, requests in
+    progress bounded (the probes aside), and the page's uploads bounded in total."""
     from mnist_exp.serving.api import create_api
+    from mnist_exp.serving.body_limit import EndOnShutdown
+    from mnist_exp.serving.connections import ConcurrencyLimit
+    from mnist_exp.serving.error_shape import ErrorShape
+    from mnist_exp.serving.upload_quota import UploadQuota
 
     app = create_api(service, model_name)
     if upload_root is not None:
@@ -42,7 +41,8 @@ def build_app(
         # A mounted page never counts as launched, and Gradio skips its file allow-list for
         # pages that have not: any server path sent as a file would be read and served back.
         page.has_launched = True
-    return app
+        app = UploadQuota(app, upload_root)
+    return EndOnShutdown(ErrorShape(ConcurrencyLimit(app)))
 
 
 def bind(host: str, port: int) -> socket.socket:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-import tempfile
 import time
 import traceback
 from datetime import UTC, datetime
@@ -20,6 +19,7 @@ from mnist_exp.runs import artifacts
 from mnist_exp.runs.flatten import flatten_config, with_group_choices
 from mnist_exp.runs.migrate import FORMAT_KEY, RUN_FORMAT, migrate
 from mnist_exp.runs.status import Action, Status, decide
+from mnist_exp.scratch import make_scratch_folder
 from mnist_exp.settings import BuilderSettings, dataset_path_as_written, parse_settings
 from mnist_exp.text import shown_path
 from mnist_exp.training import stop
@@ -108,7 +108,7 @@ def run_experiment(
         if not is_chief_process(settings.strategy):
             if resume:
                 raise MnistExpError("Resuming a multi-worker run is not supported; start it again.")
-            run_dir = Path(tempfile.mkdtemp(prefix="mnist_exp_worker_"))
+            run_dir = make_scratch_folder("mnist_exp_worker_")
         if resume:  # a run recorded by an earlier version continues in the current layout
             label = new_label(output_dir, settings.model.name, settings.seed)
             record = migrate(output_dir, record, label)
