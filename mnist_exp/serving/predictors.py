@@ -19,6 +19,7 @@ from mnist_exp.errors import MnistExpError
 from mnist_exp.extras import require
 from mnist_exp.models.files import ModelFileError, load_keras_model
 from mnist_exp.models.folding import folded_for_inference
+from mnist_exp.models.graph_check import check_saved_model
 from mnist_exp.runs import artifacts
 from mnist_exp.runs.load import open_finished_run
 from mnist_exp.tensorflow_threads import set_tensorflow_threads
@@ -130,6 +131,7 @@ class SavedModelPredictor(Predictor):
         import tensorflow as tf
 
         super().__init__(facts)
+        check_saved_model(directory)  # before TensorFlow runs any of it
         try:
             loaded = tf.saved_model.load(str(directory))
             self._serve = loaded.signatures["serving_default"]
@@ -160,8 +162,12 @@ class TFLitePredictor(Predictor):
         super().__init__(facts)
         try:
             self.interpreter = Interpreter(model_path=str(path), num_threads=num_threads)
+            # Custom and TensorFlow ("Flex") ops, which could reach files, are not in this
+            # interpreter: a model that uses them is refused here, before it runs.
+            self.interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as error:
-            raise ModelFileError(f"{path} is not a usable TFLite model ({error}).") from None
+            reason = " ".join(str(error).split())[:300]
+            raise ModelFileError(f"{path} is not a usable TFLite model ({reason}).") from None
         self._input = self.interpreter.get_input_details()[0]
         self._output = self.interpreter.get_output_details()[0]
         self._batch = None
