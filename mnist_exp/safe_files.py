@@ -39,6 +39,41 @@ def open_unlinked(path: Path, flags: int, mode: int = 0o644) -> int:
         ) from None
 
 
+def find_links(folder: Path) -> list[Path]:
+    """The symbolic links below `folder` (not followed), sorted; none for a missing folder."""
+    links, folders = [], [Path(folder)]
+    while folders:
+        try:
+            with os.scandir(folders.pop()) as entries:
+                for entry in entries:
+                    if entry.is_symlink():
+                        links.append(Path(entry.path))
+                    elif entry.is_dir():
+                        folders.append(Path(entry.path))
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+    return sorted(links)
+
+
+def refuse_links(folder: Path) -> None:
+    """Raises LinkRefused when anything below `folder` is a symbolic link: a run folder
+    unpacked from an archive can hold `history.csv` linked to a victim file, or
+    `tensorboard/` linked to another folder, and the libraries that write them (Keras'
+    CSVLogger, TensorBoard's event writer) follow links. Nothing was written when it raises.
+    """
+    links = find_links(folder)
+    if links:
+        others = f" (and {len(links) - 1} more: {', '.join(map(str, links[1:4]))}" + (
+            ", ...)" if len(links) > 4 else ")"
+        )
+        raise LinkRefused(
+            f"{links[0]} is a symbolic link{others if len(links) > 1 else ''}; a run's files "
+            "and folders are never links, and writing through one would change what it points "
+            "at. Remove the link(s) (or copy the run without them: cp -rL), then run this "
+            "again; nothing was changed."
+        )
+
+
 def append_unlinked(path: Path) -> IO[str]:
     """`path` opened for appending text (created if missing), never through a link."""
     return os.fdopen(open_unlinked(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT), "a")

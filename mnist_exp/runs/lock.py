@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 
 from mnist_exp.errors import MnistExpError, os_error_text
-from mnist_exp.safe_files import open_unlinked
+from mnist_exp.safe_files import open_unlinked, refuse_links
 
 LOCK_FILE = ".lock"
 
@@ -24,12 +24,17 @@ class RunDirectoryBusy(MnistExpError):
 class RunLock:
     """Holds `run_dir` for this process until `release` (or the process's end).
 
+    A folder holding a symbolic link anywhere below it is refused before the lock file is
+    made (`safe_files.refuse_links`): every process that writes into a run takes it first.
+
     Raises:
         RunDirectoryBusy: when another process holds it, naming that process.
+        LinkRefused: when the folder holds a link, naming it.
     """
 
     def __init__(self, run_dir: Path, lock_file: str = LOCK_FILE):
         self.path = Path(run_dir) / lock_file
+        refuse_links(run_dir)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._fd = open_unlinked(self.path, os.O_RDWR | os.O_CREAT)
