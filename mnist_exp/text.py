@@ -16,6 +16,18 @@ def printable(text: object) -> str:
     )
 
 
+# A cell that starts with one of these is a formula to spreadsheet programs (CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(cell: object) -> object:
+    """A CSV cell as spreadsheets show it, never as a formula: text that starts like one is
+    prefixed with `'` (OWASP's advice); numbers and None are returned as they are."""
+    if isinstance(cell, str) and cell.startswith(FORMULA_STARTS):
+        return "'" + cell
+    return cell
+
+
 def shown_path(path: Path | str) -> str:
     """`path` relative to the working directory when it lies below it (as users type it),
     else absolute."""

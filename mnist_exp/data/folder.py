@@ -23,7 +23,7 @@ import numpy as np
 
 from mnist_exp.data.npz import write_npz_atomically
 from mnist_exp.errors import DataError
-from mnist_exp.imaging.decode import IMAGE_SUFFIXES
+from mnist_exp.imaging.decode import IMAGE_SUFFIXES, MAX_FILE_BYTES
 from mnist_exp.imaging.files import prepare_images
 from mnist_exp.machine import available_cores
 from mnist_exp.text import printable
@@ -69,7 +69,7 @@ def _files_of(folders: list[Path], class_names: list[str], where: Path) -> Label
         if folder.name not in class_names:
             raise DataError(
                 f"{where}: the folder '{printable(folder.name)}' is not one of the training "
-                f"classes ({', '.join(class_names)}); rename or remove it."
+                f"classes ({', '.join(map(printable, class_names))}); rename or remove it."
             )
         images, rest = _images_in(folder)
         paths += images
@@ -119,7 +119,8 @@ def find_splits(root: Path, test_fraction: float, seed: int):
     class_names = [folder.name for folder in class_folders]
     if len(class_names) < 2:
         raise DataError(
-            f"{train_root}: {len(class_names)} class folder(s) ({', '.join(class_names) or 'none'}"
+            f"{train_root}: {len(class_names)} class folder(s) "
+            f"({', '.join(map(printable, class_names)) or 'none'}"
             "); a classifier needs at least two, one subfolder of images per class."
         )
     if len(class_names) > MAX_CLASSES:
@@ -144,8 +145,24 @@ def find_splits(root: Path, test_fraction: float, seed: int):
     return tuple(class_names), train, test
 
 
+def _refuse_oversized(root: Path, files: list[Path]) -> None:
+    oversized = [path for path in files if path.stat().st_size > MAX_FILE_BYTES]
+    if oversized:
+        shown = ", ".join(printable(path.relative_to(root)) for path in oversized[:SHOWN_PROBLEMS])
+        raise DataError(
+            f"{root}: {len(oversized)} file(s) are over the limit of {MAX_FILE_BYTES:,} bytes "
+            f"per image ({shown}); they were not read. Scale them down or move them out."
+        )
+
+
 def content_key(root: Path, files: list[Path]) -> str:
-    """A digest of the recipe and every file's path (below `root`) and bytes."""
+    """A digest of the recipe and every file's path (below `root`) and bytes; a file over
+    the image size limit is refused from its size before anything is read.
+
+    Raises:
+        DataError: naming the files over the limit.
+    """
+    _refuse_oversized(root, files)
     digest = hashlib.sha256(RECIPE_VERSION.encode())
     for path in files:
         digest.update(str(path.relative_to(root)).encode(errors="surrogateescape") + b"\0")

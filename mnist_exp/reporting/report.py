@@ -20,6 +20,7 @@ from mnist_exp.reporting.plots import (
 )
 from mnist_exp.reporting.scores import confusion_matrix, per_class_scores
 from mnist_exp.safe_files import write_bytes_atomically, write_text_atomically
+from mnist_exp.text import printable, spreadsheet_safe
 
 log = logging.getLogger(__name__)
 
@@ -143,5 +144,8 @@ def write_report(report: Report, run_dir: Path) -> None:
     """Saves each picture as PNG and the per-class scores as CSV; logs the scores table."""
     for name, png in report.images.items():
         write_bytes_atomically(run_dir / REPORT_FILES[name], png)
-    write_text_atomically(run_dir / PER_CLASS_FILE, report.per_class.to_csv(float_format="%.4f"))
-    log.info("Per-class test scores:\n%s", report.per_class.to_string(float_format="%.4f"))
+    per_class = report.per_class
+    as_csv = per_class.rename(index=spreadsheet_safe).to_csv(float_format="%.4f")
+    write_text_atomically(run_dir / PER_CLASS_FILE, as_csv)
+    shown = per_class.rename(index=printable).to_string(float_format="%.4f")
+    log.info("Per-class test scores:\n%s", shown)

@@ -13,8 +13,9 @@ import numpy as np
 from PIL import Image
 from tabulate import tabulate
 
+from mnist_exp.safe_files import write_bytes_atomically
 from mnist_exp.serving.predict import ImageResult
-from mnist_exp.text import printable
+from mnist_exp.text import printable, spreadsheet_safe
 
 
 def _top(probabilities: np.ndarray, values: list[float], names, k: int):
@@ -51,22 +52,24 @@ class Output:
         self.csv = None
         if kind == "csv":
             self.csv = csv.writer(sys.stdout)
-            self.csv.writerow(
-                ["path", "label", "class_name", "confidence", *(f"p_{n}" for n in names)]
-            )
+            header = ["path", "label", "class_name", "confidence", *(f"p_{n}" for n in names)]
+            self.csv.writerow(map(spreadsheet_safe, header))
 
     def add(self, row: dict) -> None:
         if self.kind == "json":
             print(json.dumps(row), flush=False)
         elif self.kind == "csv":
             fixed = [row["path"], row["label"], row["class_name"], row["confidence"]]
-            self.csv.writerow([*fixed, *(row["probabilities"] or [None] * len(self.names))])
+            cells = [*fixed, *(row["probabilities"] or [None] * len(self.names))]
+            self.csv.writerow(map(spreadsheet_safe, cells))
         elif row["blank"]:
             self.table.append([printable(row["path"]), "(blank)", "-", "no digit found"])
         else:
-            top = ", ".join(f"{t['class_name']} {t['probability']:.3f}" for t in row["top_k"])
-            shown_path = printable(row["path"])
-            self.table.append([shown_path, row["class_name"], f"{row['confidence']:.3f}", top])
+            top = ", ".join(
+                f"{printable(t['class_name'])} {t['probability']:.3f}" for t in row["top_k"]
+            )
+            shown_path, shown_class = printable(row["path"]), printable(row["class_name"])
+            self.table.append([shown_path, shown_class, f"{row['confidence']:.3f}", top])
 
     def finish(self) -> None:
         if self.kind == "table" and self.table:
@@ -79,4 +82,4 @@ def save_preprocessed(result: ImageResult, folder: Path, index: int) -> None:
     name = f"{index:06d}_{Path(result.path).stem}.png"
     buffer = io.BytesIO()
     Image.fromarray(result.preprocessed.pixels).save(buffer, format="PNG")
-    (folder / name).write_bytes(buffer.getvalue())
+    write_bytes_atomically(folder / name, buffer.getvalue())
