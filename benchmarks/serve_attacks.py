@@ -2,7 +2,7 @@
 the seconds it took, the server's peak RSS above idle, and the slowest `/api/health` answer
 while it ran. Every loop is bounded in count and size, and the server is stopped at the end.
 
-    python benchmarks/serve_attacks.py RUN_DIR [--scale 0.25] [--output attacks.json]
+    python -m benchmarks.serve_attacks RUN_DIR [--scale 0.25] [--only WORD] [--output F.json]
 
 `--scale` shrinks the large bodies (1.0: the sizes of the original report, which take
 minutes against an unprotected server). Prints a markdown table.
@@ -14,9 +14,12 @@ import argparse
 import contextlib
 import io
 import json
+import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -25,6 +28,16 @@ from pathlib import Path
 
 import httpx
 from PIL import Image
+
+from benchmarks.hostile_files import (
+    gif_frame_bomb,
+    icns_bomb,
+    ico_bomb,
+    small_png,
+    truncated_avif,
+    truncated_qoi,
+    ztxt_png,
+)
 
 MiB = 2**20
 BOUNDARY = "attackboundary7d3f"
@@ -51,7 +64,8 @@ def png(image: Image.Image) -> bytes:
 
 @dataclass
 class Watch:
-    """Samples the server's RSS and probes /api/health every 50 ms while an attack runs."""
+    """While an attack runs: the server's RSS every 10 ms, and /api/health every 50 ms (each
+    in its own thread, so a stalled server cannot hide its memory behind a slow answer)."""
 
     url: str
     pid: int
@@ -59,10 +73,14 @@ class Watch:
     slowest_health: float = 0.0
     _stop: threading.Event = field(default_factory=threading.Event)
 
-    def _run(self) -> None:
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            self.peak_rss = max(self.peak_rss, rss_bytes(self.pid))
+            self._stop.wait(0.01)
+
+    def _probe(self) -> None:
         with httpx.Client(timeout=30) as client:
             while not self._stop.is_set():
-                self.peak_rss = max(self.peak_rss, rss_bytes(self.pid))
                 started = time.monotonic()
                 with contextlib.suppress(httpx.TransportError):
                     client.get(f"{self.url}/api/health")
@@ -70,13 +88,16 @@ class Watch:
                 self._stop.wait(0.05)
 
     def __enter__(self) -> Watch:
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
+        self._threads = [threading.Thread(target=self._sample, daemon=True),
+                         threading.Thread(target=self._probe, daemon=True)]  # fmt: skip
+        for thread in self._threads:
+            thread.start()
         return self
 
     def __exit__(self, *exc_info) -> None:
         self._stop.set()
-        self._thread.join()
+        for thread in self._threads:
+            thread.join()
 
 
 def chunks(total: int, piece: bytes = b"0" * MiB) -> Iterator[bytes]:
@@ -156,6 +177,75 @@ def attack_sketch_bomb(client: httpx.Client, url: str, side: int) -> tuple[int, 
     )  # fmt: skip
 
 
+def sketchpad_id(client: httpx.Client, url: str) -> int:
+    config = client.get(f"{url}/config").json()
+    return next(
+        c["id"] for c in config["components"] if c.get("props", {}).get("elem_id") == "sketch"
+    )
+
+
+def attack_blob_index(client: httpx.Client, url: str, index: int) -> tuple[int, str]:
+    """Gradio's sketchpad blob endpoint asked for layer `index` (a 400-byte request)."""
+    fields = {
+        "session_hash": "attacker",
+        "component_id": str(sketchpad_id(client, url)),
+        "fn_name": "accept_blobs",
+        "type": "layer",
+        "index": str(index),
+        "id": "x",
+    }
+    response = client.post(f"{url}/gradio_api/component_server", data=fields,
+                           files=[("file", ("blob", b"\x89PNG", "image/png"))])  # fmt: skip
+    return response.status_code, response.text[:160]
+
+
+def attack_idle_sockets(url: str, port: int, count: int, hold: float) -> tuple[int, str]:
+    """`count` connections that never finish their headers, held `hold` seconds; then the
+    time /api/health takes on a new connection while they are (or were) open."""
+    sockets = []
+    try:
+        for _ in range(count):
+            sock = socket.create_connection(("127.0.0.1", port))
+            sock.sendall(b"GET /api/health HTTP/1.1\r\nHost: x\r\n")  # never finished
+            sockets.append(sock)
+        time.sleep(hold)
+        started = time.monotonic()
+        try:
+            status = httpx.get(f"{url}/api/health", timeout=30).status_code
+        except httpx.HTTPError:
+            status = 0
+        took = time.monotonic() - started
+        open_left = 0
+        for sock in sockets:
+            sock.setblocking(False)
+            try:
+                open_left += sock.recv(1) != b""
+            except BlockingIOError:
+                open_left += 1
+            except OSError:
+                pass
+        return (
+            status,
+            f"health after {hold:.0f} s: {took * 1000:.0f} ms; {open_left} of {count} still open",
+        )
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def attack_upload_total(
+    client: httpx.Client, url: str, temporary: Path, count: int
+) -> tuple[int, str]:
+    """`count` page uploads of 10 MiB each; what the upload cache holds afterwards."""
+    statuses = []
+    for index in range(count):
+        file = [("files", (f"{index}.png", b"\x89PNG" + b"0" * (10 * MiB - 4), "image/png"))]
+        statuses.append(client.post(f"{url}/gradio_api/upload", files=file).status_code)
+    held = sum(p.stat().st_size for p in temporary.rglob("*") if p.is_file() and not p.is_symlink())
+    counts = {code: statuses.count(code) for code in sorted(set(statuses))}
+    return statuses[-1], f"statuses {counts}; upload cache holds {held / MiB:.0f} MiB"
+
+
 def post(client: httpx.Client, url: str, **request) -> tuple[int, str]:
     response = client.post(url, **request)
     return response.status_code, response.text[:160]
@@ -165,11 +255,21 @@ def images(count: int, data: bytes) -> dict:
     return {"files": [("files", (f"{i}.png", data, "image/png")) for i in range(count)]}
 
 
-def run_attacks(url: str, pid: int, run_dir: Path, scale: float, max_images: int) -> list[dict]:
+def run_attacks(
+    url: str,
+    pid: int,
+    run_dir: Path,
+    scale: float,
+    max_images: int,
+    temporary: Path,
+    only: list[str] | None = None,
+) -> list[dict]:
     blank_25mp = png(Image.new("L", (5000, 5000), 255))
     nine_mb = b"\x89PNG" + b"0" * int(9 * MiB - 4)
     multipart = {"content-type": f"multipart/form-data; boundary={BOUNDARY}"}
     predict, tf_serving = f"{url}/api/predict", f"{url}/v1/models/mnist:predict"
+    port = int(url.rsplit(":", 1)[1])
+    ico, icns, gif = ico_bomb(), icns_bomb(), gif_frame_bomb()  # made before the clock starts
     huge_numbers = b'{"instances": [[' + b",".join([b"1" + b"0" * 400] * 28) + b"]]}"
     deep = b'{"instances": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
     attacks: dict[str, Callable[[httpx.Client], tuple[int, str]]] = {
@@ -199,7 +299,38 @@ def run_attacks(url: str, pid: int, run_dir: Path, scale: float, max_images: int
         "booleans as pixels": lambda c: post(
             c, tf_serving, json={"instances": [[[True] * 28] * 28]}
         ),
+        "sketch blob layer index 100,000,000": lambda c: attack_blob_index(c, url, 100_000_000),
+        "ICO: 16x16 directory, 12,000 x 12,000 PNG": lambda c: post(c, predict, **images(1, ico)),
+        "ICNS holding a 12,000 x 12,000 PNG": lambda c: post(c, predict, **images(1, icns)),
+        "GIF: 1x1 screen, 12,000 x 12,000 frame": lambda c: post(c, predict, **images(1, gif)),
+        "zTXt PNG beside a good image": lambda c: post(
+            c,
+            predict,
+            files=[
+                ("files", ("z.png", ztxt_png(), "image/png")),
+                ("files", ("good.png", small_png(), "image/png")),
+            ],
+        ),
+        "truncated QOI and AVIF": lambda c: post(
+            c,
+            predict,
+            files=[
+                ("files", ("a.qoi", truncated_qoi(), "image/qoi")),
+                ("files", ("b.avif", truncated_avif(), "image/avif")),
+            ],
+        ),
+        "300 idle sockets held 15 s": lambda c: attack_idle_sockets(url, port, 300, 15),
+        "40 page uploads of 10 MiB": lambda c: attack_upload_total(c, url, temporary, 40),
+        "GET /monitoring": lambda c: (lambda r: (r.status_code, r.text[:120]))(
+            c.get(f"{url}/monitoring")
+        ),
+        "component_server with no fields": lambda c: post(
+            c, f"{url}/gradio_api/component_server", data={"x": "1"}, files=[("f", ("b", b"1"))]
+        ),
     }
+    if only:
+        attacks = {name: attack for name, attack in attacks.items()
+                   if any(word.lower() in name.lower() for word in only)}  # fmt: skip
     results = []
     with httpx.Client(timeout=300) as client:
         for name, attack in attacks.items():
@@ -229,13 +360,18 @@ def main(argv=None) -> int:
     parser.add_argument("--scale", type=float, default=0.25, help="body sizes (default 0.25)")
     parser.add_argument("--max-images", type=int, default=64, help="the server's --max-images")
     parser.add_argument("--output", type=Path, help="also write the results as JSON here")
+    parser.add_argument(
+        "--only", help="comma-separated words: run the attacks whose names contain one"
+    )
     arguments = parser.parse_args(argv)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
+    temporary = Path(tempfile.mkdtemp(prefix="serve-attacks-"))
     server = subprocess.Popen(
         [sys.executable, "-m", "mnist_exp.serve", str(arguments.run_dir), "--port", str(port),
          "--max-images", str(arguments.max_images)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env={**os.environ, "TMPDIR": str(temporary)},
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 120
@@ -247,13 +383,15 @@ def main(argv=None) -> int:
                 time.sleep(0.3)
         print(f"server idle RSS {rss_bytes(server.pid) / MiB:.0f} MiB", file=sys.stderr)
         results = run_attacks(url, server.pid, arguments.run_dir.resolve(), arguments.scale,
-                              arguments.max_images)  # fmt: skip
+                              arguments.max_images, temporary,
+                              arguments.only.split(",") if arguments.only else None)  # fmt: skip
     finally:
         server.terminate()
         try:
             server.wait(timeout=30)
         except subprocess.TimeoutExpired:
             server.kill()
+        shutil.rmtree(temporary, ignore_errors=True)
     columns = ["attack", "status", "seconds", "peak_rss_above_idle_mb", "slowest_health_ms",
                "detail"]  # fmt: skip
     print("| " + " | ".join(columns) + " |")

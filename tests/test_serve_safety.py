@@ -5,6 +5,7 @@ documented `{"error": ...}` shape, and a stalled client cannot keep the server f
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -303,3 +304,155 @@ def test_bad_limits_and_a_taken_port_get_one_line_each(shapes_run):
     assert f"port {port} on 127.0.0.1 is already in use; try --port " in busy.stderr
     assert busy.stdout == ""  # no URL printed for a server that never started
     assert busy.stderr.strip().count("\n") == 0, busy.stderr  # one line, before TensorFlow
+
+
+class RssSampler:
+    """The server's peak RSS, sampled every 10 ms from a thread of its own."""
+
+    def __init__(self, pid: int):
+        self.pid, self.peak, self._done = pid, rss_bytes(pid), threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._done.is_set():
+            self.peak = max(self.peak, rss_bytes(self.pid))
+            self._done.wait(0.01)
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._done.set()
+        self._thread.join()
+
+
+def sketchpad_id(url: str) -> int:
+    components = httpx.get(f"{url}/config", timeout=30).json()["components"]
+    return next(c["id"] for c in components if c.get("props", {}).get("elem_id") == "sketch")
+
+
+def test_the_sketchpad_blob_endpoint_allocates_nothing_for_a_callers_layer_index(page_server):
+    url, process, _ = page_server
+    fields = {"session_hash": "anyone", "component_id": str(sketchpad_id(url)),
+              "fn_name": "accept_blobs", "type": "layer", "id": "x"}  # fmt: skip
+    blob = [("file", ("blob", png_bytes(Image.new("L", (8, 8))), "image/png"))]
+    idle = rss_bytes(process.pid)
+    with RssSampler(process.pid) as rss, HealthProbe(url) as probe:
+        huge = httpx.post(f"{url}/gradio_api/component_server", timeout=60,
+                          data={**fields, "index": "100000000"}, files=blob)  # fmt: skip
+        time.sleep(0.3)
+    # Before: 200 after 4.8 s, /api/health stalled as long, +0.8-2 GB per request.
+    assert huge.status_code == 422, huge.text
+    assert "one layer" in huge.json()["error"] and "Traceback" not in huge.text
+    assert rss.peak - idle < 200 * MiB and probe.slowest < 0.1
+    for kind, index in (("layer", "0"), ("composite", "null"), ("background", "null")):
+        form = {**fields, "type": kind, "index": index}
+        accepted = httpx.post(
+            f"{url}/gradio_api/component_server", data=form, files=blob, timeout=30
+        )
+        assert accepted.status_code == 200, accepted.text
+
+
+def test_icon_bombs_are_refused_at_once_and_one_bad_image_costs_only_its_own_answer(page_server):
+    from benchmarks.hostile_files import icns_bomb, ico_bomb, small_png, ztxt_png
+
+    url, process, _ = page_server
+    bombs = {"icon.ico": ico_bomb(), "icon.icns": icns_bomb()}  # 12,000 x 12,000 RGBA inside
+    idle = rss_bytes(process.pid)
+    with RssSampler(process.pid) as rss, HealthProbe(url) as probe:
+        for name, data in bombs.items():
+            started = time.monotonic()
+            refused = httpx.post(f"{url}/api/predict", timeout=60,
+                                 files=[("files", (name, data, "image/png"))])  # fmt: skip
+            took = time.monotonic() - started
+            assert refused.status_code == 415, refused.text
+            assert f"{name}: not an image file in a format read here" in refused.json()["error"]
+            assert took < 0.5, f"{name} took {took:.2f} s"  # before: 1.7-1.9 s
+    assert probe.slowest < 0.1, f"/api/health took {probe.slowest * 1000:.0f} ms"
+    assert rss.peak - idle < 200 * MiB  # before: +550-626 MiB per request
+    mixed = [("files", ("text.png", ztxt_png(), "image/png")),
+             ("files", ("one.png", shape_png(1, 4), "image/png")),
+             ("files", ("icon.ico", bombs["icon.ico"], "image/x-icon")),
+             ("files", ("white.png", small_png(), "image/png"))]  # fmt: skip
+    answer = httpx.post(f"{url}/api/predict", files=mixed, timeout=60)
+    assert answer.status_code == 200, answer.text  # before: 500 for the whole request
+    slots = answer.json()["predictions"]
+    assert [slot["error"] is not None for slot in slots] == [True, False, True, False]
+    assert slots[0]["error"].startswith("text.png: cannot be read") and slots[0]["label"] is None
+    assert slots[1]["label"] == 1 and slots[3]["blank"]
+
+
+def test_idle_sockets_never_keep_the_health_probe_out(page_server):
+    url, _, _ = page_server
+    port = int(url.rsplit(":", 1)[1])
+    sockets = []
+    try:
+        for _ in range(300):
+            sock = socket.create_connection(("127.0.0.1", port))
+            sock.sendall(b"GET /api/health HTTP/1.1\r\nHost: x\r\n")  # headers never finished
+            sockets.append(sock)
+        for wait in (1, 7, 7):  # all open; after the header timeout; 15 s in
+            time.sleep(wait)
+            started = time.monotonic()
+            health = httpx.get(f"{url}/api/health", timeout=30)
+            # Before: 503 (uvicorn's limit counted the idle sockets) for ~70 s.
+            assert health.status_code == 200 and time.monotonic() - started < 2
+        closed = 0
+        for sock in sockets:
+            sock.settimeout(0.01)
+            with contextlib.suppress(TimeoutError, OSError):
+                closed += sock.recv(1) == b""
+        assert closed == 300, f"{300 - closed} idle sockets still open after 15 s"
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "request_kwargs", "status"),
+    [("GET", "/monitoring", {}, 404),
+     ("GET", "/monitoring/summary", {}, 404),
+     ("POST", "/gradio_api/component_server", {"data": {"x": "1"}, "files": [("f", ("b", b"1"))]},
+      500),
+     ("POST", "/gradio_api/component_server", {"content": b"{"}, 400),
+     ("POST", "/gradio_api/upload", {"content": b"x", "headers": {"content-type": "text/plain"}},
+      400)],
+    ids=["monitoring", "monitoring-summary", "component-server-fields", "component-server-json",
+         "upload-not-multipart"],
+)  # fmt: skip
+def test_every_routes_errors_are_in_the_documented_shape(
+    page_server, method, path, request_kwargs, status
+):
+    url, _, _ = page_server
+    response = httpx.request(method, f"{url}{path}", timeout=30, **request_kwargs)
+    assert response.status_code == status, response.text
+    assert isinstance(response.json()["error"], str), response.text
+    assert "Traceback" not in response.text and 'File "' not in response.text
+
+
+def test_upload_folders_are_bounded_in_total_and_a_crashed_servers_is_removed(shapes_run, tmp_path):
+    run_dir, _ = shapes_run
+    temporary = tmp_path / "tmp"
+    orphan = temporary / "mnist-exp-serve-crashed"
+    orphan.mkdir(parents=True)
+    (orphan / "upload.png").write_bytes(b"0" * 1000)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True).stdout.strip()  # fmt: skip
+    (orphan / ".owner-pid").write_text(f"{dead}\n")
+    url, process, _ = start_server(run_dir, temporary)
+    try:
+        assert not orphan.exists()
+        (own,) = temporary.glob("mnist-exp-serve-*")
+        assert (own / ".owner-pid").read_text().strip() == str(process.pid)
+        statuses = []
+        for index in range(40):
+            file = [("files", (f"{index}.png", b"\x89PNG" + b"0" * (10 * MiB - 4), "image/png"))]
+            statuses.append(httpx.post(f"{url}/gradio_api/upload", files=file, timeout=60))
+        held = sum(p.stat().st_size for p in own.rglob("*") if p.is_file())
+        assert held < 300 * MiB, f"{held / MiB:.0f} MiB in the upload cache"  # before: 400 MiB
+        refused = statuses[-1]
+        assert refused.status_code == 429 and "retry later" in refused.json()["error"]
+    finally:
+        stop(process)
+    assert not own.exists()
