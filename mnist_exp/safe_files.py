@@ -39,20 +39,24 @@ def open_unlinked(path: Path, flags: int, mode: int = 0o644) -> int:
         ) from None
 
 
-def find_links(folder: Path) -> list[Path]:
-    """The symbolic links below `folder` (not followed), sorted; none for a missing folder."""
-    links, folders = [], [Path(folder)]
+def entries_below(folder: Path) -> Iterator[os.DirEntry]:
+    """Every entry below `folder`, never descending through a link; a folder that cannot
+    be read (gone, not a folder, no permission) holds nothing."""
+    folders = [Path(folder)]
     while folders:
         try:
             with os.scandir(folders.pop()) as entries:
                 for entry in entries:
-                    if entry.is_symlink():
-                        links.append(Path(entry.path))
-                    elif entry.is_dir():
+                    yield entry
+                    if entry.is_dir(follow_symlinks=False):
                         folders.append(Path(entry.path))
-        except (FileNotFoundError, NotADirectoryError):
+        except OSError:
             continue
-    return sorted(links)
+
+
+def find_links(folder: Path) -> list[Path]:
+    """The symbolic links below `folder`, sorted; none for a missing folder."""
+    return sorted(Path(entry.path) for entry in entries_below(folder) if entry.is_symlink())
 
 
 def refuse_links(folder: Path) -> None:

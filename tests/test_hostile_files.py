@@ -95,6 +95,17 @@ def test_class_names_are_printed_escaped_and_csv_cells_are_never_formulas(capsys
     assert spreadsheet_safe(-1.5) == -1.5 and spreadsheet_safe("@x") == "'@x"
 
 
+def predict_with_a_model_made_by(script: str, victim, model, folder):
+    """`mnist-exp-predict MODEL one.png` for the model `script` writes (its argv: the file its
+    graph writes, where to save the model)."""
+    made = subprocess.run([sys.executable, "-c", script, str(victim), str(model)],
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert made.returncode == 0, made.stderr[-2000:]
+    image = folder / "one.png"
+    drawn(1, np.random.default_rng(0)).save(image)
+    return run_module("mnist_exp.predict", str(model), str(image), cwd=folder)
+
+
 WRITES_A_FILE = """
 import sys
 import tensorflow as tf
@@ -113,12 +124,7 @@ tf.saved_model.save(model, sys.argv[2], signatures={"serving_default": model.ser
 @pytest.mark.slow
 def test_a_savedmodel_that_writes_a_file_is_refused_before_it_runs(tmp_path):
     victim, saved = tmp_path / "written.txt", tmp_path / "saved_model"
-    made = subprocess.run([sys.executable, "-c", WRITES_A_FILE, str(victim), str(saved)],
-                          capture_output=True, text=True, timeout=300)  # fmt: skip
-    assert made.returncode == 0, made.stderr[-2000:]
-    image = tmp_path / "one.png"
-    drawn(1, np.random.default_rng(0)).save(image)
-    result = run_module("mnist_exp.predict", str(saved), str(image), cwd=tmp_path)
+    result = predict_with_a_model_made_by(WRITES_A_FILE, victim, saved, tmp_path)
     assert result.returncode == 2, result.stderr[-2000:]
     assert "runs the op 'WriteFile'" in result.stderr and "model.keras" in result.stderr
     assert "Traceback" not in result.stderr
@@ -147,12 +153,7 @@ open(sys.argv[2], "wb").write(converter.convert())
 @pytest.mark.slow
 def test_a_tflite_model_with_tensorflow_ops_is_refused_when_loaded(tmp_path):
     victim, model = tmp_path / "written.txt", tmp_path / "flex.tflite"
-    made = subprocess.run([sys.executable, "-c", WITH_TF_OPS, str(victim), str(model)],
-                          capture_output=True, text=True, timeout=300)  # fmt: skip
-    assert made.returncode == 0, made.stderr[-2000:]
-    image = tmp_path / "one.png"
-    drawn(1, np.random.default_rng(0)).save(image)
-    result = run_module("mnist_exp.predict", str(model), str(image), cwd=tmp_path)
+    result = predict_with_a_model_made_by(WITH_TF_OPS, victim, model, tmp_path)
     assert result.returncode == 2, result.stderr[-2000:]
     assert "is not a usable TFLite model (Select TensorFlow op(s)" in result.stderr
     assert "Traceback" not in result.stderr and not victim.exists()

@@ -8,7 +8,7 @@ after CACHE_SECONDS."""
 
 from __future__ import annotations
 
-import os
+import contextlib
 import time
 from collections import deque
 from pathlib import Path
@@ -16,6 +16,8 @@ from pathlib import Path
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from mnist_exp.safe_files import entries_below
 
 UPLOAD_PATHS = ("/gradio_api/upload", "/gradio_api/upload/")
 CACHE_SECONDS = 600  # Gradio's delete_cache age for the page (ui.build_ui)
@@ -26,17 +28,11 @@ PER_CLIENT_BYTES = 128 * 2**20
 
 def folder_bytes(folder: Path) -> int:
     """The bytes of the files below `folder` (links not followed)."""
-    total, folders = 0, [folder]
-    while folders:
-        try:
-            with os.scandir(folders.pop()) as entries:
-                for entry in entries:
-                    if entry.is_dir(follow_symlinks=False):
-                        folders.append(Path(entry.path))
-                    elif entry.is_file(follow_symlinks=False):
-                        total += entry.stat(follow_symlinks=False).st_size
-        except OSError:
-            continue  # removed while counted: Gradio's cache cleaner
+    total = 0
+    for entry in entries_below(folder):
+        with contextlib.suppress(OSError):  # removed while counted: Gradio's cache cleaner
+            if entry.is_file(follow_symlinks=False):
+                total += entry.stat(follow_symlinks=False).st_size
     return total
 
 
