@@ -128,3 +128,37 @@ def test_tensorflow_info_lines_are_dropped_but_a_users_level_wins():
     assert level == "0"
     if "cpu_feature_guard" in chatty:  # printed only on CPUs with instructions TF was not built for
         assert "cpu_feature_guard" not in quiet
+
+
+MAX_FUNCTION_LINES = 60  # of code: docstrings, comments and blank lines aside
+
+
+def code_lines(source: list[str], function: ast.FunctionDef | ast.AsyncFunctionDef) -> int:
+    first = function.body[0]
+    docstring = (
+        range(first.lineno, first.end_lineno + 1)
+        if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
+        and isinstance(first.value.value, str)
+        else range(0)
+    )  # fmt: skip
+    return sum(
+        1
+        for number in range(function.lineno, function.end_lineno + 1)
+        if number not in docstring
+        and source[number - 1].strip()
+        and not source[number - 1].strip().startswith("#")
+    )
+
+
+def test_no_function_is_longer_than_a_screen():
+    long = []
+    for path in sorted((REPO_ROOT / "mnist_exp").rglob("*.py")):
+        text = path.read_text()
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                count = code_lines(text.splitlines(), node)
+                if count > MAX_FUNCTION_LINES:
+                    long.append(
+                        f"{path.relative_to(REPO_ROOT)}:{node.lineno} {node.name} ({count})"
+                    )
+    assert not long, f"functions over {MAX_FUNCTION_LINES} lines of code: {long}"

@@ -100,6 +100,37 @@ def _export_one(export_format, model, folder: Path, calibration, test, reference
     return result
 
 
+def _export_logged(export_format, model, folder, calibration, splits, reference):
+    log.info("Exporting %s ...", export_format.name)
+    result = _export_one(export_format, model, folder, calibration, splits, reference)
+    log.info(
+        "%s: agreement %.4f%s, accuracy %.4f, %.1f KiB",
+        export_format.name,
+        result.measurement.agreement,
+        "" if result.accepted else " (below the threshold: rejected)",
+        result.measurement.accuracy,
+        result.measurement.size_bytes / 1024,
+    )
+    return result
+
+
+def _export_record(run, splits, calibration, keras_measurement, results) -> dict:
+    """What export.json says: the run, the data measured on, and each format's figures."""
+    return {
+        "run_dir": str(run.directory),
+        "model": run.metrics.get("model"),
+        "dataset": run.metrics.get("dataset"),
+        "class_names": list(run.class_names),
+        "input_convention": INPUT_CONVENTION,
+        "test_accuracy": run.metrics.get("test_accuracy"),
+        "test_images": len(splits.y_test),
+        "calibration_images": len(calibration),
+        "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "keras": {"path": f"../{run.model_path.name}", **keras_measurement.as_dict()},
+        "formats": {result.format.name: result.as_dict() for result in results},
+    }
+
+
 def export_run(
     run_dir: Path,
     formats: list[str] | None = None,
@@ -141,32 +172,11 @@ def export_run(
         folder = run.directory / f".{EXPORT_DIR}-incomplete-{os.getpid()}"
         folder.mkdir()
         try:
-            results = []
-            for name in names:
-                log.info("Exporting %s ...", name)
-                result = _export_one(FORMATS[name], model, folder, calibration, splits, reference)
-                results.append(result)
-                log.info(
-                    "%s: agreement %.4f%s, accuracy %.4f, %.1f KiB",
-                    name,
-                    result.measurement.agreement,
-                    "" if result.accepted else " (below the threshold: rejected)",
-                    result.measurement.accuracy,
-                    result.measurement.size_bytes / 1024,
-                )
-            record = {
-                "run_dir": str(run.directory),
-                "model": run.metrics.get("model"),
-                "dataset": run.metrics.get("dataset"),
-                "class_names": list(run.class_names),
-                "input_convention": INPUT_CONVENTION,
-                "test_accuracy": run.metrics.get("test_accuracy"),
-                "test_images": len(splits.y_test),
-                "calibration_images": len(calibration),
-                "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
-                "keras": {"path": f"../{run.model_path.name}", **keras_measurement.as_dict()},
-                "formats": {result.format.name: result.as_dict() for result in results},
-            }
+            results = [
+                _export_logged(FORMATS[name], model, folder, calibration, splits, reference)
+                for name in names
+            ]
+            record = _export_record(run, splits, calibration, keras_measurement, results)
             write_text_atomically(folder / EXPORT_FILE, json.dumps(record, indent=2) + "\n")
             write_text_atomically(folder / REPORT_FILE, report_markdown(record))
             _move_into_place(folder, final)

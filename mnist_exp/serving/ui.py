@@ -19,6 +19,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from mnist_exp.serving.service import Answer, PredictionService, RequestRefused
+from mnist_exp.serving.upload_quota import CACHE_SECONDS
 
 SHOWN_SIDE = 112  # the 28x28 input, enlarged so that people can see it
 TILE, SHEET_COLUMNS = 84, 8  # what the model saw, per uploaded image
@@ -197,8 +198,18 @@ def _digit_sketchpad(upload_root: Path, max_bytes: int, **options):
     return sketchpad
 
 
-def build_ui(service: PredictionService, upload_root: Path):
-    """The page. `upload_root` is Gradio's upload folder (GRADIO_TEMP_DIR) for this server."""
+def _uploads_note(answers: list[Answer]) -> str:
+    blank = sum(a.blank for a in answers)
+    unreadable = sum(a.error is not None for a in answers)
+    notes = [f"{blank} blank: no digit found, no prediction"] * bool(blank) + [
+        f"{unreadable} unreadable: see the table"
+    ] * bool(unreadable)
+    note = f" ({'; '.join(notes)})" if notes else ""
+    return f"{len(answers)} image(s) predicted.{note}"
+
+
+def _upload_tab(service: PredictionService, upload_root: Path) -> None:
+    """Many images at once: a table of predictions and a sheet of what the model saw."""
     import gradio as gr
 
     max_bytes = service.limits.max_file_bytes
@@ -213,13 +224,30 @@ def build_ui(service: PredictionService, upload_root: Path):
             return None, gr.Image(visible=False), f"**Cannot predict:** {error}"
         rows = [_table_row(answer, service.class_names) for answer in answers]
         seen = gr.Image(contact_sheet(answers), visible=True)
-        blank = sum(a.blank for a in answers)
-        unreadable = sum(a.error is not None for a in answers)
-        notes = [f"{blank} blank: no digit found, no prediction"] * bool(blank) + [
-            f"{unreadable} unreadable: see the table"
-        ] * bool(unreadable)
-        note = f" ({'; '.join(notes)})" if notes else ""
-        return rows, seen, f"{len(answers)} image(s) predicted.{note}"
+        return rows, seen, _uploads_note(answers)
+
+    uploads = gr.File(file_count="multiple", file_types=["image"], label="Images (one or many)")
+    button = gr.Button("Predict", variant="primary")
+    message = gr.Markdown(elem_id="upload-message")
+    table = gr.Dataframe(
+        headers=list(TABLE_HEADERS),
+        label="Predictions",
+        interactive=False,
+        wrap=True,
+        elem_id="predictions",
+    )
+    seen = gr.Image(
+        label="What the model saw (28x28, light ink on black)",
+        visible=False,
+        show_label=True,
+        elem_id="seen",
+    )
+    button.click(classify_uploads, uploads, [table, seen, message])
+
+
+def _draw_tab(service: PredictionService, upload_root: Path) -> None:
+    """A sketchpad whose prediction follows the drawing."""
+    import gradio as gr
 
     async def classify_sketch(drawing: bytes | None):
         if not drawing:
@@ -233,50 +261,37 @@ def build_ui(service: PredictionService, upload_root: Path):
         scores = dict(zip(service.class_names, answer.probabilities, strict=True))
         return scores, _enlarged(answer.preprocessed.pixels)
 
-    with gr.Blocks(title="mnist_exp", delete_cache=(60, 600)) as page:
+    gr.Markdown("Draw a digit in the box with the mouse, a pen or a finger; the "
+                "prediction follows as you draw.")  # fmt: skip
+    with gr.Row():
+        sketch = _digit_sketchpad(
+            upload_root,
+            service.limits.max_file_bytes,
+            label="Draw a digit",
+            canvas_size=(280, 280),
+            brush=gr.Brush(default_size=16, colors=["#000000"], color_mode="fixed"),
+            layers=False,
+            placeholder="Draw a digit here",
+            elem_id="sketch",
+        )
+        with gr.Column():
+            label = gr.Label(num_top_classes=3, label="Prediction", elem_id="sketch-label")
+            sketch_seen = gr.Image(label="What the model saw", height=160, elem_id="sketch-seen")
+            gr.ClearButton([sketch, label, sketch_seen], value="Clear the drawing")
+    sketch.change(classify_sketch, sketch, [label, sketch_seen], show_progress="hidden")
+
+
+def build_ui(service: PredictionService, upload_root: Path):
+    """The page. `upload_root` is Gradio's upload folder (GRADIO_TEMP_DIR) for this server."""
+    import gradio as gr
+
+    with gr.Blocks(title="mnist_exp", delete_cache=(60, CACHE_SECONDS)) as page:
         gr.Markdown("# mnist_exp: try the model")
         gr.Markdown(facts_markdown(service))
         with gr.Tab("Upload images"):
-            uploads = gr.File(
-                file_count="multiple", file_types=["image"], label="Images (one or many)"
-            )
-            button = gr.Button("Predict", variant="primary")
-            message = gr.Markdown(elem_id="upload-message")
-            table = gr.Dataframe(
-                headers=list(TABLE_HEADERS),
-                label="Predictions",
-                interactive=False,
-                wrap=True,
-                elem_id="predictions",
-            )
-            seen = gr.Image(
-                label="What the model saw (28x28, light ink on black)",
-                visible=False,
-                show_label=True,
-                elem_id="seen",
-            )
-            button.click(classify_uploads, uploads, [table, seen, message])
+            _upload_tab(service, upload_root)
         with gr.Tab("Draw") as draw_tab:
-            gr.Markdown("Draw a digit in the box with the mouse, a pen or a finger; the "
-                        "prediction follows as you draw.")  # fmt: skip
-            with gr.Row():
-                sketch = _digit_sketchpad(
-                    upload_root,
-                    max_bytes,
-                    label="Draw a digit",
-                    canvas_size=(280, 280),
-                    brush=gr.Brush(default_size=16, colors=["#000000"], color_mode="fixed"),
-                    layers=False,
-                    placeholder="Draw a digit here",
-                    elem_id="sketch",
-                )
-                with gr.Column():
-                    label = gr.Label(num_top_classes=3, label="Prediction", elem_id="sketch-label")
-                    sketch_seen = gr.Image(
-                        label="What the model saw", height=160, elem_id="sketch-seen"
-                    )
-                    gr.ClearButton([sketch, label, sketch_seen], value="Clear the drawing")
-            sketch.change(classify_sketch, sketch, [label, sketch_seen], show_progress="hidden")
+            _draw_tab(service, upload_root)
             draw_tab.select(None, None, None, js=PICK_BRUSH)
         page.load(None, None, None, js=PICK_BRUSH)
     return page

@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from mnist_exp.safe_files import entries_below
 
 UPLOAD_PATHS = ("/gradio_api/upload", "/gradio_api/upload/")
-CACHE_SECONDS = 600  # Gradio's delete_cache age for the page (ui.build_ui)
+CACHE_SECONDS = 600  # how long Gradio keeps the page's uploads (ui.build_ui passes it on)
 WINDOW_SECONDS = CACHE_SECONDS
 TOTAL_BYTES = 256 * 2**20
 PER_CLIENT_BYTES = 128 * 2**20

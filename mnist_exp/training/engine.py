@@ -312,6 +312,95 @@ def _report(
     return report
 
 
+@dataclass
+class _Fitted:
+    """What fitting leaves for scoring and the record."""
+
+    model: keras.Model
+    splits: Splits
+    plan: BatchPlan
+    saver: BestModelSaver
+    epoch_logger: EpochLogger
+    events_dir: Path
+    initial_epoch: int
+
+
+def _fit_run(settings: ExperimentSettings, output_dir: Path, resume: bool, data_label) -> _Fitted:
+    """Data, model and callbacks built, then fitted (from the newest backup on `resume`)."""
+    strategy = build_strategy(settings.strategy)  # first: it must precede any TensorFlow work
+    splits = prepare_splits(settings.dataset, settings.seed, path_label=data_label)
+    plan, model = build_trainable(settings, splits, strategy)
+    log.info(
+        "%s: %s parameters; %d replica(s), global batch %d",
+        model.name,
+        f"{model.count_params():,}",
+        plan.replicas,
+        plan.global_batch,
+    )
+    restored = restore_latest(model, output_dir) if resume else None
+    initial_epoch = restored["epoch"] if restored else 0
+    if resume:
+        _keep_history_before(output_dir, initial_epoch)
+    events_dir = tensorboard_dir(output_dir, settings.model.name, settings.seed)
+    epoch_logger = EpochLogger(settings.trainer.epochs)
+    saver = BestModelSaver(output_dir / artifacts.MODEL_FILE, settings.trainer.checkpoint_monitor)
+    callbacks = build_callbacks(
+        settings, output_dir, events_dir, epoch_logger, saver, initial_epoch > 0, plan
+    )
+    callbacks = with_backup(with_averaged_weights(callbacks, model), output_dir, restored)
+    validation = make_evaluation_dataset(splits.x_val, splits.y_val)
+    _fit(model, strategy, settings, splits, plan, validation, initial_epoch, callbacks)
+    return _Fitted(model, splits, plan, saver, epoch_logger, events_dir, initial_epoch)
+
+
+def _score(fitted: _Fitted, settings: ExperimentSettings, output_dir: Path, history, summary):
+    """(metrics, the epoch whose weights were scored, test probabilities): the best
+    checkpoint's weights restored when early stopping asks for them, then the test set."""
+    model, splits, saver, epoch_logger = (
+        fitted.model, fitted.splits, fitted.saver, fitted.epoch_logger
+    )  # fmt: skip
+    metrics = summary.metrics()
+    metrics.update(
+        objective_name=settings.objective.metric,
+        objective=settings.objective.best(history[settings.objective.metric]),
+        class_names=list(splits.class_names),
+        input_convention=INPUT_CONVENTION,
+    )
+    scored_epoch = metrics["epochs_run"]
+    if (
+        settings.trainer.early_stopping.restore_best_weights
+        and saver.best_epoch is not None
+        and saver.best_epoch != scored_epoch  # the last epoch's weights are the model's own
+    ):
+        model.set_weights(load_keras_model(output_dir / artifacts.MODEL_FILE).get_weights())
+        scored_epoch = saver.best_epoch
+    log.info(
+        "Scoring %s test images with the weights of epoch %s ...",
+        f"{len(splits.y_test):,}",
+        scored_epoch,
+    )
+    test = evaluate(model, make_evaluation_dataset(splits.x_test, splits.y_test))
+    train_seconds = sum(epoch_logger.train_seconds)
+    metrics.update(
+        test_accuracy=test["accuracy"],
+        test_loss=test["loss"],
+        best_epoch=saver.best_epoch,
+        train_seconds=round(sum(epoch_logger.epoch_seconds), 3),
+        images_per_second=round(
+            len(splits.y_train) * len(epoch_logger.train_seconds) / max(train_seconds, 1e-9), 1
+        ),
+        num_params=int(model.count_params()),
+        num_train=len(splits.y_train),
+        num_validation=len(splits.y_val),
+        num_test=len(splits.y_test),
+        data_source=splits.source,
+        num_replicas=fitted.plan.replicas,
+        global_batch_size=fitted.plan.global_batch,
+        resumed_from_epoch=fitted.initial_epoch or None,
+    )
+    return metrics, scored_epoch, test["probabilities"]
+
+
 def train_and_evaluate(
     settings: ExperimentSettings,
     output_dir: Path,
@@ -331,87 +420,16 @@ def train_and_evaluate(
     Returns:
         The run's metrics (see README: "What a run leaves").
     """
-    trainer = settings.trainer
-    strategy = build_strategy(settings.strategy)  # first: it must precede any TensorFlow work
-    splits = prepare_splits(settings.dataset, settings.seed, path_label=data_label)
-    plan, model = build_trainable(settings, splits, strategy)
-    log.info(
-        "%s: %s parameters; %d replica(s), global batch %d",
-        model.name,
-        f"{model.count_params():,}",
-        plan.replicas,
-        plan.global_batch,
-    )
-    restored = restore_latest(model, output_dir) if resume else None
-    initial_epoch = restored["epoch"] if restored else 0
-    if resume:
-        _keep_history_before(output_dir, initial_epoch)
-
-    events_dir = tensorboard_dir(output_dir, settings.model.name, settings.seed)
-    epoch_logger = EpochLogger(trainer.epochs)
-    saver = BestModelSaver(output_dir / artifacts.MODEL_FILE, trainer.checkpoint_monitor)
-    callbacks = with_backup(
-        with_averaged_weights(
-            build_callbacks(
-                settings, output_dir, events_dir, epoch_logger, saver, initial_epoch > 0, plan
-            ),
-            model,
-        ),
-        output_dir,
-        restored,
-    )
-    validation = make_evaluation_dataset(splits.x_val, splits.y_val)
-    _fit(model, strategy, settings, splits, plan, validation, initial_epoch, callbacks)
-
+    fitted = _fit_run(settings, output_dir, resume, data_label)
     history = _read_history(output_dir)
     summary = _HistorySummary.of(history)
-    metrics = summary.metrics()
-    metrics.update(
-        objective_name=settings.objective.metric,
-        objective=settings.objective.best(history[settings.objective.metric]),
-        class_names=list(splits.class_names),
-        input_convention=INPUT_CONVENTION,
-    )
-    scored_epoch = metrics["epochs_run"]
-    if (
-        trainer.early_stopping.restore_best_weights
-        and saver.best_epoch is not None
-        and saver.best_epoch != scored_epoch  # the last epoch's weights are the model's own
-    ):
-        model.set_weights(load_keras_model(output_dir / artifacts.MODEL_FILE).get_weights())
-        scored_epoch = saver.best_epoch
-    log.info(
-        "Scoring %s test images with the weights of epoch %s ...",
-        f"{len(splits.y_test):,}",
-        scored_epoch,
-    )
-    test = evaluate(model, make_evaluation_dataset(splits.x_test, splits.y_test))
-    metrics.update(
-        test_accuracy=test["accuracy"],
-        test_loss=test["loss"],
-        best_epoch=saver.best_epoch,
-        train_seconds=round(sum(epoch_logger.epoch_seconds), 3),
-        images_per_second=round(
-            len(splits.y_train)
-            * len(epoch_logger.train_seconds)
-            / max(sum(epoch_logger.train_seconds), 1e-9),
-            1,
-        ),
-        num_params=int(model.count_params()),
-        num_train=len(splits.y_train),
-        num_validation=len(splits.y_val),
-        num_test=len(splits.y_test),
-        data_source=splits.source,
-        num_replicas=plan.replicas,
-        global_batch_size=plan.global_batch,
-        resumed_from_epoch=initial_epoch or None,
-    )
+    metrics, scored_epoch, probabilities = _score(fitted, settings, output_dir, history, summary)
     if metrics["status"] != Status.DIVERGED:  # a diverged run keeps its last finite backup
         remove_backups(output_dir)
     log.info("Writing the report pictures and the TensorBoard record ...")
-    report = _report(test["probabilities"], splits, history, output_dir, settings)
+    report = _report(probabilities, fitted.splits, history, output_dir, settings)
     write_run_record(
-        events_dir,
+        fitted.events_dir,
         hparams=hparams,
         metrics=metrics,
         images=report.images,

@@ -75,6 +75,27 @@ def _as_interrupt(error: BaseException) -> KeyboardInterrupt | None:
     return None
 
 
+def _record_the_end(error: BaseException, record: dict, run_dir: Path, started: float):
+    """Records a run ended by `error` as failed or interrupted (logging an unexpected error's
+    traceback); returns the KeyboardInterrupt to raise instead when `error` disguises one."""
+    interrupt = _as_interrupt(error)
+    disguised = interrupt is not None and interrupt is not error
+    described = f"{type(error).__name__}: {error}"
+    if disguised:
+        described = f"KeyboardInterrupt: {interrupt} (surfaced as {described})"
+    record.update(
+        status=Status.FAILED if interrupt is None else Status.INTERRUPTED,
+        resumable=(run_dir / artifacts.BACKUP_DIR).is_dir(),
+        error=described,
+        finished_at=_now(),
+        wall_seconds=round(time.perf_counter() - started, 3),
+    )
+    safe_files.write_json_atomically(run_dir / artifacts.METRICS_FILE, record)
+    if interrupt is None and not isinstance(error, MnistExpError):
+        log.error("Run failed:\n%s", traceback.format_exc())
+    return interrupt if disguised else None
+
+
 def run_experiment(
     cfg: DictConfig,
     output_dir: Path,
@@ -127,23 +148,9 @@ def run_experiment(
             )
         )
     except BaseException as error:
-        interrupt = _as_interrupt(error)
-        disguised = interrupt is not None and interrupt is not error
-        described = f"{type(error).__name__}: {error}"
-        if disguised:
-            described = f"KeyboardInterrupt: {interrupt} (surfaced as {described})"
-        record.update(
-            status=Status.FAILED if interrupt is None else Status.INTERRUPTED,
-            resumable=(run_dir / artifacts.BACKUP_DIR).is_dir(),
-            error=described,
-            finished_at=_now(),
-            wall_seconds=round(time.perf_counter() - started, 3),
-        )
-        safe_files.write_json_atomically(run_dir / artifacts.METRICS_FILE, record)
-        if disguised:
-            raise interrupt from error
-        if interrupt is None and not isinstance(error, MnistExpError):
-            log.error("Run failed:\n%s", traceback.format_exc())
+        disguised = _record_the_end(error, record, run_dir, started)
+        if disguised is not None:
+            raise disguised from error
         raise
     finally:
         if run_dir != output_dir:

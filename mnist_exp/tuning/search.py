@@ -61,6 +61,30 @@ def _check_state(output_dir: Path, state_dir: Path, tuning: TuningSettings) -> N
         log.info("%s was stopped before its first trial; starting it as recorded.", state_dir)
 
 
+def _build_tuner(tuner_settings, tuning, objective, space, runner, state_dir, output_dir):
+    # Imported here: TensorFlow starts only once the config is known to be good.
+    import keras_tuner
+
+    from mnist_exp.tuning.oracles import build_oracle
+    from mnist_exp.tuning.tuner import ConfigTuner
+
+    hyperparameters = keras_tuner.HyperParameters()
+    space.declare(hyperparameters)
+    oracle = build_oracle(tuner_settings, objective, hyperparameters)
+
+    def write_results(tuner) -> None:
+        _write_table(tuner, output_dir, space)
+
+    return ConfigTuner(
+        oracle,
+        state_dir,
+        PROJECT_NAME,
+        runner,
+        tuner_settings.max_trials,
+        on_trial_ended=None if tuning.role == "worker" else write_results,
+    )
+
+
 def run_search(
     cfg: DictConfig,
     output_dir: Path,
@@ -107,28 +131,8 @@ def run_search(
         tuner_settings.max_epochs,
         state_dir,
     )
-    # Imported here: TensorFlow starts only once the config is known to be good.
-    import keras_tuner
-
-    from mnist_exp.tuning.oracles import build_oracle
-    from mnist_exp.tuning.tuner import ConfigTuner
-
-    hyperparameters = keras_tuner.HyperParameters()
-    space.declare(hyperparameters)
-    oracle = build_oracle(tuner_settings, objective, hyperparameters)
+    tuner = _build_tuner(tuner_settings, tuning, objective, space, runner, state_dir, output_dir)
     started = time.monotonic()
-
-    def write_results(tuner) -> None:
-        _write_table(tuner, output_dir, space)
-
-    tuner = ConfigTuner(
-        oracle,
-        state_dir,
-        PROJECT_NAME,
-        runner,
-        tuner_settings.max_trials,
-        on_trial_ended=None if tuning.role == "worker" else write_results,
-    )
     tuner.save()  # at once, so a search killed in its first trial resumes as well
     if tuning.role == "chief":
         serve_oracle(
