@@ -37,7 +37,7 @@ format: $(STAMP)
 	$(BIN)/ruff format mnist_exp tests benchmarks docs
 
 tensorboard: $(STAMP)  ## all runs under outputs/, on http://127.0.0.1:6006 only
-	$(BIN)/python -m mnist_exp.board outputs
+	$(BIN)/python -m mnist_exp.cli.board outputs
 
 bench: $(STAMP)  ## the speed benchmark on real MNIST (about 35 minutes; ARGS="--help")
 	$(BIN)/python -m benchmarks.bench $(ARGS)

@@ -260,7 +260,7 @@ OVERHEAD_CONTENDERS = ("plain", "framework", "framework_progress_bar")
 def measure_overhead(splits, num_images: int, rounds: int) -> dict:
     """Images/s of epoch 2 (epoch 1 traces) on `num_images` images, alternating contenders:
     plain Keras, the framework, and the framework drawing its live progress bar."""
-    from mnist_exp.training.progress import ProgressBar
+    from mnist_exp.training.epoch_progress import ProgressBar
 
     speeds = {contender: [] for contender in OVERHEAD_CONTENDERS}
     passes = rounds * len(OVERHEAD_CONTENDERS)

@@ -2,7 +2,7 @@
 the one the issue measured (the package as commit BASELINE_COMMIT had it, unpacked with
 `git archive`), in the same run, on the same PNGs and model.
 
-Each version's command runs in its own process (`python -m mnist_exp.predict` with the
+Each version's command runs in its own process (`python -m` its predict module, with the
 version's source tree as the working directory, so that its package is the one imported),
 over --copies of the MNIST test PNGs with `--format csv` (rows streamed, every row checked),
 and again on one image: images/s = images / (the first's wall time - the second's), i.e.
@@ -44,6 +44,13 @@ def unpack_package(commit: str, into: Path) -> Path:
     return into
 
 
+def predict_module(source: Path) -> str:
+    """The predict command's module in the tree `source` (older trees kept the commands at
+    the package's top level)."""
+    moved = (source / "mnist_exp" / "cli" / "predict.py").is_file()
+    return "mnist_exp.cli.predict" if moved else "mnist_exp.predict"
+
+
 def command_seconds(source: Path, model: Path, images: Path, expected_rows: int) -> float:
     """Wall seconds of the predict command of the tree `source` over `images` (a folder or a
     file), in CSV.
@@ -51,7 +58,7 @@ def command_seconds(source: Path, model: Path, images: Path, expected_rows: int)
     Raises:
         RuntimeError: when the command fails or does not answer one row per image.
     """
-    command = [sys.executable, "-m", "mnist_exp.predict", str(model), str(images)]
+    command = [sys.executable, "-m", predict_module(source), str(model), str(images)]
     command += ["--format", "csv"]
     started = time.perf_counter()
     done = subprocess.run(command, cwd=source, capture_output=True, text=True)

@@ -368,7 +368,7 @@ def main(argv=None) -> int:
     url = f"http://127.0.0.1:{port}"
     temporary = Path(tempfile.mkdtemp(prefix="serve-attacks-"))
     server = subprocess.Popen(
-        [sys.executable, "-m", "mnist_exp.serve", str(arguments.run_dir), "--port", str(port),
+        [sys.executable, "-m", "mnist_exp.cli.serve", str(arguments.run_dir), "--port", str(port),
          "--max-images", str(arguments.max_images)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         env={**os.environ, "TMPDIR": str(temporary)},

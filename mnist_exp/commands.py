@@ -20,17 +20,19 @@ class Command:
 
 COMMANDS = {
     "train": Command("mnist-exp", "mnist_exp", "mnist_exp.__main__:main"),
-    "resume": Command("mnist-exp-resume", "mnist_exp.resume", "mnist_exp.resume:main"),
-    "tune": Command("mnist-exp-tune", "mnist_exp.tune", "mnist_exp.tune:main"),
-    "compare": Command("mnist-exp-compare", "mnist_exp.compare", "mnist_exp.compare:main"),
-    "board": Command("mnist-exp-board", "mnist_exp.board", "mnist_exp.board:main"),
-    "ensemble": Command("mnist-exp-ensemble", "mnist_exp.ensemble", "mnist_exp.ensemble:main"),
-    "launch": Command("mnist-exp-launch", "mnist_exp.launch", "mnist_exp.launch:main"),
-    "export": Command("mnist-exp-export", "mnist_exp.export", "mnist_exp.export:main"),
-    "predict": Command("mnist-exp-predict", "mnist_exp.predict", "mnist_exp.predict:main"),
-    "serve": Command("mnist-exp-serve", "mnist_exp.serve", "mnist_exp.serve:main"),
+    "resume": Command("mnist-exp-resume", "mnist_exp.cli.resume", "mnist_exp.cli.resume:main"),
+    "tune": Command("mnist-exp-tune", "mnist_exp.cli.tune", "mnist_exp.cli.tune:main"),
+    "compare": Command("mnist-exp-compare", "mnist_exp.cli.compare", "mnist_exp.cli.compare:main"),
+    "board": Command("mnist-exp-board", "mnist_exp.cli.board", "mnist_exp.cli.board:main"),
+    "ensemble": Command(
+        "mnist-exp-ensemble", "mnist_exp.cli.ensemble", "mnist_exp.cli.ensemble:main"
+    ),
+    "launch": Command("mnist-exp-launch", "mnist_exp.cli.launch", "mnist_exp.cli.launch:main"),
+    "export": Command("mnist-exp-export", "mnist_exp.cli.export", "mnist_exp.cli.export:main"),
+    "predict": Command("mnist-exp-predict", "mnist_exp.cli.predict", "mnist_exp.cli.predict:main"),
+    "serve": Command("mnist-exp-serve", "mnist_exp.cli.serve", "mnist_exp.cli.serve:main"),
     "tune-launch": Command(
-        "mnist-exp-tune-launch", "mnist_exp.tune_launch", "mnist_exp.tune_launch:main"
+        "mnist-exp-tune-launch", "mnist_exp.cli.tune_launch", "mnist_exp.cli.tune_launch:main"
     ),
 }
 

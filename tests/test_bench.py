@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -124,13 +125,14 @@ def test_targets_are_judged_from_what_was_measured():
 @pytest.mark.slow
 def test_an_older_commits_predict_command_is_timed_beside_this_one(shapes_run, tmp_path):
     from benchmarks.digit_images import mnist_test_pngs
-    from benchmarks.predict_versions import ROOT, command_rates, unpack_package
+    from benchmarks.predict_versions import ROOT, command_rates, predict_module, unpack_package
 
     run_dir, (x_test, y_test) = shapes_run
     folder = tmp_path / "pngs"
     mnist_test_pngs(x_test[:64], y_test[:64], folder)
     older = unpack_package("HEAD", tmp_path / "older")
-    assert (older / "mnist_exp" / "predict.py").is_file()
+    module = predict_module(older)
+    assert (older / Path(*module.split(".")).with_suffix(".py")).is_file()
     with pytest.raises(RuntimeError, match="no-such-commit"):
         unpack_package("no-such-commit", tmp_path / "missing")
     # Each command must answer one CSV row per image, or the measurement fails.

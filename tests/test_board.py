@@ -35,7 +35,7 @@ def test_stopping_the_board_stops_tensorboard(tmp_path):
     temporary.mkdir()
     (tmp_path / "runs").mkdir()
     process = subprocess.Popen(
-        [sys.executable, "-m", "mnist_exp.board", str(tmp_path / "runs"), "--port", str(port)],
+        [sys.executable, "-m", "mnist_exp.cli.board", str(tmp_path / "runs"), "--port", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env={**os.environ, "TMPDIR": str(temporary)},

@@ -42,7 +42,7 @@ def test_upload_gallery_and_sketchpad_in_chromium(shapes_run, tmp_path):
         images.append(str(path))
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "mnist_exp.serve", str(run_dir), "--port", str(port)],
+        [sys.executable, "-m", "mnist_exp.cli.serve", str(run_dir), "--port", str(port)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"

@@ -1,4 +1,4 @@
-"""`python -m mnist_exp` and `python -m mnist_exp.compare` in subprocesses, as users run them:
+"""`python -m mnist_exp` and `python -m mnist_exp.cli.compare` in subprocesses, as users run them:
 bad input, a real multirun with failing jobs, the run table and the TensorBoard records."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from conftest import run_module
 
-from mnist_exp import compare
+from mnist_exp.cli import compare
 
 pytestmark = pytest.mark.slow
 

@@ -72,7 +72,7 @@ def test_mirrored_over_two_logical_cpus_matches_default(tmp_path, default_run):
 def test_two_local_workers_train_like_one_and_only_the_chief_writes(tmp_path, default_run):
     run_dir = tmp_path / "run"
     result = run_module(
-        "mnist_exp.launch", "--workers", "2", "--run-dir", str(run_dir), *TINY, cwd=tmp_path
+        "mnist_exp.cli.launch", "--workers", "2", "--run-dir", str(run_dir), *TINY, cwd=tmp_path
     )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     if private_network.isolation_available():
@@ -94,7 +94,7 @@ def test_two_local_workers_train_like_one_and_only_the_chief_writes(tmp_path, de
 @pytest.mark.slow
 def test_a_failing_worker_run_reports_failure(tmp_path):
     result = run_module(
-        "mnist_exp.launch",
+        "mnist_exp.cli.launch",
         "--workers",
         "2",
         "--run-dir",

@@ -1,4 +1,4 @@
-"""`python -m mnist_exp.ensemble`: averaged softmax of finished runs, refused on mismatches."""
+"""`python -m mnist_exp.cli.ensemble`: averaged softmax of finished runs, refused on mismatches."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from conftest import smoke_config
 from omegaconf import OmegaConf
 
-from mnist_exp.ensemble import main as ensemble_main
+from mnist_exp.cli.ensemble import main as ensemble_main
 from mnist_exp.training.runner import run_experiment
 
 pytestmark = pytest.mark.slow  # each test trains or starts a process

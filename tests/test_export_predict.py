@@ -22,7 +22,7 @@ from conftest import read_json
 from drawn_shapes import draw_shape, drawn
 from PIL import Image, ImageDraw
 
-from mnist_exp.predict import main as predict_main
+from mnist_exp.cli.predict import main as predict_main
 from mnist_exp.serving.predict import find_images
 from mnist_exp.serving.predictors import load_predictor
 
@@ -183,7 +183,7 @@ def test_export_writes_every_format_each_measured_against_keras(shapes_run, tmp_
     killed = run_dir / ".export-incomplete-999999999"  # left by an export killed with -9
     (killed / "saved_model").mkdir(parents=True)
     result = subprocess.run(
-        [sys.executable, "-m", "mnist_exp.export", str(run_dir)],
+        [sys.executable, "-m", "mnist_exp.cli.export", str(run_dir)],
         capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     record = read_json(run_dir / "export" / "export.json")
@@ -217,7 +217,7 @@ def test_export_writes_every_format_each_measured_against_keras(shapes_run, tmp_
     assert "tflite_int8" in result.stdout and "agreement" in result.stdout
 
     again = subprocess.run(
-        [sys.executable, "-m", "mnist_exp.export", str(run_dir), "--formats", "tflite_float32"],
+        [sys.executable, "-m", "mnist_exp.cli.export", str(run_dir), "--formats", "tflite_float32"],
         capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert again.returncode == 2 and "already holds a finished export" in again.stderr
@@ -279,7 +279,7 @@ def test_a_closed_pipe_ends_predict_quietly(shapes_run, tmp_path):
     for index in range(40):
         drawn(index % 10, np.random.default_rng(index)).save(tmp_path / f"{index:02d}.png")
     result = subprocess.run(
-        f"{sys.executable} -m mnist_exp.predict {run_dir} {tmp_path} --format json"
+        f"{sys.executable} -m mnist_exp.cli.predict {run_dir} {tmp_path} --format json"
         " --batch-size 1 | head -1",
         shell=True, capture_output=True, text=True, timeout=120,
     )  # fmt: skip

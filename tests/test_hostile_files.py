@@ -103,7 +103,7 @@ def predict_with_a_model_made_by(script: str, victim, model, folder):
     assert made.returncode == 0, made.stderr[-2000:]
     image = folder / "one.png"
     drawn(1, np.random.default_rng(0)).save(image)
-    return run_module("mnist_exp.predict", str(model), str(image), cwd=folder)
+    return run_module("mnist_exp.cli.predict", str(model), str(image), cwd=folder)
 
 
 WRITES_A_FILE = """
@@ -190,7 +190,7 @@ def test_an_undecodable_image_costs_predict_one_line_not_the_other_rows(shapes_r
         drawn(1, np.random.default_rng(index)).save(tmp_path / f"good{index}.png")
     for name, make in HOSTILE.items():  # named .png: the decoder is chosen by content
         (tmp_path / f"{name.replace('.', '_')}.png").write_bytes(make())
-    result = run_module("mnist_exp.predict", str(run_dir), str(tmp_path), "--format", "csv",
+    result = run_module("mnist_exp.cli.predict", str(run_dir), str(tmp_path), "--format", "csv",
                         cwd=tmp_path)  # fmt: skip
     assert result.returncode == 1, result.stderr[-2000:]
     assert "Traceback" not in result.stderr

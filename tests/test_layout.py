@@ -14,18 +14,30 @@ from conftest import REPO_ROOT
 from mnist_exp.commands import COMMANDS, python_argv
 
 
-def test_each_command_parses_its_line_in_its_own_top_level_module():
-    """mnist_exp/NAME.py is a command; the folders beneath are libraries and parse no argv."""
+def test_each_command_parses_its_line_in_its_own_module():
+    """mnist_exp/__main__.py and mnist_exp/cli/NAME.py are the commands; every other module
+    is a library and parses no argv."""
     package = REPO_ROOT / "mnist_exp"
+    commands = {package / "__main__.py"}
     for command in COMMANDS.values():
         module = command.target.removesuffix(":main")
-        assert module.count(".") == 1 and (package / f"{module[10:]}.py").is_file(), command
+        if module != "mnist_exp.__main__":
+            assert module.startswith("mnist_exp.cli."), command
+            commands.add(package / "cli" / f"{module.removeprefix('mnist_exp.cli.')}.py")
+    assert all(path.is_file() for path in commands)
     parsing = [
         str(path.relative_to(package))
-        for path in package.glob("*/**/*.py")
-        if "import argparse" in path.read_text()
+        for path in package.rglob("*.py")
+        if path not in commands and "import argparse" in path.read_text()
     ]
     assert parsing == []
+
+
+def test_no_top_level_module_is_named_like_a_module_beneath():
+    package = REPO_ROOT / "mnist_exp"
+    top = {path.stem for path in package.glob("*.py")} - {"__init__", "__main__"}
+    beneath = {path.stem for path in package.glob("*/**/*.py")}
+    assert top & beneath == set()
 
 
 def test_console_scripts_match_the_command_table():
@@ -67,14 +79,14 @@ def test_serving_side_modules_never_import_training_tuning_or_hydra():
     modules = [
         "mnist_exp.runs.load", "mnist_exp.models.inference", "mnist_exp.data.arrays",
         "mnist_exp.serving.predictors", "mnist_exp.serving.prediction_output",
-        "mnist_exp.imaging.decode", "mnist_exp.imaging.preprocess", "mnist_exp.predict",
+        "mnist_exp.imaging.decode", "mnist_exp.imaging.preprocess", "mnist_exp.cli.predict",
     ]  # fmt: skip
     assert loaded_after_importing(modules, FORBIDDEN_IN_SERVING) == []
 
 
 def test_predicting_and_serving_start_without_tensorflow_or_pandas():
     """A .tflite or .onnx model needs neither: their imports would be most of the start."""
-    modules = ["mnist_exp.predict", "mnist_exp.serve", "mnist_exp.serving.predictors"]
+    modules = ["mnist_exp.cli.predict", "mnist_exp.cli.serve", "mnist_exp.serving.predictors"]
     heavy = ("tensorflow", "keras", "pandas", "matplotlib")
     assert loaded_after_importing(modules, heavy) == []
 
@@ -97,7 +109,9 @@ def test_no_serving_code_imports_training_tuning_or_hydra_even_lazily():
         *(package / "imaging").glob("*.py"),
         package / "runs" / "load.py",
         package / "models" / "files.py",
-        package / "predict.py",
+        package / "models" / "graph_check.py",
+        package / "cli" / "predict.py",
+        package / "cli" / "serve.py",
     ]
     offending = {
         str(path.relative_to(REPO_ROOT)): sorted(

@@ -12,7 +12,7 @@ from conftest import smoke_config
 from omegaconf import OmegaConf
 from PIL import Image
 
-from mnist_exp import compare
+from mnist_exp.cli import compare
 from mnist_exp.reporting.report import PER_CLASS_FILE, REPORT_FILES
 from mnist_exp.reporting.scores import confusion_matrix, per_class_scores
 from mnist_exp.runs.flatten import flatten_config, with_group_choices

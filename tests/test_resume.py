@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 from conftest import read_json, smoke_config
 
+from mnist_exp.cli.resume import main as resume_main
 from mnist_exp.errors import MnistExpError
-from mnist_exp.resume import main as resume_main
 from mnist_exp.training import backup
 from mnist_exp.training.job import saved_config_with
 from mnist_exp.training.runner import run_experiment

@@ -125,7 +125,7 @@ def test_sigterm_ends_a_run_as_interrupted_and_resumable(tmp_path):
     assert metrics["status"] == "interrupted" and metrics["resumable"] is True
 
     resumed = subprocess.Popen(
-        [sys.executable, "-m", "mnist_exp.resume", str(run_dir)],
+        [sys.executable, "-m", "mnist_exp.cli.resume", str(run_dir)],
         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     epochs = len((run_dir / "history.csv").read_text().splitlines())
@@ -175,7 +175,7 @@ def test_files_of_a_run_are_never_written_through_symbolic_links(tmp_path):
     ):
         pass
     exported = subprocess.run(
-        [sys.executable, "-m", "mnist_exp.export", str(run_dir)],
+        [sys.executable, "-m", "mnist_exp.cli.export", str(run_dir)],
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert exported.returncode == 2 and "Traceback" not in exported.stderr
@@ -198,7 +198,7 @@ def test_a_second_sweep_on_a_held_sweep_folder_is_refused_and_writes_nothing(tmp
 def test_a_read_only_or_full_disk_is_one_message_not_a_traceback(tmp_path, monkeypatch, capsys):
     import errno
 
-    from mnist_exp import export
+    from mnist_exp.cli import export
 
     def full_disk(*args):
         raise OSError(errno.ENOSPC, "No space left on device", "/runs/r/.export-incomplete-1")

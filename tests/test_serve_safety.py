@@ -40,7 +40,8 @@ def start_server(run_dir: Path, temporary: Path, *arguments: str):
     port = free_port()
     temporary.mkdir(exist_ok=True)
     process = subprocess.Popen(
-        [sys.executable, "-m", "mnist_exp.serve", str(run_dir), "--port", str(port), *arguments],
+        [sys.executable, "-m", "mnist_exp.cli.serve", str(run_dir), "--port", str(port),
+         *arguments],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         env={**os.environ, "TMPDIR": str(temporary)},
     )  # fmt: skip
@@ -286,7 +287,7 @@ def test_a_stalled_client_cannot_keep_the_server_from_stopping(shapes_run, tmp_p
 def test_bad_limits_and_a_taken_port_get_one_line_each(shapes_run):
     run_dir, _ = shapes_run
     bad = subprocess.run(
-        [sys.executable, "-m", "mnist_exp.serve", str(run_dir), "--max-batch", "-1",
+        [sys.executable, "-m", "mnist_exp.cli.serve", str(run_dir), "--max-batch", "-1",
          "--max-images", "0"], capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert bad.returncode == 2
@@ -297,7 +298,7 @@ def test_bad_limits_and_a_taken_port_get_one_line_each(shapes_run):
         taken.listen()
         port = taken.getsockname()[1]
         busy = subprocess.run(
-            [sys.executable, "-m", "mnist_exp.serve", str(run_dir), "--port", str(port)],
+            [sys.executable, "-m", "mnist_exp.cli.serve", str(run_dir), "--port", str(port)],
             capture_output=True, text=True, timeout=120,
         )  # fmt: skip
     assert busy.returncode == 2

@@ -57,7 +57,7 @@ def server(shapes_run):
     run_dir, _ = shapes_run
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "mnist_exp.serve", str(run_dir), "--port", str(port),
+        [sys.executable, "-m", "mnist_exp.cli.serve", str(run_dir), "--port", str(port),
          "--max-images", str(MAX_IMAGES)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
@@ -196,7 +196,7 @@ def test_sigterm_shuts_down_cleanly_leaving_no_process(shapes_run):
     run_dir, _ = shapes_run
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "mnist_exp.serve", str(run_dir), "--port", str(port)],
+        [sys.executable, "-m", "mnist_exp.cli.serve", str(run_dir), "--port", str(port)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     wait_until_healthy(f"http://127.0.0.1:{port}", process)

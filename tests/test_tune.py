@@ -18,9 +18,9 @@ from conftest import CONFIG_DIR, run_module
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
+from mnist_exp.cli.tune import compose_training
 from mnist_exp.errors import ConfigError, MnistExpError
 from mnist_exp.runs.record import config_differences, read_config
-from mnist_exp.tune import compose_training
 from mnist_exp.tuning.overrides import render_value, training_overrides
 from mnist_exp.tuning.preset import preset_text
 from mnist_exp.tuning.search import run_search
@@ -39,7 +39,7 @@ def space_of(space: dict):
 
 
 def tune(tmp_path, *overrides: str, name: str = "search") -> tuple[dict, object]:
-    """A real search, in this process, as `python -m mnist_exp.tune` runs it."""
+    """A real search, in this process, as `python -m mnist_exp.cli.tune` runs it."""
     overrides = (*SMOKE, *overrides)
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
         cfg = compose(config_name="tune", overrides=list(overrides))
@@ -276,7 +276,7 @@ def test_resume_needs_a_search_and_names_a_damaged_state_file(tmp_path):
 
 # ----------------------------------------------------------------------------- processes
 def tune_command(*arguments: str) -> list[str]:
-    return [sys.executable, "-m", "mnist_exp.tune", *SMOKE, *arguments]
+    return [sys.executable, "-m", "mnist_exp.cli.tune", *SMOKE, *arguments]
 
 
 @pytest.mark.slow
@@ -298,7 +298,7 @@ def test_kill_minus_nine_mid_search_then_resume_completes_the_configured_trials(
     first = json.loads(first_run.read_text())
     assert first["status"] == "completed"
 
-    result = run_module("mnist_exp.tune", f"resume={search_dir}", cwd=tmp_path)
+    result = run_module("mnist_exp.cli.tune", f"resume={search_dir}", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     table = pd.read_csv(search_dir / "trials.csv")
     assert sorted(table["trial"]) == [0, 1, 2, 3], "exactly the configured trials, ids kept"
@@ -310,7 +310,7 @@ def test_kill_minus_nine_mid_search_then_resume_completes_the_configured_trials(
 
     record = {p.name: p.read_bytes() for p in (search_dir / ".hydra").iterdir()}
     changed = run_module(
-        "mnist_exp.tune", f"resume={search_dir}", "optimizer.learning_rate=0.5", cwd=tmp_path
+        "mnist_exp.cli.tune", f"resume={search_dir}", "optimizer.learning_rate=0.5", cwd=tmp_path
     )
     assert changed.returncode == 2 and "Refusing ['optimizer.learning_rate=0.5']" in changed.stdout
     assert {p.name: p.read_bytes() for p in (search_dir / ".hydra").iterdir()} == record
@@ -323,15 +323,15 @@ def test_a_search_stopped_before_its_first_trial_is_started_by_resume(tmp_path):
     said "holds no search to resume" while the plain command said "continue it with resume"."""
     search_dir = tmp_path / "search"
     arguments = (*SMOKE, "tuner=grid", "tuner.max_epochs=1", f"hydra.run.dir={search_dir}")
-    assert run_module("mnist_exp.tune", *arguments, cwd=tmp_path).returncode == 0
+    assert run_module("mnist_exp.cli.tune", *arguments, cwd=tmp_path).returncode == 0
     for path in search_dir.iterdir():
         if path.name not in (".hydra", "tune.log"):
             shutil.rmtree(path) if path.is_dir() else path.unlink()
     recorded = {p.name: p.read_bytes() for p in (search_dir / ".hydra").iterdir()}
 
-    again = run_module("mnist_exp.tune", *arguments, cwd=tmp_path)
+    again = run_module("mnist_exp.cli.tune", *arguments, cwd=tmp_path)
     assert again.returncode == 2 and f"resume={search_dir}" in again.stdout
-    resumed = run_module("mnist_exp.tune", f"resume={search_dir}", cwd=tmp_path)
+    resumed = run_module("mnist_exp.cli.tune", f"resume={search_dir}", cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
     assert "stopped before its first trial; starting it as recorded" in resumed.stdout
     table = pd.read_csv(search_dir / "trials.csv")
@@ -373,7 +373,7 @@ def test_sigterm_mid_search_ends_it_as_interrupted_and_says_how_to_continue(tmp_
 def test_chief_and_two_workers_share_one_search_without_duplicates(tmp_path):
     search_dir = tmp_path / "distributed"
     result = run_module(
-        "mnist_exp.tune_launch",
+        "mnist_exp.cli.tune_launch",
         "--workers",
         "2",
         "--run-dir",
@@ -427,7 +427,7 @@ def test_retrain_runs_the_exported_preset_as_a_normal_run(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("module", ["mnist_exp.tune", "mnist_exp"])
+@pytest.mark.parametrize("module", ["mnist_exp.cli.tune", "mnist_exp"])
 def test_values_read_from_the_environment_never_reach_disk_or_console(
     tmp_path, monkeypatch, module
 ):
@@ -440,7 +440,7 @@ def test_values_read_from_the_environment_never_reach_disk_or_console(
     monkeypatch.setenv("MY_DATA", str(tmp_path / marker / "digits.npz"))
     monkeypatch.setenv("MY_CACHE", str(tmp_path / marker / "cache"))
     run_dir = tmp_path / "run"
-    extra = ("search=smoke", "tuner.max_trials=2") if module == "mnist_exp.tune" else ()
+    extra = ("search=smoke", "tuner.max_trials=2") if module == "mnist_exp.cli.tune" else ()
     result = run_module(
         module,
         "model=mlp",
@@ -464,7 +464,7 @@ def test_values_read_from_the_environment_never_reach_disk_or_console(
     if module == "mnist_exp":
         metrics = json.loads((run_dir / "metrics.json").read_text())
         assert metrics["data_source"] == "${oc.env:MY_DATA}"
-    if module == "mnist_exp.tune":  # compare over a search lists its trials, not its root
+    if module == "mnist_exp.cli.tune":  # compare over a search lists its trials, not its root
         from mnist_exp.runs.table import runs_table
 
         table = runs_table([run_dir])

@@ -43,9 +43,9 @@ from mnist_exp.training.callbacks import (
     TensorBoardEpochs,
 )
 from mnist_exp.training.custom_loop import fit_with_strategy
+from mnist_exp.training.epoch_progress import ProgressBar, wanted
 from mnist_exp.training.losses import classification_loss
 from mnist_exp.training.optimization import build_learning_rate, build_optimizer, schedule_callbacks
-from mnist_exp.training.progress import ProgressBar, wanted
 from mnist_exp.training.strategy import build_strategy, is_multi_worker, set_precision
 
 log = logging.getLogger(__name__)

@@ -1,1 +1,1 @@
-"""Keras Tuner searches from config: `python -m mnist_exp.tune` (see mnist_exp.tuning.search)."""
+"""Keras Tuner searches from config: `mnist-exp-tune` (see mnist_exp.tuning.search)."""

@@ -249,7 +249,7 @@ def _finish(tuner, runner, tuning, output_dir: Path, space, seconds: float) -> d
 def _write_preset(runner, overrides, output_dir: Path, trial, tuning, summary) -> Path:
     objective = runner.objective
     header = [
-        f"Found by mnist_exp.tune in {output_dir}: trial {trial.trial_id} of "
+        f"Found by mnist_exp.cli.tune in {output_dir}: trial {trial.trial_id} of "
         f"{summary['trials']}, {objective.metric}={trial.score:.4f} during the search.",
         f"  {shown('train')} --config-dir {output_dir} +experiment={PRESET_NAME}",
     ]

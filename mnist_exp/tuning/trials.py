@@ -3,7 +3,7 @@
 This is the tuner's hypermodel: the trial's values become Hydra overrides, and the same
 config composition, model builders, data pipeline, strategy and callbacks as
 `python -m mnist_exp` do the rest. Each execution is a complete run directory, so
-`mnist_exp.compare`, TensorBoard and `mnist_exp.resume` work on trials as on any run.
+`mnist_exp.cli.compare`, TensorBoard and `mnist_exp.cli.resume` work on trials as on any run.
 """
 
 from __future__ import annotations

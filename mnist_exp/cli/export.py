@@ -1,4 +1,4 @@
-"""`mnist-exp-export RUN_DIR [--formats ...] [--force]` (`python -m mnist_exp.export`, the
+"""`mnist-exp-export RUN_DIR [--formats ...] [--force]` (`python -m mnist_exp.cli.export`, the
 'export' extra): export a finished run to SavedModel
 (TF Serving layout), TFLite float32 / dynamic-range / full-integer int8 and ONNX, each
 measured on the run's test set against the Keras model. Writes RUN_DIR/export/ with

@@ -1,4 +1,4 @@
-"""`mnist-exp-board [LOGDIR] [--port N]` (`python -m mnist_exp.board`): TensorBoard over the
+"""`mnist-exp-board [LOGDIR] [--port N]` (`python -m mnist_exp.cli.board`): TensorBoard over the
 runs, on localhost.
 
 Every run, multirun job and search trial appears; the HParams dashboard's columns are the

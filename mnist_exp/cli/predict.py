@@ -1,5 +1,5 @@
 """`mnist-exp-predict MODEL IMAGES... [--format table|json|csv] [--top-k K]`
-(`python -m mnist_exp.predict`): classify your own digit (or clothing) images with a trained
+(`python -m mnist_exp.cli.predict`): classify your own digit (or clothing) images with a trained
 model.
 
 MODEL: a run directory, a .keras file, a SavedModel directory, a .tflite or .onnx file.

@@ -1,5 +1,5 @@
 """`mnist-exp-serve MODEL [--host 127.0.0.1] [--port 7860] [--max-batch N]`
-(`python -m mnist_exp.serve`, the 'serve' extra): a web page to try a trained model and an
+(`python -m mnist_exp.cli.serve`, the 'serve' extra): a web page to try a trained model and an
 HTTP prediction API, in one process.
 
 MODEL: a run directory, a .keras file, a SavedModel directory, a .tflite or .onnx file.

@@ -1,4 +1,4 @@
-"""`mnist-exp-resume RUN_DIR [overrides]` (`python -m mnist_exp.resume`), as `mnist-exp
+"""`mnist-exp-resume RUN_DIR [overrides]` (`python -m mnist_exp.cli.resume`), as `mnist-exp
 resume=RUN_DIR`: continue a
 killed, interrupted or failed run in its own directory, with its saved config, from its last
 backup. The result matches an uninterrupted run (exactly with trainer.deterministic=true).

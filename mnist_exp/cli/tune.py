@@ -1,4 +1,4 @@
-"""`mnist-exp-tune [tuner=...] [search=...] [overrides]` (`python -m mnist_exp.tune`): a Keras
+"""`mnist-exp-tune [tuner=...] [search=...] [overrides]` (`python -m mnist_exp.cli.tune`): a Keras
 Tuner search (`resume=DIR` continues a killed one). The logic is in mnist_exp.tuning."""
 
 import hydra

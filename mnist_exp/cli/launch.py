@@ -1,4 +1,4 @@
-"""`mnist-exp-launch --workers N -- [overrides]` (`python -m mnist_exp.launch`): a multi-worker
+"""`mnist-exp-launch --workers N -- [overrides]` (`python -m mnist_exp.cli.launch`): a multi-worker
 run on this machine.
 
 Starts N processes of `python -m mnist_exp strategy=multi_worker ...` on free loopback ports,
@@ -63,7 +63,7 @@ def main(argv=None) -> int:
         description=__doc__,
         default_dir=timestamped_dir("outputs", "multiworker"),
         commands=worker_commands,
-        isolate="mnist_exp.launch",
+        isolate="mnist_exp.cli.launch",
     )
 
 

@@ -1,4 +1,4 @@
-"""`mnist-exp-ensemble RUN_DIR RUN_DIR ...` (`python -m mnist_exp.ensemble`): average the
+"""`mnist-exp-ensemble RUN_DIR RUN_DIR ...` (`python -m mnist_exp.cli.ensemble`): average the
 softmax of finished runs' saved models on their common test set and report each model's and the
 ensemble's accuracy. Writes ensemble.json into --output if given. The logic is in
 mnist_exp.runs.ensemble.

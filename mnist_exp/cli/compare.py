@@ -1,4 +1,4 @@
-"""`mnist-exp-compare [PATHS...]` (`python -m mnist_exp.compare`): a table of runs, only the
+"""`mnist-exp-compare [PATHS...]` (`python -m mnist_exp.cli.compare`): a table of runs, only the
 config keys that differ. The logic is in mnist_exp.runs.compare.
 
 Examples:
