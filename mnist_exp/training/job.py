@@ -21,7 +21,7 @@ from mnist_exp.commands import shown
 from mnist_exp.errors import ConfigError, MnistExpError
 from mnist_exp.runs import artifacts, record
 from mnist_exp.runs.lock import RunLock
-from mnist_exp.runs.status import Action, Outcome, Status, decide
+from mnist_exp.runs.status import Action, Decision, Outcome, Status, decide
 from mnist_exp.settings import StrategySettings, parse_settings
 from mnist_exp.settings.schema import parse_option
 from mnist_exp.training.cluster import is_chief_process
@@ -148,7 +148,7 @@ def run_job(cfg: DictConfig, job: Job) -> dict:
                 outcome = Outcome.SKIPPED
                 return {**decision.metrics, "skipped": True}
             outcome = Outcome.FAILED
-            result = _train(run_dir, experiment, job, decision.action is Action.CONTINUE, held)
+            result = _train(run_dir, experiment, job, decision, held)
             outcome = Outcome.RESUMED if decision.action is Action.CONTINUE else Outcome.RUN
             return result
         except BaseException as error:
@@ -161,7 +161,8 @@ def run_job(cfg: DictConfig, job: Job) -> dict:
             job.note_outcome(outcome, run_dir)
 
 
-def _train(run_dir: Path, experiment: DictConfig, job: Job, resume: bool, held: ExitStack):
+def _train(run_dir: Path, experiment: DictConfig, job: Job, decision: Decision, held: ExitStack):
+    resume = decision.action is Action.CONTINUE
     if record.has_record(run_dir):
         choices = record.read_choices(run_dir)
     else:
@@ -174,7 +175,12 @@ def _train(run_dir: Path, experiment: DictConfig, job: Job, resume: bool, held: 
     with interrupt_on_signals():
         try:
             result = run_experiment(
-                experiment, run_dir, choices=choices, resume=resume, cpu_share=job.cpu_share
+                experiment,
+                run_dir,
+                choices=choices,
+                resume=resume,
+                cpu_share=job.cpu_share,
+                decision=decision,
             )
         except KeyboardInterrupt:
             log.error(

@@ -18,7 +18,7 @@ from mnist_exp.reporting.tensorboard_names import new_label
 from mnist_exp.runs import artifacts
 from mnist_exp.runs.flatten import flatten_config, with_group_choices
 from mnist_exp.runs.migrate import FORMAT_KEY, RUN_FORMAT, migrate
-from mnist_exp.runs.status import Action, Status, decide
+from mnist_exp.runs.status import Action, Decision, Status, decide
 from mnist_exp.scratch import make_scratch_folder
 from mnist_exp.settings import BuilderSettings, dataset_path_as_written, parse_settings
 from mnist_exp.text import shown_path
@@ -43,8 +43,8 @@ def _summary(metrics: dict, output_dir: Path) -> str:
     )
 
 
-def _start_record(output_dir: Path, resume: bool) -> dict:
-    decision = decide(output_dir, resume=resume)
+def _start_record(output_dir: Path, resume: bool, decision: Decision | None) -> dict:
+    decision = decision or decide(output_dir, resume=resume)
     if decision.action is Action.REFUSE:
         raise MnistExpError(decision.reason)
     if resume:
@@ -102,6 +102,7 @@ def run_experiment(
     choices: dict | None = None,
     resume: bool = False,
     cpu_share: int | None = None,
+    decision: Decision | None = None,
 ) -> dict:
     """Validates `cfg`, trains and evaluates, and writes metrics.json into `output_dir`.
 
@@ -115,13 +116,15 @@ def run_experiment(
         resume: continue an interrupted run in `output_dir` from its last backup.
         cpu_share: cores for this job when a launcher runs several at once (None: all);
             `strategy.threads` overrides it.
+        decision: what `runs.status.decide` said of `output_dir` when the caller took it
+            (a job, a trial); None: it is decided here, for callers of this library.
 
     Returns:
         The metrics, including "objective" (the value of `objective.metric` at the best
         epoch, which sweepers optimize).
     """
     output_dir = Path(output_dir)
-    record = _start_record(output_dir, resume)
+    record = _start_record(output_dir, resume, decision)
     started = time.perf_counter()
     run_dir = output_dir  # where artifacts go: a scratch folder on non-chief workers
     try:

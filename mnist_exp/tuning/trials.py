@@ -3,7 +3,7 @@
 This is the tuner's hypermodel: the trial's values become Hydra overrides, and the same
 config composition, model builders, data pipeline, strategy and callbacks as
 `python -m mnist_exp` do the rest. Each execution is a complete run directory, so
-`mnist_exp.cli.compare`, TensorBoard and `mnist_exp.cli.resume` work on trials as on any run.
+`mnist-exp-compare`, TensorBoard and `mnist-exp-resume` work on trials as on any run.
 """
 
 from __future__ import annotations
@@ -158,7 +158,11 @@ class TrialRunner:
             write_hydra_files(run_dir, cfg, choices, overrides)
         try:
             return run_experiment(
-                cfg, run_dir, choices=choices, resume=decision.action is Action.CONTINUE
+                cfg,
+                run_dir,
+                choices=choices,
+                resume=decision.action is Action.CONTINUE,
+                decision=decision,
             )
         except MnistExpError as error:
             raise TrialFailed(str(error)) from None
