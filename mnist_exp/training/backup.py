@@ -4,6 +4,15 @@ Each backup is a folder `backup/epoch-NNNN/` with the weights (model and optimiz
 `state.json` (epoch, callbacks' counters). It is written under a temporary name and renamed
 into place, so a kill never leaves a half-written backup under a real name; the previous
 backup is kept until the next one is complete, so a damaged latest one still has a fallback.
+
+Why not Keras' `BackupAndRestore(double_checkpoint=True)`: it saves the weights and the
+epoch only, so every other callback starts afresh on resume (early stopping's patience,
+ReduceLROnPlateau's counters, the best checkpoint's value: the resumed run ends at another
+epoch than the uninterrupted one, tests/test_backup_vs_keras.py); it overwrites its files
+in place (a kill between the weights and the metadata pairs them wrongly); it backs up a
+diverged (non-finite) epoch like any other; and it deletes its backup when fit ends, where a
+diverged run keeps its last finite one. A resumed run here matches the uninterrupted run
+byte for byte (tests/test_resume.py).
 """
 
 from __future__ import annotations
