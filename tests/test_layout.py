@@ -176,3 +176,39 @@ def test_no_function_is_longer_than_a_screen():
                         f"{path.relative_to(REPO_ROOT)}:{node.lineno} {node.name} ({count})"
                     )
     assert not long, f"functions over {MAX_FUNCTION_LINES} lines of code: {long}"
+
+
+# docs/architecture.md's table: what each folder of the package may import from it.
+MAY_IMPORT = {
+    "settings": {"models"},
+    "imaging": set(),
+    "models": set(),
+    "data": {"imaging", "settings"},
+    "runs": {"data", "models", "settings"},
+    "reporting": {"runs"},
+    "training": {"data", "models", "reporting", "runs", "settings"},
+    "tuning": {"reporting", "runs", "settings", "training"},
+    "serving": {"data", "imaging", "models", "runs"},
+    "exporting": {"data", "runs", "serving", "settings"},
+    "distributed": set(),
+}
+
+
+def test_each_folder_imports_only_what_the_architecture_allows():
+    package = REPO_ROOT / "mnist_exp"
+    folders = {path.name for path in package.iterdir() if (path / "__init__.py").is_file()}
+    assert folders - {"cli", "conf"} == set(MAY_IMPORT), "docs/architecture.md lists every folder"
+    breaches = {}
+    for folder, allowed in MAY_IMPORT.items():
+        for path in (package / folder).rglob("*.py"):
+            used = {name.split(".")[1] for name in imported_modules(path)
+                    if name.startswith("mnist_exp.") and name.split(".")[1] in folders}  # fmt: skip
+            if used - allowed - {folder}:
+                breaches[str(path.relative_to(package))] = sorted(used - allowed - {folder})
+    top = [path for path in package.glob("*.py") if path.name != "__main__.py"]
+    for path in top:
+        used = {name.split(".")[1] for name in imported_modules(path)
+                if name.startswith("mnist_exp.") and name.split(".")[1] in folders}  # fmt: skip
+        if used:
+            breaches[path.name] = sorted(used)
+    assert breaches == {}
