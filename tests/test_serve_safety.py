@@ -399,6 +399,8 @@ def test_idle_sockets_never_keep_the_health_probe_out(page_server):
             health = httpx.get(f"{url}/api/health", timeout=30)
             # Before: 503 (uvicorn's limit counted the idle sockets) for ~70 s.
             assert health.status_code == 200 and time.monotonic() - started < 2
+            for probe in ("/livez", "/readyz", "/metrics"):
+                assert httpx.get(f"{url}{probe}", timeout=30).status_code == 200, probe
         closed = 0
         for sock in sockets:
             sock.settimeout(0.01)

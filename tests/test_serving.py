@@ -192,6 +192,61 @@ def test_model_facts_and_docs(server):
     assert httpx.get(f"{url}/").status_code == 200  # the page
 
 
+def test_tf_serving_status_and_metadata_and_the_probes_answer_as_tools_expect(server):
+    url, _ = server
+    status = httpx.get(f"{url}/v1/models/mnist").json()["model_version_status"]
+    assert status == [{"version": "1", "state": "AVAILABLE",
+                       "status": {"error_code": "OK", "error_message": ""}}]  # fmt: skip
+    metadata = httpx.get(f"{url}/v1/models/mnist/metadata").json()
+    assert metadata["model_spec"] == {"name": "mnist", "signature_name": "", "version": "1"}
+    signature = metadata["metadata"]["signature_def"]["signature_def"]["serving_default"]
+    tensors = {**signature["inputs"], **signature["outputs"]}
+    sizes = {name: [int(d["size"]) for d in tensor["tensor_shape"]["dim"]]
+             for name, tensor in tensors.items()}  # fmt: skip
+    assert sizes == {"images": [-1, 28, 28, 1], "probabilities": [-1, 10]}
+    assert signature["inputs"]["images"]["dtype"] == "DT_FLOAT"
+    assert httpx.get(f"{url}/v1/models/cifar").status_code == 404
+    assert httpx.get(f"{url}/v1/models/cifar/metadata").status_code == 404
+    assert httpx.get(f"{url}/livez").json() == {"live": True}
+    assert httpx.get(f"{url}/readyz").json() == {"ready": True}
+
+
+def metric(text: str, name: str, **labels) -> float:
+    """A sample's value in Prometheus' text format, parsed by its client (0 when absent)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == name and labels.items() <= sample.labels.items()
+    )
+
+
+def test_prometheus_metrics_count_requests_images_and_batches(server):
+    url, _ = server
+    before = httpx.get(f"{url}/metrics").text
+    files = upload(*((f"{i}.png", shape_png(i % 10, 300 + i)) for i in range(3)))
+    assert httpx.post(f"{url}/api/predict", timeout=30, **files).status_code == 200
+    assert httpx.post(f"{url}/api/predict", content=b"x", timeout=30).status_code == 422
+    httpx.get(f"{url}/no/such/route/{'x' * 40}")
+    response = httpx.get(f"{url}/metrics")
+    assert response.headers["content-type"].startswith("text/plain")
+    after = response.text
+    ok = {"route": "/api/predict", "status": "200"}
+    assert metric(after, "mnist_exp_requests_total", **ok) == metric(
+        before, "mnist_exp_requests_total", **ok) + 1  # fmt: skip
+    assert metric(after, "mnist_exp_requests_total", route="/api/predict", status="422") >= 1
+    assert metric(after, "mnist_exp_images_predicted_total") - metric(
+        before, "mnist_exp_images_predicted_total") == 3  # fmt: skip
+    assert metric(after, "mnist_exp_batch_size_count") > metric(
+        before, "mnist_exp_batch_size_count"
+    )
+    assert metric(after, "mnist_exp_request_duration_seconds_count", route="/api/predict") >= 2
+    assert "mnist_exp_requests_in_flight" in after
+    assert "x" * 40 not in after and 'route="unmatched"' in after  # raw paths never labels
+
+
 def test_sigterm_shuts_down_cleanly_leaving_no_process(shapes_run):
     run_dir, _ = shapes_run
     port = free_port()
@@ -229,6 +284,9 @@ def test_health_says_not_ready_until_the_model_is_warmed_up(shapes_run):
     service = PredictionService(predictor, Limits(), max_batch=4, max_wait=0.001)
     with TestClient(create_api(service)) as client:
         assert client.get("/api/health").status_code == 503
+        assert client.get("/readyz").status_code == 503 and client.get("/livez").status_code == 200
+        loading = client.get("/v1/models/mnist").json()["model_version_status"][0]
+        assert loading["state"] == "LOADING"
         files = [("files", ("1.png", shape_png(1, 1), "image/png"))]
         refused = client.post("/api/predict", files=files)
         assert refused.status_code == 503 and "warming up" in refused.json()["error"]
@@ -238,3 +296,6 @@ def test_health_says_not_ready_until_the_model_is_warmed_up(shapes_run):
             assert time.monotonic() < deadline
             time.sleep(0.05)
         assert client.post("/api/predict", files=files).json()["predictions"][0]["label"] == 1
+        assert client.get("/readyz").status_code == 200
+        service.drain()  # what the first stop signal does
+        assert client.get("/readyz").status_code == 503

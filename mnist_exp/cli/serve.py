@@ -4,8 +4,10 @@ HTTP prediction API, in one process.
 
 MODEL: a run directory, a .keras file, a SavedModel directory, a .tflite or .onnx file.
 Page: http://HOST:PORT/ . API: POST /api/predict (multipart `files`), POST
-/v1/models/NAME:predict (TF Serving's REST body), GET /api/health, GET /api/model; docs at
-/docs. Binds 127.0.0.1 unless told otherwise: the API has no authentication.
+/v1/models/NAME:predict (TF Serving's REST body), GET /v1/models/NAME (status) and
+/v1/models/NAME/metadata (signature), GET /api/health, /livez, /readyz, /metrics
+(Prometheus), GET /api/model; docs at /docs. Binds 127.0.0.1 unless told otherwise: the API
+has no authentication.
 """
 
 from __future__ import annotations
@@ -52,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--no-page", action="store_true", help="the API only, no Gradio page (default: both)"
+    )
+    parser.add_argument(
+        "--no-metrics", action="store_true", help="no Prometheus /metrics (default: served)"
     )
     parser.add_argument(
         "--model-threads",
@@ -109,7 +114,7 @@ def main(argv=None) -> int:
     try:
         if upload_root is not None:
             os.environ["GRADIO_TEMP_DIR"] = str(upload_root)  # private (0700), removed below
-        app = build_app(service, arguments.model_name, upload_root)
+        app = build_app(service, arguments.model_name, upload_root, not arguments.no_metrics)
         config = uvicorn.Config(
             app,
             log_level="warning",
@@ -123,7 +128,7 @@ def main(argv=None) -> int:
         # all every few thousand requests and stall every request for a few hundred ms.
         gc.collect()
         gc.freeze()
-        StoppableServer(config).run(sock)
+        StoppableServer(config, on_stop=service.drain).run(sock)
     finally:
         if upload_root is not None:
             shutil.rmtree(upload_root, ignore_errors=True)

@@ -12,11 +12,13 @@ from contextlib import asynccontextmanager
 import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 
 from mnist_exp.serving.body_limit import BodyLimit, BodyTooLarge, read_bounded
+from mnist_exp.serving.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from mnist_exp.serving.metrics import ServerMetrics
 from mnist_exp.serving.service import SIDE, PredictionService, RequestRefused, round_probabilities
 
 log = logging.getLogger("mnist_exp.serving")
@@ -108,19 +110,38 @@ async def _uploads(request: Request, service: PredictionService) -> list[tuple[s
         await form.close()
 
 
-def create_api(service: PredictionService, model_name: str = "mnist") -> FastAPI:
-    @asynccontextmanager
-    async def lifespan(app: FastAPI):
-        await service.start()
-        yield
-        await service.stop()
+def _tensor_info(name: str, shape: list[int]) -> dict:
+    """A tensor as TF Serving's metadata describes it."""
+    dims = [{"size": str(size), "name": ""} for size in shape]
+    return {"dtype": "DT_FLOAT", "name": name,
+            "tensor_shape": {"dim": dims, "unknown_rank": False}}  # fmt: skip
 
-    app = FastAPI(
-        title="mnist_exp",
-        description="Predictions from a trained mnist_exp model.",
-        lifespan=lifespan,
-    )
-    app.add_middleware(BodyLimit, max_bytes=service.limits.max_request_bytes)
+
+def model_status(service: PredictionService) -> dict:
+    """TF Serving's GetModelStatus answer: version 1, AVAILABLE once warm."""
+    state = "AVAILABLE" if service.ready else "LOADING"
+    return {"model_version_status": [
+        {"version": "1", "state": state, "status": {"error_code": "OK", "error_message": ""}}
+    ]}  # fmt: skip
+
+
+def model_metadata(service: PredictionService, model_name: str) -> dict:
+    """TF Serving's GetModelMetadata answer: the serving_default signature, raw 0-255 pixels
+    [N, 28, 28, 1] in, class probabilities out."""
+    signature = {
+        "inputs": {"images": _tensor_info("serving_default_images:0", [-1, SIDE, SIDE, 1])},
+        "outputs": {"probabilities": _tensor_info(
+            "StatefulPartitionedCall:0", [-1, len(service.class_names)])},
+        "method_name": "tensorflow/serving/predict",
+    }  # fmt: skip
+    return {
+        "model_spec": {"name": model_name, "signature_name": "", "version": "1"},
+        "metadata": {"signature_def": {"signature_def": {"serving_default": signature}}},
+    }
+
+
+def _answer_errors_as_json(app: FastAPI) -> None:
+    """Every refusal as `{"error": ...}` with the status that says why."""
 
     @app.exception_handler(RequestRefused)
     async def refused(request: Request, error: RequestRefused):
@@ -146,6 +167,67 @@ def create_api(service: PredictionService, model_name: str = "mnist") -> FastAPI
     async def unexpected(request: Request, error: Exception):
         return _error(500, f"Internal error ({type(error).__name__}); the server log has more.")
 
+
+def _add_probes(app: FastAPI, service: PredictionService, model_name: str, metrics):
+    """/livez, /readyz, TF Serving's status and metadata, and /metrics (when `metrics`);
+    returns the check that a model name is the one served."""
+
+    def served(name: str) -> None:
+        if name != model_name:
+            raise RequestRefused(404, f"Servable not found for request: Latest({name}); this "
+                                 f"server serves '{model_name}'.")  # fmt: skip
+
+    @app.get("/livez")
+    async def live():
+        """The process is up and its event loop answers."""
+        return {"live": True}
+
+    @app.get("/readyz")
+    async def ready():
+        """200 once the model is loaded and warm; 503 before, and from a stop signal on."""
+        return JSONResponse({"ready": service.ready}, status_code=200 if service.ready else 503)
+
+    @app.get("/v1/models/{name}")
+    async def tf_serving_status(name: str):
+        """TF Serving's model status: version 1, `AVAILABLE` once warm."""
+        served(name)
+        return model_status(service)
+
+    @app.get("/v1/models/{name}/metadata")
+    async def tf_serving_metadata(name: str):
+        """TF Serving's model metadata: the `serving_default` signature."""
+        served(name)
+        return model_metadata(service, model_name)
+
+    if metrics is not None:
+
+        @app.get("/metrics")
+        async def prometheus():
+            """Prometheus metrics, in its text format."""
+            return Response(metrics.exposition(), media_type=METRICS_CONTENT_TYPE)
+
+    return served
+
+
+def create_api(
+    service: PredictionService, model_name: str = "mnist", metrics: ServerMetrics | None = None
+) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        await service.start()
+        yield
+        await service.stop()
+
+    app = FastAPI(
+        title="mnist_exp",
+        description="Predictions from a trained mnist_exp model.",
+        lifespan=lifespan,
+    )
+    app.add_middleware(BodyLimit, max_bytes=service.limits.max_request_bytes)
+
+    _answer_errors_as_json(app)
+    served = _add_probes(app, service, model_name, metrics)
+
     @app.get("/api/health")
     async def health():
         body = {"ready": service.ready, **service.batcher.stats.as_dict()}
@@ -167,9 +249,7 @@ def create_api(service: PredictionService, model_name: str = "mnist") -> FastAPI
     @app.post("/v1/models/{name}:predict")
     async def tf_serving_predict(name: str, request: Request):
         """TF Serving's REST API: `{"instances": [28x28 pixel arrays]}` -> `{"predictions"}`."""
-        if name != model_name:
-            return _error(404, f"Servable not found for request: Latest({name}); this server "
-                          f"serves '{model_name}'.")  # fmt: skip
+        served(name)
         body = await read_bounded(request, service.limits.max_json_bytes, "The JSON body")
         pixels = await asyncio.to_thread(_parse_instances, body)
         probabilities = await service.classify_pixels(pixels)

@@ -41,6 +41,7 @@ class MicroBatcher:
         self.max_batch = max_batch
         self.max_wait = max_wait
         self.stats = BatchStats()
+        self.on_batch: Callable[[int], None] | None = None  # told each model call's size
         self._queue: asyncio.Queue | None = None
         self._task: asyncio.Task | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inference")
@@ -104,6 +105,8 @@ class MicroBatcher:
             self.stats.batches += 1
             self.stats.images += len(images)
             self.stats.largest = max(self.stats.largest, len(images))
+            if self.on_batch is not None:
+                self.on_batch(len(images))
             start = 0
             for request_images, future in batch:
                 end = start + len(request_images)

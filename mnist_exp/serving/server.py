@@ -19,18 +19,30 @@ class ServeError(MnistExpError):
     """The server cannot start as asked."""
 
 
-def build_app(service: PredictionService, model_name: str, upload_root: Path | None = None):
+def build_app(
+    service: PredictionService,
+    model_name: str,
+    upload_root: Path | None = None,
+    metrics: bool = True,
+):
     """The ASGI app: the API, with the page mounted at / when `upload_root` (Gradio's private
     upload folder, GRADIO_TEMP_DIR) is given, inside the guards every route shares (outermost
-    first): requests cut off by the shutdown answered, errors in one shape, requests in
-    progress bounded (the probes aside), and the page's uploads bounded in total."""
+    first): requests cut off by the shutdown answered, every request counted for /metrics
+    (unless `metrics` is off), errors in one shape, requests in progress bounded (the probes
+    aside), and the page's uploads bounded in total."""
     from mnist_exp.serving.api import create_api
     from mnist_exp.serving.body_limit import EndOnShutdown
     from mnist_exp.serving.connections import ConcurrencyLimit
     from mnist_exp.serving.error_shape import ErrorShape
     from mnist_exp.serving.upload_quota import UploadQuota
 
-    app = create_api(service, model_name)
+    server_metrics = None
+    if metrics:
+        from mnist_exp.serving.metrics import ServerMetrics
+
+        server_metrics = ServerMetrics()
+        service.batcher.on_batch = server_metrics.observe_batch
+    app = create_api(service, model_name, server_metrics)
     if upload_root is not None:
         import gradio as gr
 
@@ -42,7 +54,12 @@ def build_app(service: PredictionService, model_name: str, upload_root: Path | N
         # pages that have not: any server path sent as a file would be read and served back.
         page.has_launched = True
         app = UploadQuota(app, upload_root)
-    return EndOnShutdown(ErrorShape(ConcurrencyLimit(app)))
+    app = ErrorShape(ConcurrencyLimit(app))
+    if server_metrics is not None:
+        from mnist_exp.serving.metrics import RequestMetrics
+
+        app = RequestMetrics(app, server_metrics)
+    return EndOnShutdown(app)
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -78,11 +95,12 @@ class StoppableServer:
     GRACE_SECONDS), then exiting with status 0 (uvicorn itself re-raises the signal after its
     shutdown, so the process would die of it). A second signal stops at once."""
 
-    def __init__(self, config):
+    def __init__(self, config, on_stop=None):
         import uvicorn
 
         self.server = uvicorn.Server(config)
         self.server.capture_signals = self._capture_signals
+        self.on_stop = on_stop  # called at the first signal (readiness drops at once)
 
     def run(self, sock: socket.socket) -> None:
         self.server.run(sockets=[sock])
@@ -92,6 +110,8 @@ class StoppableServer:
         def stop(signum, frame):
             if self.server.should_exit:  # a second signal: stop waiting for connections
                 self.server.force_exit = True
+            elif self.on_stop is not None:
+                self.on_stop()
             self.server.should_exit = True
 
         with stop_signals_handled_by(stop):

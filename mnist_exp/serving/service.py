@@ -155,6 +155,11 @@ class PredictionService:
         if not self.ready:
             raise RequestRefused(503, "The model is still warming up; retry in a moment.")
 
+    def drain(self) -> None:
+        """Not ready from now on (a stop signal came): /readyz answers 503 while requests in
+        flight finish."""
+        self.ready = False
+
     async def stop(self) -> None:
         self.ready = False
         if self._warm_up is not None:
