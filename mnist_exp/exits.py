@@ -4,6 +4,7 @@
 1    done, with something to look at (a failed parity check, unreadable images, no runs)
 2    refused: bad input or a run that cannot go on, named in one message; nothing written
 130  interrupted (Ctrl-C or SIGTERM); the message says how to continue
+141  the reader of the output went away (`... | head`): stopped quietly
 """
 
 from __future__ import annotations
@@ -18,6 +19,15 @@ DONE = 0
 PARTLY = 1
 REFUSED = 2
 INTERRUPTED = 130
+CLOSED_PIPE = 141  # as a shell reports a command its reader left: 128 + SIGPIPE
+
+
+def reader_gone() -> int:
+    """For a BrokenPipeError on standard output (`... | head`): the rest of the output, and
+    Python's flush at exit, go to /dev/null, so nothing is printed about it; returns
+    CLOSED_PIPE."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return CLOSED_PIPE
 
 
 def exit_status(error: BaseException) -> int:

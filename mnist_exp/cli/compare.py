@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from mnist_exp.commands import shown
-from mnist_exp.exits import DONE, PARTLY, REFUSED
+from mnist_exp.exits import DONE, PARTLY, REFUSED, reader_gone
 from mnist_exp.progress import Progress
 from mnist_exp.runs.compare import filter_runs, render, run_table, summarize
 from mnist_exp.runs.table import find_run_dirs, read_runs
@@ -70,7 +70,15 @@ def parse_arguments(argv=None) -> argparse.Namespace:
 
 
 def main(argv=None) -> int:
-    arguments = parse_arguments(argv)
+    """Exit status: 0 a table printed, 1 no runs found, 2 a path that does not exist, 141 the
+    reader of the output went away (`... | head`), quietly."""
+    try:
+        return _compare(parse_arguments(argv))
+    except BrokenPipeError:
+        return reader_gone()
+
+
+def _compare(arguments) -> int:
     missing = [path for path in arguments.paths if not Path(path).exists()]
     if missing:
         print(f"compare: no such path: {', '.join(missing)}", file=sys.stderr)
@@ -93,7 +101,7 @@ def main(argv=None) -> int:
     if arguments.output:
         arguments.output.write_text(text)
     else:
-        print(text)
+        print(text, flush=True)  # a closed pipe is met here, not in Python's flush at exit
     return DONE
 
 

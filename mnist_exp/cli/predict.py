@@ -13,13 +13,12 @@ is then 1.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
 from mnist_exp.commands import shown
 from mnist_exp.errors import MnistExpError
-from mnist_exp.exits import DONE, PARTLY, REFUSED
+from mnist_exp.exits import DONE, PARTLY, REFUSED, reader_gone
 from mnist_exp.imaging.decode import MAX_PIXELS
 from mnist_exp.progress import Progress
 from mnist_exp.serving.predict import BATCH, find_images, model_threads, predict_images
@@ -98,9 +97,7 @@ def main(argv=None) -> int:
     try:
         return _predict(build_parser().parse_args(argv))
     except BrokenPipeError:
-        # `... | head`: the reader is gone; stop quietly, and keep Python's exit flush quiet.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 141
+        return reader_gone()
 
 
 def _predict(arguments) -> int:
