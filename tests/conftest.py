@@ -27,6 +27,13 @@ def isolated_data_homes(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("HOME", str(home))
 
 
+@pytest.fixture(autouse=True)
+def no_terminal_width(monkeypatch):
+    """Tables are cut to $COLUMNS where it is set (mnist-exp-compare): tests that read whole
+    tables must not depend on the shell they were started from."""
+    monkeypatch.delenv("COLUMNS", raising=False)
+
+
 def compose_config(*overrides: str):
     """The real config from conf/, composed as `python -m mnist_exp` would."""
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):

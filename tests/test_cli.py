@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -213,10 +214,48 @@ def test_a_closed_pipe_ends_compare_quietly_every_time(sweep, tmp_path):
     for _ in range(3):
         read_end, write_end = os.pipe()
         os.close(read_end)  # the reader is gone before anything is written
-        result = subprocess.run(
-            [sys.executable, "-m", "mnist_exp.cli.compare", str(sweep_dir)],
-            stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=120, cwd=tmp_path,
-        )  # fmt: skip
+        result = compare_runs(str(sweep_dir), cwd=tmp_path, capture_output=False,
+                              stdout=write_end, stderr=subprocess.PIPE)  # fmt: skip
         os.close(write_end)
         assert result.returncode == 141, result.stderr[-2000:]
         assert result.stderr == "", result.stderr[-2000:]
+
+
+def compare_runs(*arguments: str, columns: str | None = None, cwd, **options):
+    env = {key: value for key, value in os.environ.items() if key != "COLUMNS"}
+    if columns is not None:
+        env["COLUMNS"] = columns
+    """`python -m mnist_exp.cli.compare ARGUMENTS`, $COLUMNS set only when `columns` is."""
+    options.setdefault("capture_output", True)
+    command = [sys.executable, "-m", "mnist_exp.cli.compare", *arguments]
+    return subprocess.run(command, text=True, timeout=120, cwd=cwd, env=env, **options)
+
+
+def test_compare_fits_the_terminal_and_wide_shows_every_column(sweep, tmp_path):
+    sweep_dir, _ = sweep
+    narrow = compare_runs(str(sweep_dir), columns="80", cwd=tmp_path)
+    assert narrow.returncode == 0, narrow.stderr
+    assert max(map(len, narrow.stdout.splitlines())) <= 80
+    assert "left out to fit 80 columns (num_params, images_per_second" in narrow.stderr
+    assert "test_accuracy" in narrow.stdout and "status" in narrow.stdout
+    wide = compare_runs(str(sweep_dir), "--wide", columns="80", cwd=tmp_path)
+    assert max(map(len, wide.stdout.splitlines())) > 80 and "num_params" in wide.stdout
+    piped = compare_runs(str(sweep_dir), cwd=tmp_path)  # no terminal, no $COLUMNS: nothing cut
+    assert piped.stdout == wide.stdout and "left out" not in piped.stderr
+
+
+def test_compare_leaves_smoke_runs_out_beside_real_ones(sweep, tmp_path):
+    sweep_dir, _ = sweep
+    runs = tmp_path / "runs"
+    shutil.copytree(sweep_dir / "0", runs / "smoke")
+    shutil.copytree(sweep_dir / "1", runs / "real")
+    hydra_file = runs / "real" / ".hydra" / "hydra.yaml"
+    hydra_file.write_text(hydra_file.read_text().replace("debug: smoke", "debug: null"))
+    shown = compare_runs(str(runs), "--format", "csv", cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    assert len([line for line in shown.stdout.splitlines() if line]) == 2
+    assert "runs/real" in shown.stdout
+    assert "1 smoke run(s) (debug=smoke) left out; --all shows them." in shown.stderr
+    every = compare_runs(str(runs), "--format", "csv", "--all", cwd=tmp_path)
+    assert len([line for line in every.stdout.splitlines() if line]) == 3
+    assert "left out" not in every.stderr

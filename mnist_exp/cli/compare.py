@@ -9,13 +9,23 @@ Examples:
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import sys
 from pathlib import Path
 
 from mnist_exp.commands import shown
 from mnist_exp.exits import DONE, PARTLY, REFUSED, reader_gone
 from mnist_exp.progress import Progress
-from mnist_exp.runs.compare import filter_runs, render, run_table, summarize
+from mnist_exp.runs.compare import (
+    DROPPED_FIRST,
+    filter_runs,
+    fitted,
+    render,
+    run_table,
+    summarize,
+    without_smoke_runs,
+)
 from mnist_exp.runs.table import find_run_dirs, read_runs
 
 PROGRESS_FROM = 100  # runs: fewer are read before a progress line would help
@@ -66,6 +76,18 @@ def parse_arguments(argv=None) -> argparse.Namespace:
         help="table (default, for the terminal), csv (spreadsheets, pandas) or markdown",
     )
     parser.add_argument("--output", type=Path, help="write here (default: standard output)")
+    parser.add_argument(
+        "--wide",
+        action="store_true",
+        help="every column, however wide (default: a table fits the terminal or $COLUMNS; "
+        "columns are left out in this order: " + ", ".join(DROPPED_FIRST) + ", then the "
+        "config keys from the right)",
+    )
+    parser.add_argument(
+        "--all",
+        action="store_true",
+        help="smoke runs (debug=smoke) too (default: left out when other runs are there)",
+    )
     return parser.parse_args(argv)
 
 
@@ -76,6 +98,13 @@ def main(argv=None) -> int:
         return _compare(parse_arguments(argv))
     except BrokenPipeError:
         return reader_gone()
+
+
+def _terminal_width() -> int | None:
+    """$COLUMNS, or the terminal's width; None for a pipe or a file (nothing is cut)."""
+    if os.environ.get("COLUMNS", "").isdigit() or sys.stdout.isatty():
+        return shutil.get_terminal_size().columns
+    return None
 
 
 def _compare(arguments) -> int:
@@ -93,11 +122,22 @@ def _compare(arguments) -> int:
         )
         return PARTLY
     table = filter_runs(table, arguments.where)
+    if not arguments.all:
+        table, hidden = without_smoke_runs(table)
+        if hidden:
+            print(f"compare: {hidden} smoke run(s) (debug=smoke) left out; --all shows them.",
+                  file=sys.stderr)  # fmt: skip
     if arguments.group_by:
         result = summarize(table, arguments.group_by, arguments.strict_groups)
     else:
         result = run_table(table, arguments.sort)
     text = render(result, arguments.format)
+    width = None if arguments.wide or arguments.output else _terminal_width()
+    if arguments.format == "table" and width is not None:
+        text, dropped = fitted(result, width)
+        if dropped:
+            print(f"compare: {len(dropped)} column(s) left out to fit {width} columns "
+                  f"({', '.join(dropped)}); --wide shows them.", file=sys.stderr)  # fmt: skip
     if arguments.output:
         arguments.output.write_text(text)
     else:

@@ -11,6 +11,39 @@ from mnist_exp.text import shown_path
 FIXED_COLUMNS = (*METRIC_COLUMNS, "status", "error", "run_dir")
 SEED = "seed"
 VARIES = "varies within"
+SMOKE = ("debug", "smoke")  # the choice that marks a smoke run (debug=smoke)
+# What a narrow terminal loses first, in this order; then the config keys, the last first.
+# test_accuracy, status and the first config key stay.
+DROPPED_FIRST = ("num_params", "images_per_second", "epochs_run", "train_seconds", "test_loss",
+                 "best_val_accuracy", "run_dir", VARIES)  # fmt: skip
+
+
+def without_smoke_runs(table: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """(the table without its smoke runs, how many were left out), when it holds other runs
+    too; a table of smoke runs alone is kept whole."""
+    column, value = SMOKE
+    if column not in table.columns:
+        return table, 0
+    smoke = table[column].astype(str) == value
+    if smoke.all() or not smoke.any():
+        return table, 0
+    return table[~smoke], int(smoke.sum())
+
+
+def _width(text: str) -> int:
+    return max(map(len, text.splitlines()), default=0)
+
+
+def fitted(table: pd.DataFrame, width: int) -> tuple[str, list[str]]:
+    """The table as text of at most `width` columns where it can be, and the columns left out
+    for it (DROPPED_FIRST in order, then the config keys from the right)."""
+    text, dropped = render(table, "table"), []
+    config = [column for column in table.columns if column not in (*FIXED_COLUMNS, VARIES)]
+    candidates = [c for c in DROPPED_FIRST if c in table.columns] + config[1:][::-1]
+    while _width(text) > width and candidates:
+        dropped.append(candidates.pop(0))
+        text = render(table.drop(columns=dropped), "table")
+    return text, dropped
 
 
 def varying_config_columns(table: pd.DataFrame) -> list[str]:
