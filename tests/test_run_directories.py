@@ -217,3 +217,15 @@ def test_a_read_only_or_full_disk_is_one_message_not_a_traceback(tmp_path, monke
         MnistExpError, match=r"Read-only file system \(the file system is read-only"
     ):
         RunLock(tmp_path / "run")
+
+
+def test_a_refused_run_leaves_no_folder_behind(tmp_path):
+    (tmp_path / "outputs" / "mine").mkdir(parents=True)  # the user's own empty folder stays
+    for overrides in ([], ["hydra.run.dir=outputs/mine/run"]):
+        refused = run_module("mnist_exp", *SMOKE, "trainer.batch_size=0", *overrides,
+                             cwd=tmp_path)  # fmt: skip
+        assert refused.returncode == 2 and "trainer.batch_size=0 must be >= 1" in refused.stdout
+    # Before: Hydra's outputs/DATE/TIME/ stayed behind, empty, for every refused command.
+    assert sorted(
+        p.relative_to(tmp_path).as_posix() for p in (tmp_path / "outputs").rglob("*")
+    ) == ["outputs/mine"]

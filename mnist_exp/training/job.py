@@ -10,6 +10,7 @@ one run.
 from __future__ import annotations
 
 import logging
+import re
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,7 @@ from mnist_exp.training.threads import cpu_share
 log = logging.getLogger("mnist_exp")
 
 RESUME_KEY = "resume"
+HYDRA_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")  # outputs/${now:%Y-%m-%d}/...
 # Overrides that change how a run reports, not what it computes.
 ALLOWED_RESUME_OVERRIDES = ("trainer.verbose",)
 
@@ -154,6 +156,8 @@ def run_job(cfg: DictConfig, job: Job) -> dict:
         except BaseException as error:
             if outcome is Outcome.FAILED:
                 outcome = _outcome_of(error)
+            elif outcome is Outcome.REFUSED and job.sweep_dir is None:
+                remove_if_empty(run_dir)
             if isinstance(error, MnistExpError):
                 log.error("%s", error)
             raise
@@ -192,6 +196,17 @@ def _train(run_dir: Path, experiment: DictConfig, job: Job, decision: Decision, 
     if result["status"] == Status.DIVERGED:
         raise RunDiverged(_diverged_message(result, run_dir))
     return result
+
+
+def remove_if_empty(run_dir: Path) -> None:
+    """Removes the folder Hydra made for a run that was refused (when nothing is in it), and
+    the day's folder above it (`outputs/DATE/`) when that is empty too."""
+    folders = [run_dir] + [run_dir.parent] * bool(HYDRA_DAY.fullmatch(run_dir.parent.name))
+    for folder in folders:
+        try:
+            folder.rmdir()  # only ever an empty folder
+        except OSError:
+            return
 
 
 def _outcome_of(error: BaseException) -> Outcome:
