@@ -3,6 +3,7 @@ see half a file) and never through a symbolic link."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import math
@@ -54,27 +55,47 @@ def entries_below(folder: Path) -> Iterator[os.DirEntry]:
             continue
 
 
-def find_links(folder: Path) -> list[Path]:
-    """The symbolic links below `folder`, sorted; none for a missing folder."""
-    return sorted(Path(entry.path) for entry in entries_below(folder) if entry.is_symlink())
+def _odd_kind(entry: os.DirEntry) -> str | None:
+    """What makes an entry no plain file or folder of a run: a symbolic link, a hard link (a
+    file that another name elsewhere shares), a FIFO, socket or device; None for neither."""
+    if entry.is_symlink():
+        return "a symbolic link"
+    if entry.is_dir(follow_symlinks=False):
+        return None
+    if not entry.is_file(follow_symlinks=False):
+        return "a FIFO, socket or device"
+    return "a hard link" if entry.stat(follow_symlinks=False).st_nlink > 1 else None
+
+
+def find_links(folder: Path) -> list[tuple[Path, str]]:
+    """(path, what it is) for every link or special file below `folder`, sorted; none for a
+    missing folder."""
+    found = []
+    for entry in entries_below(folder):
+        with contextlib.suppress(OSError):  # gone while looked at
+            kind = _odd_kind(entry)
+            if kind is not None:
+                found.append((Path(entry.path), kind))
+    return sorted(found)
 
 
 def refuse_links(folder: Path) -> None:
-    """Raises LinkRefused when anything below `folder` is a symbolic link: a run folder
-    unpacked from an archive can hold `history.csv` linked to a victim file, or
-    `tensorboard/` linked to another folder, and the libraries that write them (Keras'
-    CSVLogger, TensorBoard's event writer) follow links. Nothing was written when it raises.
-    """
-    links = find_links(folder)
-    if links:
-        others = f" (and {len(links) - 1} more: {', '.join(map(str, links[1:4]))}" + (
-            ", ...)" if len(links) > 4 else ")"
+    """Raises LinkRefused when anything below `folder` is a link or a special file: a run
+    folder unpacked from an archive can hold `history.csv` linked (symbolically or hard) to a
+    victim file, `tensorboard/` linked to another folder, or a FIFO where a log goes, and the
+    libraries that write them (Keras' CSVLogger, TensorBoard's event writer) follow links and
+    append in place. Nothing was written when it raises."""
+    found = find_links(folder)
+    if found:
+        (first, kind), rest = found[0], [str(path) for path, _ in found[1:]]
+        others = f" (and {len(rest)} more: {', '.join(rest[:3])}" + (
+            ", ...)" if len(rest) > 3 else ")"
         )
         raise LinkRefused(
-            f"{links[0]} is a symbolic link{others if len(links) > 1 else ''}; a run's files "
-            "and folders are never links, and writing through one would change what it points "
-            "at. Remove the link(s) (or copy the run without them: cp -rL), then run this "
-            "again; nothing was changed."
+            f"{first} is {kind}{others if rest else ''}; a run's files are plain files and "
+            "folders of its own, and writing through this would change something else. Remove "
+            "it (or copy the run without links: cp -rL), then run this again; nothing was "
+            "changed."
         )
 
 

@@ -5,6 +5,7 @@ folder, class names that hold terminal escapes, and CSV cells that spreadsheets 
 
 from __future__ import annotations
 
+import os
 import resource
 import subprocess
 import sys
@@ -198,3 +199,33 @@ def test_an_undecodable_image_costs_predict_one_line_not_the_other_rows(shapes_r
     assert len(rows) == 3 and all(",1," in row for row in rows)
     for name in HOSTILE:
         assert f"{name.replace('.', '_')}.png: " in result.stderr
+
+
+def test_a_hard_link_or_a_fifo_in_a_run_folder_is_refused_like_a_link(tmp_path):
+    from mnist_exp.runs.lock import RunLock
+    from mnist_exp.safe_files import LinkRefused
+
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    hard, fifo = tmp_path / "hard", tmp_path / "fifo"
+    hard.mkdir()
+    os.link(victim, hard / "history.csv")  # appends in place would reach the victim
+    fifo.mkdir()
+    os.mkfifo(fifo / "train.log")  # a log opened here would wait for a reader for ever
+    with pytest.raises(LinkRefused, match=r"history\.csv is a hard link"):
+        RunLock(hard)
+    with pytest.raises(LinkRefused, match=r"train\.log is a FIFO, socket or device"):
+        RunLock(fifo)
+    assert sorted(p.name for p in hard.iterdir()) == ["history.csv"]  # no lock file made
+    assert victim.read_text() == "precious\n"
+
+
+def test_whatever_a_decoder_raises_is_the_images_error(monkeypatch):
+    from PIL import PngImagePlugin
+
+    def broken(self):
+        raise ZeroDivisionError("a decoder's own bug")
+
+    monkeypatch.setattr(PngImagePlugin.PngImageFile, "_open", broken)
+    with pytest.raises(ImageError, match=r"odd\.png: cannot be read \(a decoder's own bug\)"):
+        read_gray(HOSTILE["ztxt.png"](), name="odd.png")

@@ -120,6 +120,7 @@ def main(argv=None) -> int:
             log_level="warning",
             timeout_graceful_shutdown=GRACE_SECONDS,
             http=guarded_protocol(),
+            ws="none",  # the page talks over HTTP (server-sent events); no socket upgrades
         )
         port = sock.getsockname()[1]
         print(f"{name}: http://{arguments.host}:{port}/ (API docs at /docs)", flush=True)

@@ -12,9 +12,7 @@ becomes one ImageError naming the file."""
 from __future__ import annotations
 
 import io
-import struct
 import warnings
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -30,10 +28,11 @@ DECODERS = ("PNG", "JPEG", "GIF", "BMP", "TIFF", "WEBP")
 # Larger files are refused from their size alone, before they are read or hashed: a 40 MP
 # image is at most ~120 MB uncompressed, and a sparse file can claim gigabytes for free.
 MAX_FILE_BYTES = 128 * 2**20
-# What decoders raise for damaged or hostile files (a PNG's text chunk that inflates past
-# Pillow's limit raises ValueError while opening; truncated data OSError, EOFError, ...).
-DECODER_ERRORS = (OSError, ValueError, SyntaxError, EOFError, struct.error, zlib.error,
-                  IndexError, KeyError, TypeError, MemoryError)  # fmt: skip
+# What decoders raise for damaged or hostile files: a PNG's text chunk that inflates past
+# Pillow's limit raises ValueError while opening, truncated data OSError or EOFError, a
+# malformed header struct.error, IndexError, ...; whatever a decoder raises, the file is
+# that image's error, never the caller's.
+DECODER_ERRORS = (Exception,)
 # 40 megapixels: a 6000x6000 photo passes; a decompression bomb (a tiny file that decodes to
 # gigabytes) is refused from its header, before any pixel is decoded.
 MAX_PIXELS = 40_000_000
@@ -82,6 +81,8 @@ def _open(source: Path | bytes, name: str, max_pixels: int) -> Image.Image:
         else:
             check_file_size(source, name)
             image = Image.open(source, formats=DECODERS)
+    except ImageError:
+        raise
     except Image.DecompressionBombError as error:  # PIL's own limit, checked at open
         raise ImageTooLarge(f"{name}: refused as a decompression bomb ({error}).") from None
     except UnidentifiedImageError:
@@ -158,6 +159,8 @@ def read_gray(source: Path | bytes, name: str | None = None, max_pixels: int = M
         image.load()
         ImageOps.exif_transpose(image, in_place=True)
         return as_gray(_reduced(image))
+    except ImageError:
+        raise
     except Image.DecompressionBombError as error:
         raise ImageTooLarge(f"{name}: refused as a decompression bomb ({error}).") from None
     except DECODER_ERRORS as error:

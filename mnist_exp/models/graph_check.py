@@ -4,12 +4,13 @@ op that loading and prediction can run is checked against NUMERIC_OPS, the ops o
 classifiers; anything else is refused, naming the op.
 
 What can run: the functions the SavedModel's object graph names (its signatures, resource
-initializers and restore functions are among them; TensorFlow 2's `tf.saved_model.load` runs
-nothing else) and every function they call, by op name or through a function-valued attribute
-(`StatefulPartitionedCall`, `If`, `While`, ...). The variable-checkpoint functions the
-exporter writes beside them (`__inference__traced_save_*`, with `SaveV2`) are reachable from
-none of those and never run. A TensorFlow 1 SavedModel (no object graph) runs its main
-graph's init op when loaded, so it is refused.
+initializers and restore functions are among them: for one meta graph with an object graph,
+TensorFlow 2's `tf.saved_model.load` runs nothing else) and every function they call, by op
+name or through a function-valued attribute (`StatefulPartitionedCall`, `If`, `While`, ...).
+The variable-checkpoint functions the exporter writes beside them
+(`__inference__traced_save_*`, with `SaveV2`) are reachable from none of those and never run.
+A TensorFlow 1 SavedModel (no object graph) runs its main graph's init op when loaded, so it
+is refused.
 """
 
 from __future__ import annotations
@@ -72,7 +73,11 @@ def runnable_ops(saved_model) -> dict[str, str]:
     proto) and calling its functions can run."""
     graph = saved_model.meta_graphs[0]
     library = {function.signature.name: function for function in graph.graph_def.library.function}
-    waiting = [name for name in graph.object_graph_def.concrete_functions if name in library]
+    named = set(graph.object_graph_def.concrete_functions)
+    for node in graph.object_graph_def.nodes:
+        named.update(node.function.concrete_functions)
+        named.add(node.bare_concrete_function.concrete_function_name)
+    waiting = sorted(named & library.keys())
     seen, ops = set(waiting), {}
     while waiting:
         name = waiting.pop()

@@ -3,7 +3,9 @@ and never finishes its headers (or stops sending a body half way) holds nothing 
 and such idle sockets cannot crowd out the requests that do arrive.
 
 - A request's headers must arrive within HEADER_SECONDS of its first byte (or of the
-  connection), and a body must keep arriving (a pause of BODY_IDLE_SECONDS ends it).
+  connection); a body must keep arriving (a pause of BODY_IDLE_SECONDS ends it) and be whole
+  within BODY_SECONDS of the headers (20 MiB at the limit needs ~350 KB/s), so a client that
+  trickles a byte now and then cannot hold a request slot for ever.
 - Connections with no request in progress (not yet sent, or kept alive between requests) are
   at most MAX_IDLE_PER_CLIENT per client address and MAX_IDLE overall: past either, the
   oldest such connection is closed, so a new one (a health probe, a user) always gets in.
@@ -21,6 +23,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 HEADER_SECONDS = 5.0
 BODY_IDLE_SECONDS = 15.0
+BODY_SECONDS = 60.0
 MAX_IDLE_PER_CLIENT = 128  # the serving benchmark keeps 128 connections alive from one client
 MAX_IDLE = 256
 MAX_IN_FLIGHT = 256  # requests being answered at once; more are answered 503
@@ -66,6 +69,7 @@ def guarded_protocol(idle: IdleConnections | None = None) -> type[HttpToolsProto
 
     class GuardedHttpProtocol(HttpToolsProtocol):
         _timer = None
+        _body_deadline = 0.0
 
         @property
         def client_host(self) -> str:
@@ -95,13 +99,18 @@ def guarded_protocol(idle: IdleConnections | None = None) -> type[HttpToolsProto
             super().on_message_begin()
             self._arm(HEADER_SECONDS)
 
+        def _arm_for_body(self) -> None:
+            left = self._body_deadline - self.loop.time()
+            self._arm(max(0.0, min(BODY_IDLE_SECONDS, left)))
+
         def on_headers_complete(self) -> None:
             idle.discard(self)
-            self._arm(BODY_IDLE_SECONDS)
+            self._body_deadline = self.loop.time() + BODY_SECONDS
+            self._arm_for_body()
             super().on_headers_complete()
 
         def on_body(self, body: bytes) -> None:
-            self._arm(BODY_IDLE_SECONDS)
+            self._arm_for_body()
             super().on_body(body)
 
         def on_message_complete(self) -> None:
