@@ -67,7 +67,7 @@ def _odd_kind(entry: os.DirEntry) -> str | None:
     return "a hard link" if entry.stat(follow_symlinks=False).st_nlink > 1 else None
 
 
-def find_links(folder: Path) -> list[tuple[Path, str]]:
+def odd_entries(folder: Path) -> list[tuple[Path, str]]:
     """(path, what it is) for every link or special file below `folder`, sorted; none for a
     missing folder."""
     found = []
@@ -85,7 +85,7 @@ def refuse_links(folder: Path) -> None:
     victim file, `tensorboard/` linked to another folder, or a FIFO where a log goes, and the
     libraries that write them (Keras' CSVLogger, TensorBoard's event writer) follow links and
     append in place. Nothing was written when it raises."""
-    found = find_links(folder)
+    found = odd_entries(folder)
     if found:
         (first, kind), rest = found[0], [str(path) for path, _ in found[1:]]
         others = f" (and {len(rest)} more: {', '.join(rest[:3])}" + (

@@ -1,6 +1,6 @@
 """Private scratch folders (the server's upload cache, the board's view of the runs, a
 worker's throw-away run folder): made 0700 in the system's temp folder with their owner's
-PID inside, removed when their block ends, and, when their process died without removing
+PID inside, removed by their command when it ends, and, when their process died without removing
 them (kill -9, a crash), removed by the next command that makes one of the same kind."""
 
 from __future__ import annotations
@@ -28,18 +28,14 @@ def _owner_alive(folder: Path) -> bool:
     return True
 
 
-def remove_orphans(prefix: str, parent: Path | None = None) -> list[Path]:
+def remove_orphans(prefix: str) -> None:
     """Removes this user's scratch folders named `prefix`* whose process is gone."""
-    parent = Path(parent or tempfile.gettempdir())
-    removed = []
-    for folder in parent.glob(f"{prefix}*"):
+    for folder in Path(tempfile.gettempdir()).glob(f"{prefix}*"):
         with contextlib.suppress(OSError):
             if folder.is_symlink() or not folder.is_dir() or folder.stat().st_uid != os.getuid():
                 continue
             if not _owner_alive(folder):
                 shutil.rmtree(folder, ignore_errors=True)
-                removed.append(folder)
-    return removed
 
 
 def make_scratch_folder(prefix: str) -> Path:
@@ -49,13 +45,3 @@ def make_scratch_folder(prefix: str) -> Path:
     folder = Path(tempfile.mkdtemp(prefix=prefix))
     (folder / OWNER_FILE).write_text(f"{os.getpid()}\n")
     return folder
-
-
-@contextlib.contextmanager
-def scratch_folder(prefix: str):
-    """`make_scratch_folder(prefix)`, removed when the block ends."""
-    folder = make_scratch_folder(prefix)
-    try:
-        yield folder
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)

@@ -28,11 +28,6 @@ DECODERS = ("PNG", "JPEG", "GIF", "BMP", "TIFF", "WEBP")
 # Larger files are refused from their size alone, before they are read or hashed: a 40 MP
 # image is at most ~120 MB uncompressed, and a sparse file can claim gigabytes for free.
 MAX_FILE_BYTES = 128 * 2**20
-# What decoders raise for damaged or hostile files: a PNG's text chunk that inflates past
-# Pillow's limit raises ValueError while opening, truncated data OSError or EOFError, a
-# malformed header struct.error, IndexError, ...; whatever a decoder raises, the file is
-# that image's error, never the caller's.
-DECODER_ERRORS = (Exception,)
 # 40 megapixels: a 6000x6000 photo passes; a decompression bomb (a tiny file that decodes to
 # gigabytes) is refused from its header, before any pixel is decoded.
 MAX_PIXELS = 40_000_000
@@ -89,7 +84,7 @@ def _open(source: Path | bytes, name: str, max_pixels: int) -> Image.Image:
         raise ImageError(
             f"{name}: not an image file in a format read here ({', '.join(DECODERS)})."
         ) from None
-    except DECODER_ERRORS as error:
+    except Exception as error:  # as in read_gray: a decoder's error is this image's
         raise ImageError(f"{name}: cannot be read ({_reason(error)}).") from None
     pixels = _declared_pixels(image)
     if pixels > max_pixels:
@@ -163,7 +158,10 @@ def read_gray(source: Path | bytes, name: str | None = None, max_pixels: int = M
         raise
     except Image.DecompressionBombError as error:
         raise ImageTooLarge(f"{name}: refused as a decompression bomb ({error}).") from None
-    except DECODER_ERRORS as error:
+    except Exception as error:
+        # A PNG's text chunk that inflates past Pillow's limit raises ValueError, truncated
+        # data OSError or EOFError, a malformed header struct.error or IndexError, ...:
+        # whatever a decoder raises, the file is that image's error, never the caller's.
         raise ImageError(f"{name}: cannot be decoded ({_reason(error)}).") from None
     finally:
         image.close()
