@@ -188,8 +188,9 @@ def fit_framework(
     num_images: int | None = None,
 ):
     """Trains with the framework's own config, builders, pipeline and compile settings."""
-    from mnist_exp.training.engine import build_trainable, training_dataset
+    from mnist_exp.training.fitting import training_dataset
     from mnist_exp.training.strategy import build_strategy
+    from mnist_exp.training.trainable import build_trainable
 
     epochs_override = [f"trainer.epochs={epochs}"] if epochs else []
     settings = framework_settings([*preset_overrides, f"seed={seed}", *epochs_override])

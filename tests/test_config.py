@@ -38,7 +38,7 @@ def test_each_model_option_has_its_settings_class_and_builder():
 
 @pytest.mark.parametrize("model", options("model"))
 def test_every_model_builds_with_its_config(model):
-    from mnist_exp.training.engine import build_network
+    from mnist_exp.models.builders import build_network
 
     settings = parse_settings(smoke_config(f"model={model}"))
     network = build_network(settings.model, input_shape=(28, 28, 1), num_classes=10)
@@ -117,7 +117,7 @@ def test_every_precision_parses(precision):
 def test_mixed_float16_without_gpu_is_refused():
     import tensorflow as tf
 
-    from mnist_exp.training.strategy import set_precision
+    from mnist_exp.training.trainable import set_precision
 
     if tf.config.list_physical_devices("GPU"):
         pytest.skip("this machine has a GPU")
@@ -265,19 +265,19 @@ def test_histograms_and_graph_are_off_by_default():
 def test_bfloat16_on_a_cpu_without_its_instructions_is_warned_about(monkeypatch, caplog):
     from mnist_exp.machine import cpu_has_bfloat16
     from mnist_exp.settings import PrecisionSettings
-    from mnist_exp.training import strategy
+    from mnist_exp.training import trainable
 
     assert cpu_has_bfloat16("processor\t: 0\nflags\t\t: fpu avx512f avx512_bf16\n") is True
     assert cpu_has_bfloat16("flags\t\t: fpu avx2 amx_bf16\n") is True
     assert cpu_has_bfloat16("flags\t\t: fpu avx2\n") is False
     assert cpu_has_bfloat16("processor\t: 0\n") is None  # no flags line: unknown, no warning
-    monkeypatch.setattr(strategy, "cpu_has_bfloat16", lambda: False)
+    monkeypatch.setattr(trainable, "cpu_has_bfloat16", lambda: False)
     try:
-        strategy.set_precision(PrecisionSettings(policy="mixed_bfloat16"))
+        trainable.set_precision(PrecisionSettings(policy="mixed_bfloat16"))
         assert "no bfloat16 instructions" in caplog.text
         assert "precision=float32" in caplog.text
     finally:
-        strategy.set_precision(PrecisionSettings(policy="float32"))
+        trainable.set_precision(PrecisionSettings(policy="float32"))
 
 
 def test_steps_per_execution_must_divide_an_epochs_steps():
@@ -285,7 +285,7 @@ def test_steps_per_execution_must_divide_an_epochs_steps():
 
     def plan(*overrides):
         settings = parse_settings(smoke_config("trainer.batch_size=100", *overrides))
-        return BatchPlan.build(settings, replicas=1, multi_worker=False, num_train=1000)
+        return BatchPlan.for_run(settings, replicas=1, multi_worker=False, num_train=1000)
 
     with pytest.raises(
         ConfigError,

@@ -144,7 +144,7 @@ def plan_for(num_train: int, *overrides: str, replicas: int = 2, multi_worker=Fa
     from mnist_exp.training.batch_plan import BatchPlan
 
     settings = parse_settings(smoke_config("strategy=mirrored", *overrides))
-    plan = BatchPlan.build(
+    plan = BatchPlan.for_run(
         settings, replicas=replicas, multi_worker=multi_worker, num_train=num_train
     )
     return settings, plan

@@ -11,8 +11,8 @@ import pytest
 from conftest import compose_config
 
 from mnist_exp.models import folding
+from mnist_exp.models.builders import build_network
 from mnist_exp.settings import parse_settings
-from mnist_exp.training.engine import build_network
 
 IMAGES = np.random.default_rng(3).uniform(0, 255, (32, 28, 28, 1)).astype(np.float32)
 

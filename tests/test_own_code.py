@@ -154,7 +154,7 @@ def builder_config(target: str, *extra: str):
 
 
 def test_a_users_builder_in_the_working_directory_builds_the_model(user_module):
-    from mnist_exp.training.engine import build_network
+    from mnist_exp.models.builders import build_network
 
     settings = parse_settings(builder_config("user_nets.good", "+model.units=4"))
     assert settings.model == BuilderSettings("user_nets.good", "mlp", {"units": 4})
@@ -174,7 +174,7 @@ def test_a_users_builder_in_the_working_directory_builds_the_model(user_module):
     ],
 )
 def test_a_bad_builder_is_one_message(user_module, target, message):
-    from mnist_exp.training.engine import build_network
+    from mnist_exp.models.builders import build_network
 
     extra = ("+model.colour=red",) if message == "refused its arguments" else ()
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):

@@ -306,7 +306,7 @@ def test_an_interrupt_that_surfaces_as_another_error_is_recorded_as_interrupted(
     from mnist_exp.training import engine, stop
 
     monkeypatch.setattr(stop, "_requested", [])
-    fit = engine._fit
+    fit = engine.fit
     mangled = "Objects/listobject.c:338: bad argument to internal function"
 
     def fit_stopped_in_c_code(*args, **kwargs):
@@ -314,7 +314,7 @@ def test_an_interrupt_that_surfaces_as_another_error_is_recorded_as_interrupted(
         raise SystemError(mangled)
 
     cfg = smoke_config("model=mlp", "trainer.epochs=2", "trainer.early_stopping.enabled=false")
-    monkeypatch.setattr(engine, "_fit", fit_stopped_in_c_code)
+    monkeypatch.setattr(engine, "fit", fit_stopped_in_c_code)
     with pytest.raises(KeyboardInterrupt, match="SIGTERM"), stop.interrupt_on_signals():
         run_experiment(cfg, tmp_path)
     metrics = read_json(tmp_path / "metrics.json")
@@ -324,7 +324,7 @@ def test_an_interrupt_that_surfaces_as_another_error_is_recorded_as_interrupted(
         == f"KeyboardInterrupt: signal SIGTERM (surfaced as SystemError: {mangled})"
     )
 
-    monkeypatch.setattr(engine, "_fit", fit)
+    monkeypatch.setattr(engine, "fit", fit)
     assert run_experiment(cfg, tmp_path, resume=True)["status"] == "completed"
 
 
@@ -334,7 +334,7 @@ def test_without_a_stop_signal_the_same_error_is_a_failure(tmp_path, monkeypatch
     def fit_failing(*args, **kwargs):
         raise SystemError("a real fault")
 
-    monkeypatch.setattr(engine, "_fit", fit_failing)
+    monkeypatch.setattr(engine, "fit", fit_failing)
     with pytest.raises(SystemError, match="a real fault"):
         run_experiment(smoke_config("model=mlp", "trainer.epochs=2"), tmp_path)
     metrics = read_json(tmp_path / "metrics.json")

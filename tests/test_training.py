@@ -184,8 +184,9 @@ def test_the_train_step_is_traced_once():
     (a tf.function creating variables on its first call is traced twice)."""
     from mnist_exp.data.prepare import prepare_splits
     from mnist_exp.settings import parse_settings
-    from mnist_exp.training.engine import build_trainable, training_dataset
+    from mnist_exp.training.fitting import training_dataset
     from mnist_exp.training.strategy import build_strategy
+    from mnist_exp.training.trainable import build_trainable
 
     settings = parse_settings(smoke_config("model=fast_cnn", "trainer.epochs=2"))
     splits = prepare_splits(settings.dataset, settings.seed)

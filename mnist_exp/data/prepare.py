@@ -1,4 +1,4 @@
-"""From a dataset name to the train/validation/test arrays a run uses."""
+"""From a dataset option to the train/validation/test arrays a run uses."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from mnist_exp.data.arrays import ImageData
-from mnist_exp.data.sources import load_dataset
 from mnist_exp.data.splits import stratified_split, stratified_subsample
 from mnist_exp.settings import DatasetSettings
+from mnist_exp.targets import import_target
 
 log = logging.getLogger(__name__)
 
@@ -30,13 +30,8 @@ def prepare_splits(settings: DatasetSettings, seed: int, path_label: str | None 
     Args:
         path_label: how logs and records name `settings.path` (`dataset_path_as_written`).
     """
-    data = load_dataset(
-        settings.name,
-        path_label=path_label,
-        synthetic_size=(settings.max_train_examples or 600, settings.max_test_examples or 200),
-        seed=seed,
-        **settings.source_arguments(),
-    )
+    load = import_target(settings.loader, "dataset")
+    data = load(**settings.loader_arguments(seed, path_label))
     train_indices = stratified_subsample(data.y_train, settings.max_train_examples, seed)
     test_indices = stratified_subsample(data.y_test, settings.max_test_examples, seed)
     x_all, y_all = _select(data.x_train, train_indices), _select(data.y_train, train_indices)

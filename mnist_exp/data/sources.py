@@ -94,40 +94,79 @@ def _sources(name: str, cache_dir: Path, download: bool) -> list[tuple[str, Call
     return sources
 
 
-def load_dataset(
+def load_dataset(name: str, *, seed: int = 0, **arguments) -> ImageData:
+    """Loads a dataset by its option name ("mnist", "fashion_mnist", "synthetic", "folder"):
+    the function below of that name, with its keyword `arguments`.
+
+    Raises:
+        DataError: for an unknown name, or as the loader does.
+    """
+    if name not in DATASET_NAMES:
+        raise DataError(f"Unknown dataset '{name}'; expected one of {DATASET_NAMES}.")
+    if name == "synthetic":
+        return load_synthetic(seed=seed, **arguments)
+    if name == "folder":
+        return load_folder(seed=seed, **arguments)
+    return load_files(name, **arguments)
+
+
+def load_synthetic(
+    *, max_train_examples: int | None, max_test_examples: int | None, seed: int
+) -> ImageData:
+    """`dataset=synthetic`: images made on the spot, 600 and 200 unless said otherwise."""
+    return make_synthetic(max_train_examples or 600, max_test_examples or 200, seed=seed)
+
+
+def load_folder(
+    *,
+    path: str,
+    cache_dir: str | None = None,
+    test_fraction: float = 0.2,
+    seed: int = 0,
+    path_label: str | None = None,
+) -> ImageData:
+    """`dataset=folder`: the user's class folders under `path`, converted once and cached in
+    `cache_dir` (default: `default_cache_dir()`); `test_fraction` of each class held out
+    (seeded) when the folder has no test/ folder.
+
+    Raises:
+        DataError: as `read_folder` does.
+    """
+    cache = Path(cache_dir or default_cache_dir())
+    arrays = read_folder(Path(path), cache, test_fraction, seed)
+    return checked_image_data(**arrays, source=path_label or str(path))
+
+
+def load_mnist(**arguments) -> ImageData:
+    """`dataset=mnist`: see `load_files`."""
+    return load_files("mnist", **arguments)
+
+
+def load_fashion_mnist(**arguments) -> ImageData:
+    """`dataset=fashion_mnist`: see `load_files`."""
+    return load_files("fashion_mnist", **arguments)
+
+
+def load_files(
     name: str,
     *,
     path: str | None = None,
     path_label: str | None = None,
     cache_dir: str | None = None,
     download: bool = True,
-    synthetic_size: tuple[int, int] = (600, 200),
-    seed: int = 0,
-    test_fraction: float = 0.2,
 ) -> ImageData:
-    """Loads a dataset by name from the first source that has it.
+    """MNIST or Fashion-MNIST from the first source that has it.
 
     Args:
-        name: "mnist", "fashion_mnist", "synthetic" or "folder" (`path` of class folders).
+        name: "mnist" or "fashion_mnist".
         path: an explicit Keras-layout `.npz` or IDX folder; when given, the only source.
         path_label: how the source is named in logs and records (default: `path`).
         cache_dir: where converted data is cached (default: `default_cache_dir()`).
         download: whether the Keras download is the last resort.
-        synthetic_size: (train, test) sizes when `name` is "synthetic".
-        seed: seeds the synthetic data and the folder dataset's test split.
-        test_fraction: the folder dataset's held-out share when it has no test/ folder.
 
     Raises:
         DataError: naming the sources tried and how to provide one, or the corrupt file.
     """
-    if name == "synthetic":
-        return make_synthetic(*synthetic_size, seed=seed)
-    if name == "folder":
-        cache = Path(cache_dir or default_cache_dir())
-        arrays = read_folder(Path(path), cache, test_fraction, seed)
-        return checked_image_data(**arrays, source=path_label or str(path))
-    if name not in CLASS_NAMES:
-        raise DataError(f"Unknown dataset '{name}'; expected one of {DATASET_NAMES}.")
     class_names = CLASS_NAMES[name]
     if path:
         arrays = read_path(Path(path).expanduser())

@@ -15,7 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from mnist_exp.settings.data import AugmentSettings, DatasetSettings
 from mnist_exp.settings.hardware import PrecisionSettings, StrategySettings
-from mnist_exp.settings.models import BuilderSettings, ModelSettings, parse_model
+from mnist_exp.settings.models import BuilderSettings, ModelSettings, parse_builder
 from mnist_exp.settings.optimization import OptimizerSettings, ScheduleSettings, parse_optimizer
 from mnist_exp.settings.schema import LAST_EPOCH, parse_option, parse_section, require
 from mnist_exp.settings.trainer import ObjectiveSettings, TrainerSettings
@@ -86,15 +86,19 @@ def parse_settings(cfg: DictConfig) -> ExperimentSettings:
     )
     return ExperimentSettings(
         seed=seed,
-        model=parse_model(cfg),
+        model=(
+            parse_builder(cfg)
+            if "_target_" in cfg.get("model", {})
+            else parse_option(cfg, ModelSettings)
+        ),
         dataset=parse_option(cfg, DatasetSettings),
-        optimizer=parse_optimizer(cfg),
         schedule=parse_option(cfg, ScheduleSettings),
         augment=parse_section(cfg, "augment", AugmentSettings),
         trainer=parse_section(cfg, "trainer", TrainerSettings),
         strategy=parse_option(cfg, StrategySettings),
         precision=parse_section(cfg, "precision", PrecisionSettings),
         objective=parse_section(cfg, "objective", ObjectiveSettings),
+        optimizer=parse_optimizer(cfg),
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from typing import ClassVar
 
 from mnist_exp.settings.schema import OptionSettings, require
 
@@ -15,7 +16,11 @@ DEFAULT_VALIDATION_FRACTION = 1 / 12
 
 @dataclass(kw_only=True)
 class DatasetSettings(OptionSettings, group="dataset"):
-    """The keys every dataset reads; each option's class adds where its images come from."""
+    """The keys every dataset reads; each option's class adds where its images come from, and
+    names the function that loads them (`loader`, "module.function"), which is called with
+    those keys as keyword arguments (`loader_arguments`)."""
+
+    loader: ClassVar[str]
 
     validation_size: float | None  # None: DEFAULT_VALIDATION_FRACTION
     max_train_examples: int | None
@@ -56,10 +61,12 @@ class DatasetSettings(OptionSettings, group="dataset"):
             return DEFAULT_VALIDATION_FRACTION
         return self.validation_size
 
-    def source_arguments(self) -> dict:
-        """The option's own keys (where its images come from), as `load_dataset` takes them."""
+    def loader_arguments(self, seed: int, path_label: str | None) -> dict:
+        """The option's own keys (where its images come from), as its loader takes them;
+        `path_label` is how logs and records name an interpolated `path`."""
         shared = {f.name for f in fields(DatasetSettings)}
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in shared}
+        own = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in shared}
+        return {**own, "path_label": path_label}
 
 
 @dataclass(kw_only=True)
@@ -68,9 +75,14 @@ class FileDatasetSettings(DatasetSettings, option=("mnist", "fashion_mnist")):
     cache_dir: str | None
     download: bool
 
+    @property
+    def loader(self) -> str:
+        return f"mnist_exp.data.sources.load_{self.name}"
+
 
 @dataclass(kw_only=True)
 class FolderDatasetSettings(DatasetSettings, option="folder"):
+    loader = "mnist_exp.data.sources.load_folder"
     path: str | None
     cache_dir: str | None
     test_fraction: float  # held out per class when the folder has no test/ subfolder
@@ -87,10 +99,22 @@ class FolderDatasetSettings(DatasetSettings, option="folder"):
         )
         super().__post_init__()
 
+    def loader_arguments(self, seed: int, path_label: str | None) -> dict:
+        return {**super().loader_arguments(seed, path_label), "seed": seed}
+
 
 @dataclass(kw_only=True)
 class SyntheticDatasetSettings(DatasetSettings, option="synthetic"):
     """Images made on the spot; max_train_examples and max_test_examples say how many."""
+
+    loader = "mnist_exp.data.sources.load_synthetic"
+
+    def loader_arguments(self, seed: int, path_label: str | None) -> dict:
+        return {
+            "max_train_examples": self.max_train_examples,
+            "max_test_examples": self.max_test_examples,
+            "seed": seed,
+        }
 
 
 @dataclass(kw_only=True)

@@ -15,7 +15,6 @@ from mnist_exp.settings.schema import (
     POSITIVE_OR_NONE,
     RATE,
     OptionSettings,
-    parse_option,
     require,
 )
 
@@ -26,6 +25,7 @@ class ModelSettings(OptionSettings, group="model"):
     as keyword arguments, besides the input shape and class count the data gives."""
 
     builder: ClassVar[str]
+    other_choices = ", or a model._target_ naming your own builder function"
 
     l2_regularization: float = field(metadata=NON_NEGATIVE)
 
@@ -115,21 +115,10 @@ class BuilderSettings:
         return dict(self.keyword_arguments)
 
 
-def parse_model(cfg: DictConfig) -> ModelSettings | BuilderSettings:
-    """The `model` section: a built-in option by `name`, or the user's `_target_`."""
-    if "_target_" in cfg.get("model", {}):
-        return _builder_settings(cfg)
-    name = cfg.get("model", {}).get("name")
-    require(
-        name in ModelSettings.options,
-        f"model.name={name!r}: expected one of {', '.join(sorted(ModelSettings.options))}, or "
-        "a model._target_ naming your own builder function.",
-    )
-    return parse_option(cfg, ModelSettings)
-
-
-def _builder_settings(cfg: DictConfig) -> BuilderSettings:
-    from mnist_exp.models.builders import FRAMEWORK_ARGUMENTS, find_module
+def parse_builder(cfg: DictConfig) -> BuilderSettings:
+    """The `model` section that names the user's own builder (`model._target_`)."""
+    from mnist_exp.models.builders import FRAMEWORK_ARGUMENTS, TARGET_KEY
+    from mnist_exp.targets import find_module
 
     arguments = OmegaConf.to_container(cfg.model, resolve=True)
     target = arguments.pop("_target_")
@@ -143,6 +132,6 @@ def _builder_settings(cfg: DictConfig) -> BuilderSettings:
         f"model.{supplied[0] if supplied else ''} is supplied by mnist_exp (from the data); "
         "remove it from the model option.",
     )
-    find_module(target)
+    find_module(target, TARGET_KEY)
     name = arguments.pop("name", None) or target.rpartition(".")[2]
     return BuilderSettings(builder=target, name=str(name), keyword_arguments=arguments)

@@ -88,6 +88,7 @@ class OptionSettings:
 
     group: ClassVar[str]
     options: ClassVar[dict[str, type]]
+    other_choices: ClassVar[str] = ""  # what an unknown name is told besides the options
 
     name: str
 
@@ -117,7 +118,8 @@ def parse_option(cfg: DictConfig, base: type[OptionSettings]):
     name = section.get("name")
     require(
         name in base.options,
-        f"{group}.name={name!r}: expected one of {', '.join(sorted(base.options))}.",
+        f"{group}.name={name!r}: expected one of {', '.join(sorted(base.options))}"
+        f"{base.other_choices}.",
     )
     option = base.options[name]
     foreign = [key for key in section if key != "name" and key not in option.own_keys()]

@@ -20,7 +20,7 @@ class BatchPlan:
     learning_rate: float  # the configured rate, scaled by replicas when asked
 
     @classmethod
-    def build(
+    def for_run(
         cls,
         settings: ExperimentSettings,
         *,

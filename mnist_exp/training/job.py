@@ -23,10 +23,9 @@ from mnist_exp.errors import ConfigError, MnistExpError
 from mnist_exp.runs import artifacts, record
 from mnist_exp.runs.lock import RunLock
 from mnist_exp.runs.status import Action, Decision, Outcome, Status, decide
-from mnist_exp.settings import StrategySettings, parse_settings
-from mnist_exp.settings.schema import parse_option
+from mnist_exp.settings import ExperimentSettings, parse_settings
 from mnist_exp.training.cluster import is_chief_process
-from mnist_exp.training.runner import run_experiment
+from mnist_exp.training.runner import record_failure, run_checked
 from mnist_exp.training.stop import interrupt_on_signals
 from mnist_exp.training.threads import cpu_share
 
@@ -121,8 +120,9 @@ def _resume_overrides(overrides) -> list[str]:
 
 
 def run_job(cfg: DictConfig, job: Job) -> dict:
-    """Starts, continues, skips or refuses the run `cfg` describes (`runs.status.decide`).
-    Every MnistExpError is logged here once (into the run's train.log too, once it has one).
+    """Starts, continues, skips or refuses the run `cfg` describes: the config is checked
+    and the run's folder decided on (`runs.status.decide`) once, here. Every MnistExpError
+    is logged here once (into the run's train.log too, once it has one).
 
     Returns:
         The run's metrics (those of the earlier run when it had already finished).
@@ -139,8 +139,7 @@ def run_job(cfg: DictConfig, job: Job) -> dict:
                 experiment = saved_config_with(run_dir, _resume_overrides(job.overrides))
             else:
                 experiment = without_resume(cfg)
-                if job.sweep_dir is None and not record.has_record(run_dir):
-                    check_before_starting(experiment)
+            settings = _checked(experiment, job, run_dir)
             held.enter_context(RunLock(run_dir))
             decision = decide(run_dir, experiment, resume=resume_dir is not None)
             if decision.action is Action.REFUSE:
@@ -150,7 +149,7 @@ def run_job(cfg: DictConfig, job: Job) -> dict:
                 outcome = Outcome.SKIPPED
                 return {**decision.metrics, "skipped": True}
             outcome = Outcome.FAILED
-            result = _train(run_dir, experiment, job, decision, held)
+            result = _train(run_dir, experiment, settings, job, decision, held)
             outcome = Outcome.RESUMED if decision.action is Action.CONTINUE else Outcome.RUN
             return result
         except BaseException as error:
@@ -165,26 +164,53 @@ def run_job(cfg: DictConfig, job: Job) -> dict:
             job.note_outcome(outcome, run_dir)
 
 
-def _train(run_dir: Path, experiment: DictConfig, job: Job, decision: Decision, held: ExitStack):
-    resume = decision.action is Action.CONTINUE
+def _checked(experiment: DictConfig, job: Job, run_dir: Path) -> ExperimentSettings | ConfigError:
+    """The experiment's settings; for a new single run its folder dataset checked too, before
+    anything is written (a refused run leaves no record). A sweep's job with a wrong config
+    gets the error back, to record it as its failure so that the sweep's summary counts it.
+
+    Raises:
+        MnistExpError: the config, builder or folder problem, in one message.
+    """
+    try:
+        settings = parse_settings(experiment)
+    except ConfigError as error:
+        if job.sweep_dir is None:
+            raise
+        return error
+    dataset = settings.dataset
+    if dataset.name == "folder" and job.sweep_dir is None and not record.has_record(run_dir):
+        from mnist_exp.data.folder import find_splits
+
+        find_splits(Path(dataset.path), dataset.test_fraction, settings.seed)
+    return settings
+
+
+def _train(
+    run_dir: Path,
+    experiment: DictConfig,
+    settings: ExperimentSettings | ConfigError,
+    job: Job,
+    decision: Decision,
+    held: ExitStack,
+):
+    checked = not isinstance(settings, ConfigError)
     if record.has_record(run_dir):
         choices = record.read_choices(run_dir)
     else:
         choices = job.choices
-        if _is_chief(experiment):  # other workers keep only a log
+        if not checked or is_chief_process(settings.strategy):  # other workers keep a log
             record.write_record(run_dir, experiment, job.hydra, job.overrides)
     held.enter_context(record.logging_into(run_dir, "train"))
-    if resume:
+    if not checked:
+        record_failure(run_dir, decision, settings)
+        raise settings
+    if decision.action is Action.CONTINUE:
         log.info("Continuing %s", run_dir)
     with interrupt_on_signals():
         try:
-            result = run_experiment(
-                experiment,
-                run_dir,
-                choices=choices,
-                resume=resume,
-                cpu_share=job.cpu_share,
-                decision=decision,
+            result = run_checked(
+                experiment, settings, run_dir, decision, choices=choices, cpu_share=job.cpu_share
             )
         except KeyboardInterrupt:
             log.error(
@@ -231,25 +257,3 @@ def _diverged_message(result: dict, run_dir: Path) -> str:
         )
         + "Try a lower optimizer.learning_rate."
     )
-
-
-def check_before_starting(experiment: DictConfig) -> None:
-    """A new single run's config, the user's builder module and folder dataset checked before
-    anything is written: a refused run leaves no record. (A sweep's jobs are recorded as
-    failed instead, so that the sweep's summary counts them.)
-
-    Raises:
-        MnistExpError: the config, builder or folder problem, in one message.
-    """
-    settings = parse_settings(experiment)
-    if settings.dataset.name == "folder":
-        from mnist_exp.data.folder import find_splits
-
-        find_splits(Path(settings.dataset.path), settings.dataset.test_fraction, settings.seed)
-
-
-def _is_chief(experiment: DictConfig) -> bool:
-    try:
-        return is_chief_process(parse_option(experiment, StrategySettings))
-    except ConfigError:
-        return True  # the runner records the bad config as this run's failure

@@ -106,3 +106,25 @@ def build_optimizer(optimizer: OptimizerSettings, learning_rate) -> keras.optimi
     except Exception as error:
         cause = error.__cause__ or error
         raise ConfigError(f"optimizer ({optimizer.target}): {cause}") from None
+
+
+def create_training_variables(model: keras.Model, image_shape) -> None:
+    """Creates the optimizer's and the metrics' variables now rather than in fit's first step.
+
+    Outside a tf.distribute scope Keras creates them while tracing the train step, and a
+    tf.function that creates variables on its first call is traced twice (tensorflow#48851):
+    about a second more before the first step. This is the (private) build Keras itself runs
+    when the model was made inside a strategy scope; should a Keras release drop it, the
+    optimizer is still built through its public API (test_the_train_step_is_traced_once
+    then reports the second trace).
+    """
+    symbolic_build = getattr(model, "_symbolic_build", None)
+    if symbolic_build is None:
+        model.optimizer.build(model.trainable_variables)
+        return
+    symbolic_build(
+        data_batch=(
+            keras.KerasTensor((None, *image_shape), dtype="float32"),
+            keras.KerasTensor((None,), dtype="int32"),
+        )
+    )

@@ -13,14 +13,19 @@ from omegaconf import DictConfig
 
 from mnist_exp import safe_files
 from mnist_exp.commands import shown
-from mnist_exp.errors import MnistExpError
+from mnist_exp.errors import ConfigError, MnistExpError
 from mnist_exp.reporting.tensorboard_names import new_label
 from mnist_exp.runs import artifacts
 from mnist_exp.runs.flatten import flatten_config, with_group_choices
 from mnist_exp.runs.migrate import FORMAT_KEY, RUN_FORMAT, migrate
 from mnist_exp.runs.status import Action, Decision, Status, decide
 from mnist_exp.scratch import make_scratch_folder
-from mnist_exp.settings import BuilderSettings, dataset_path_as_written, parse_settings
+from mnist_exp.settings import (
+    BuilderSettings,
+    ExperimentSettings,
+    dataset_path_as_written,
+    parse_settings,
+)
 from mnist_exp.text import shown_path
 from mnist_exp.training import stop
 from mnist_exp.training.cluster import is_chief_process
@@ -43,8 +48,7 @@ def _summary(metrics: dict, output_dir: Path) -> str:
     )
 
 
-def _start_record(output_dir: Path, resume: bool, decision: Decision | None) -> dict:
-    decision = decision or decide(output_dir, resume=resume)
+def _start_record(output_dir: Path, resume: bool, decision: Decision) -> dict:
     if decision.action is Action.REFUSE:
         raise MnistExpError(decision.reason)
     if resume:
@@ -96,6 +100,13 @@ def _record_the_end(error: BaseException, record: dict, run_dir: Path, started: 
     return interrupt if disguised else None
 
 
+def record_failure(output_dir: Path, decision: Decision, error: BaseException) -> None:
+    """Records, in metrics.json, a run that failed before it could start (a sweep's job with a
+    wrong config), so that the sweep's summary and a later run of the sweep see it."""
+    record = _start_record(output_dir, decision.action is Action.CONTINUE, decision)
+    _record_the_end(error, record, output_dir, time.perf_counter())
+
+
 def run_experiment(
     cfg: DictConfig,
     output_dir: Path,
@@ -104,10 +115,9 @@ def run_experiment(
     cpu_share: int | None = None,
     decision: Decision | None = None,
 ) -> dict:
-    """Validates `cfg`, trains and evaluates, and writes metrics.json into `output_dir`.
-
-    A failure is recorded in metrics.json (status "failed", with the error) and re-raised; a
-    stop signal as "interrupted", raising KeyboardInterrupt.
+    """The library's way to train: `cfg` checked, `output_dir` decided on (unless the caller
+    did, as a tuner trial does), then `run_checked`. A config error is recorded in
+    metrics.json as the run's failure, and re-raised.
 
     Args:
         cfg: the composed config.
@@ -116,19 +126,44 @@ def run_experiment(
         resume: continue an interrupted run in `output_dir` from its last backup.
         cpu_share: cores for this job when a launcher runs several at once (None: all);
             `strategy.threads` overrides it.
-        decision: what `runs.status.decide` said of `output_dir` when the caller took it
-            (a job, a trial); None: it is decided here, for callers of this library.
+        decision: what `runs.status.decide` said of `output_dir` when the caller took it.
+    """
+    output_dir = Path(output_dir)
+    decision = decision or decide(output_dir, resume=resume)
+    try:
+        settings = parse_settings(cfg)
+    except ConfigError as error:
+        record_failure(output_dir, decision, error)
+        raise
+    return run_checked(cfg, settings, output_dir, decision, choices=choices, cpu_share=cpu_share)
+
+
+def run_checked(
+    cfg: DictConfig,
+    settings: ExperimentSettings,
+    output_dir: Path,
+    decision: Decision,
+    choices: dict | None = None,
+    cpu_share: int | None = None,
+) -> dict:
+    """Trains and evaluates the checked experiment (`settings`, made from `cfg`) as `decision`
+    says (start, or continue from the last backup), writing metrics.json into `output_dir`.
+
+    A failure is recorded in metrics.json (status "failed", with the error) and re-raised; a
+    stop signal as "interrupted", raising KeyboardInterrupt.
 
     Returns:
         The metrics, including "objective" (the value of `objective.metric` at the best
         epoch, which sweepers optimize).
     """
     output_dir = Path(output_dir)
+    resume = decision.action is Action.CONTINUE
+    hparams = with_group_choices(flatten_config(cfg), choices)
+    data_label = dataset_path_as_written(cfg)
     record = _start_record(output_dir, resume, decision)
     started = time.perf_counter()
     run_dir = output_dir  # where artifacts go: a scratch folder on non-chief workers
     try:
-        settings = parse_settings(cfg)
         if not is_chief_process(settings.strategy):
             if resume:
                 raise MnistExpError("Resuming a multi-worker run is not supported; start it again.")
@@ -144,12 +179,7 @@ def run_experiment(
         # Imported here so that config errors surface before TensorFlow starts.
         from mnist_exp.training.engine import train_and_evaluate
 
-        hparams = with_group_choices(flatten_config(cfg), choices)
-        record.update(
-            train_and_evaluate(
-                settings, run_dir, hparams, resume, data_label=dataset_path_as_written(cfg)
-            )
-        )
+        record.update(train_and_evaluate(settings, run_dir, hparams, resume, data_label))
     except BaseException as error:
         disguised = _record_the_end(error, record, run_dir, started)
         if disguised is not None:

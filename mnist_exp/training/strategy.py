@@ -7,13 +7,11 @@ import logging
 import os
 import shutil
 
-import keras
 import tensorflow as tf
 
 from mnist_exp.commands import shown
 from mnist_exp.errors import ConfigError
-from mnist_exp.machine import BFLOAT16_FLAGS, cpu_has_bfloat16
-from mnist_exp.settings import PrecisionSettings, StrategySettings
+from mnist_exp.settings import StrategySettings
 from mnist_exp.training.cluster import in_slurm_step
 
 log = logging.getLogger(__name__)
@@ -127,27 +125,3 @@ def build_strategy(settings: StrategySettings) -> tf.distribute.Strategy:
 
 def is_multi_worker(strategy: tf.distribute.Strategy) -> bool:
     return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
-
-
-def set_precision(settings: PrecisionSettings) -> None:
-    """Sets Keras' global dtype policy. Keras 3 adds loss scaling for mixed_float16 itself.
-
-    Raises:
-        ConfigError: for mixed_float16 without a GPU (CPUs have no fast float16).
-    """
-    if settings.policy == "mixed_float16" and not tf.config.list_physical_devices("GPU"):
-        raise ConfigError(
-            "precision=mixed_float16 needs a GPU and none was found; use precision=float32 "
-            "or precision=mixed_bfloat16 on CPU."
-        )
-    if (
-        settings.policy == "mixed_bfloat16"
-        and not tf.config.list_physical_devices("GPU")
-        and cpu_has_bfloat16() is False
-    ):
-        log.warning(
-            "precision=mixed_bfloat16: this CPU has no bfloat16 instructions (%s), so "
-            "TensorFlow emulates them and training is slower than with precision=float32.",
-            " or ".join(BFLOAT16_FLAGS),
-        )
-    keras.mixed_precision.set_global_policy(settings.policy)

@@ -161,7 +161,6 @@ class TrialRunner:
                 cfg,
                 run_dir,
                 choices=choices,
-                resume=decision.action is Action.CONTINUE,
                 decision=decision,
             )
         except MnistExpError as error:
