@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
-from conftest import REPO_ROOT, free_port
+from conftest import REPO_ROOT, free_port, read_json
 from drawn_shapes import drawn
 from test_serving import wait_until_healthy
 
@@ -88,6 +88,40 @@ def test_the_main_command_trains_from_any_folder(installed, tmp_path):
     missing = run("mnist-exp --config-dir no/such/folder debug=smoke", tmp_path, env)
     assert missing.returncode == 2
     assert missing.stderr.strip().startswith("mnist-exp: --config-dir no/such/folder: no such")
+
+
+def test_a_run_records_what_produced_it(installed, tmp_path):
+    """provenance.json: the versions, the command as typed, the commit of the user's project
+    (a git repository here) and whether it had changes, the machine; one entry per attempt."""
+    import tensorflow as tf
+
+    from mnist_exp.runs.provenance import git_state
+
+    project = tmp_path / "project"
+    project.mkdir()
+    git = ["git", "-C", str(project), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    (project / "notes.txt").write_text("first\n")
+    subprocess.run([*git, "add", "notes.txt"], check=True)
+    subprocess.run([*git, "commit", "-qm", "first"], check=True)
+    head = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True).stdout
+    env = user_env(installed, tmp_path)
+    result = run("mnist-exp debug=smoke model=mlp hydra.run.dir=outputs/run", project, env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    (attempt,) = read_json(project / "outputs" / "run" / "provenance.json")["attempts"]
+    assert attempt["git"] == {
+        "repository": str(project.resolve()),
+        "commit": head.strip(),
+        "dirty": False,
+    }
+    assert attempt["command"] == "mnist-exp debug=smoke model=mlp hydra.run.dir=outputs/run"
+    assert attempt["versions"]["tensorflow"] == tf.__version__
+    assert attempt["versions"]["mnist_exp"] and attempt["versions"]["keras"]
+    assert attempt["status"] == "completed" and attempt["finished_at"] >= attempt["started_at"]
+    assert attempt["cpu"]["cores"] >= 1 and attempt["host"] and isinstance(attempt["gpus"], list)
+    (project / "notes.txt").write_text("changed\n")
+    assert git_state(project)["dirty"] is True
+    assert git_state(tmp_path / "outside") is None  # not a repository: nothing recorded
 
 
 def readme_commands() -> list[str]:

@@ -15,7 +15,7 @@ from mnist_exp import safe_files
 from mnist_exp.commands import shown
 from mnist_exp.errors import ConfigError, MnistExpError
 from mnist_exp.reporting.tensorboard_names import new_label
-from mnist_exp.runs import artifacts
+from mnist_exp.runs import artifacts, provenance
 from mnist_exp.runs.flatten import flatten_config, with_group_choices
 from mnist_exp.runs.migrate import FORMAT_KEY, RUN_FORMAT, migrate
 from mnist_exp.runs.status import Action, Decision, Status, decide
@@ -179,6 +179,7 @@ def run_checked(
         # Imported here so that config errors surface before TensorFlow starts.
         from mnist_exp.training.engine import train_and_evaluate
 
+        provenance.record_attempt(run_dir)
         record.update(train_and_evaluate(settings, run_dir, hparams, resume, data_label))
     except BaseException as error:
         disguised = _record_the_end(error, record, run_dir, started)
@@ -186,6 +187,7 @@ def run_checked(
             raise disguised from error
         raise
     finally:
+        provenance.record_end(run_dir, record["status"])
         if run_dir != output_dir:
             shutil.rmtree(run_dir, ignore_errors=True)
     record.update(finished_at=_now(), wall_seconds=round(time.perf_counter() - started, 3))

@@ -1,0 +1,120 @@
+"""What produced a run: the versions of what it ran on, the command as typed, the git commit
+of the folder it was started from, and the machine. Written into the run folder as
+provenance.json, one entry per attempt (a resumed run adds one), so a result can be traced a
+month later."""
+
+from __future__ import annotations
+
+import logging
+import os
+import platform
+import shlex
+import socket
+import subprocess
+import sys
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+
+from mnist_exp import safe_files
+from mnist_exp.machine import available_cores
+
+log = logging.getLogger(__name__)
+
+PROVENANCE_FILE = "provenance.json"
+PACKAGES = ("mnist_exp", "tensorflow", "keras", "numpy", "hydra-core", "omegaconf")
+GIT_TIMEOUT_SECONDS = 5
+
+
+def _version(package: str) -> str | None:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _git(folder: Path, *arguments: str) -> str | None:
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(folder), *arguments],
+            capture_output=True,
+            text=True,
+            timeout=GIT_TIMEOUT_SECONDS,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def git_state(folder: Path) -> dict | None:
+    """The commit of the repository `folder` is in and whether its tracked files differ from
+    it (None: not in a git repository, or no git)."""
+    commit = _git(folder, "rev-parse", "HEAD")
+    if commit is None:
+        return None
+    changes = _git(folder, "status", "--porcelain", "--untracked-files=no")
+    return {
+        "repository": _git(folder, "rev-parse", "--show-toplevel"),
+        "commit": commit,
+        "dirty": bool(changes) if changes is not None else None,
+    }
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def describe(gpus: list[str]) -> dict:
+    """This process's provenance: versions, command, git state of the working folder, machine;
+    `gpus` names the accelerators TensorFlow sees."""
+    return {
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "command": shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+        "working_directory": os.getcwd(),
+        "git": git_state(Path.cwd()),
+        "python": platform.python_version(),
+        "versions": {package: _version(package) for package in PACKAGES},
+        "host": socket.gethostname(),
+        "platform": platform.platform(),
+        "cpu": {"model": _cpu_model(), "cores": available_cores()},
+        "gpus": gpus,
+    }
+
+
+def gpu_names() -> list[str]:
+    """The GPUs TensorFlow sees, by model name (TensorFlow is imported: call it in a run)."""
+    import tensorflow as tf
+
+    return [
+        tf.config.experimental.get_device_details(gpu).get("device_name", gpu.name)
+        for gpu in tf.config.list_physical_devices("GPU")
+    ]
+
+
+def record_attempt(run_dir: Path) -> None:
+    """Adds this attempt's provenance to `run_dir`/provenance.json (earlier attempts kept)."""
+    path = Path(run_dir) / PROVENANCE_FILE
+    earlier = safe_files.read_json(path) or {}
+    attempts = [*earlier.get("attempts", []), describe(gpu_names())]
+    safe_files.write_json_atomically(path, {"attempts": attempts})
+
+
+def record_end(run_dir: Path, status: str) -> None:
+    """Notes when and how the latest attempt ended."""
+    path = Path(run_dir) / PROVENANCE_FILE
+    recorded = safe_files.read_json(path)
+    if not recorded or not recorded.get("attempts"):
+        return
+    recorded["attempts"][-1].update(
+        finished_at=datetime.now(UTC).isoformat(timespec="seconds"), status=status
+    )
+    try:
+        safe_files.write_json_atomically(path, recorded)
+    except OSError as error:  # the run's own end (metrics.json) matters more: not masked
+        log.warning("Could not note the attempt's end in %s: %s", path, error)
