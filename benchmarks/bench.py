@@ -30,7 +30,7 @@ from datetime import datetime
 from pathlib import Path
 
 from benchmarks import targets, whole_run
-from mnist_exp.machine import available_cores
+from mnist_exp.machine import available_cores, cpu_model
 from mnist_exp.safe_files import write_text_atomically
 
 log = logging.getLogger("mnist_exp.bench")
@@ -566,7 +566,7 @@ def main(argv=None) -> int:
     ]
     results = {
         "date": now.isoformat(timespec="seconds"),
-        "machine": f"{_cpu_name()}, {available_cores()} cores",
+        "machine": f"{cpu_model()}, {available_cores()} cores",
         "command": " ".join(["python", *COMMAND[1:], *(argv or sys.argv[1:])]),
         "targets": [dataclasses.asdict(check) for check in checks],
         "time_to_accuracy": rows,
@@ -579,16 +579,6 @@ def main(argv=None) -> int:
     print(text)
     print(f"written: {output / 'bench.md'}, {output / 'bench.json'}")
     return 0
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown CPU"
 
 
 if __name__ == "__main__":

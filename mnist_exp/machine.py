@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import platform
+from pathlib import Path
 
 
 def available_cores() -> int:
@@ -35,3 +37,14 @@ def cpu_has_bfloat16(cpuinfo: str | None = None) -> bool | None:
     flags = {word for line in cpuinfo.splitlines() if line.startswith("flags")
              for word in line.split(":", 1)[1].split()}  # fmt: skip
     return bool(flags & set(BFLOAT16_FLAGS)) if flags else None
+
+
+def cpu_model() -> str:
+    """The CPU's model name (/proc/cpuinfo's; elsewhere what the platform module says)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown CPU"

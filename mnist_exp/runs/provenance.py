@@ -17,7 +17,7 @@ from importlib import metadata
 from pathlib import Path
 
 from mnist_exp import safe_files
-from mnist_exp.machine import available_cores
+from mnist_exp.machine import available_cores, cpu_model
 
 log = logging.getLogger(__name__)
 
@@ -60,16 +60,6 @@ def git_state(folder: Path) -> dict | None:
     }
 
 
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def describe(gpus: list[str]) -> dict:
     """This process's provenance: versions, command, git state of the working folder, machine;
     `gpus` names the accelerators TensorFlow sees."""
@@ -82,7 +72,7 @@ def describe(gpus: list[str]) -> dict:
         "versions": {package: _version(package) for package in PACKAGES},
         "host": socket.gethostname(),
         "platform": platform.platform(),
-        "cpu": {"model": _cpu_model(), "cores": available_cores()},
+        "cpu": {"model": cpu_model(), "cores": available_cores()},
         "gpus": gpus,
     }
 
