@@ -205,6 +205,10 @@ def test_experiment_preset_runs_from_the_command_line(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert metrics["model"] == "cnn" and metrics["status"] == "completed"
+    (attempt,) = json.loads((tmp_path / "run" / "provenance.json").read_text())["attempts"]
+    assert attempt["command"] == (
+        f"python -m mnist_exp +experiment=classic_cnn debug=smoke hydra.run.dir={tmp_path}/run"
+    )
 
 
 def test_a_closed_pipe_ends_compare_quietly_every_time(sweep, tmp_path):

@@ -215,9 +215,23 @@ def test_a_full_disk_fails_the_run_with_one_message_and_keeps_the_last_backup(
     assert [path.name for path in (tmp_path / "backup").iterdir()] == ["epoch-0001"]
 
     monkeypatch.undo()  # space freed: the run continues from its epoch 1 backup
+    first_attempt = read_json(tmp_path / "provenance.json")["attempts"]
+    monkeypatch.setattr("mnist_exp.training.runner.configure_threads", stopped_early)
+    with pytest.raises(KeyboardInterrupt):  # stopped before training: not an attempt
+        run_experiment(cfg, tmp_path, resume=True)
+    assert read_json(tmp_path / "metrics.json")["status"] == "interrupted"
+    assert read_json(tmp_path / "provenance.json")["attempts"] == first_attempt
+    monkeypatch.undo()
     resumed = run_experiment(cfg, tmp_path, resume=True)
     assert resumed["status"] == "completed" and resumed["resumed_from_epoch"] == 1
     assert epochs_in(tmp_path / "history.csv") == [1, 2, 3]
+    attempts = read_json(tmp_path / "provenance.json")["attempts"]
+    assert attempts[0] == first_attempt[0] and first_attempt[0]["status"] == "failed"
+    assert attempts[1]["status"] == "completed" and len(attempts) == 2
+
+
+def stopped_early(threads):
+    raise KeyboardInterrupt("signal SIGTERM")
 
 
 def test_a_signal_whose_interrupt_python_dropped_still_stops_the_run(tmp_path):

@@ -60,12 +60,21 @@ def git_state(folder: Path) -> dict | None:
     }
 
 
+def command_line() -> str:
+    """The command as the user typed it: `mnist-exp ...` for a console script, `python -m
+    mnist_exp ...` for a module (whose sys.argv[0] is the path of its __main__.py)."""
+    typed = sys.orig_argv
+    if Path(sys.argv[0]).name == "__main__.py" and "-m" in typed:
+        return shlex.join(["python", *typed[typed.index("-m") :]])
+    return shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]])
+
+
 def describe(gpus: list[str]) -> dict:
     """This process's provenance: versions, command, git state of the working folder, machine;
     `gpus` names the accelerators TensorFlow sees."""
     return {
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "command": shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+        "command": command_line(),
         "working_directory": os.getcwd(),
         "git": git_state(Path.cwd()),
         "python": platform.python_version(),
@@ -87,21 +96,21 @@ def gpu_names() -> list[str]:
     ]
 
 
-def record_attempt(run_dir: Path) -> None:
-    """Adds this attempt's provenance to `run_dir`/provenance.json (earlier attempts kept)."""
+def record_attempt(run_dir: Path) -> int:
+    """Adds this attempt's provenance to `run_dir`/provenance.json (earlier attempts kept);
+    returns its index there, for `record_end`."""
     path = Path(run_dir) / PROVENANCE_FILE
     earlier = safe_files.read_json(path) or {}
     attempts = [*earlier.get("attempts", []), describe(gpu_names())]
     safe_files.write_json_atomically(path, {"attempts": attempts})
+    return len(attempts) - 1
 
 
-def record_end(run_dir: Path, status: str) -> None:
-    """Notes when and how the latest attempt ended."""
+def record_end(run_dir: Path, attempt: int, status: str) -> None:
+    """Notes when and how the attempt `record_attempt` numbered ended."""
     path = Path(run_dir) / PROVENANCE_FILE
     recorded = safe_files.read_json(path)
-    if not recorded or not recorded.get("attempts"):
-        return
-    recorded["attempts"][-1].update(
+    recorded["attempts"][attempt].update(
         finished_at=datetime.now(UTC).isoformat(timespec="seconds"), status=status
     )
     try:

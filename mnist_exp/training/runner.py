@@ -158,11 +158,10 @@ def run_checked(
     """
     output_dir = Path(output_dir)
     resume = decision.action is Action.CONTINUE
-    hparams = with_group_choices(flatten_config(cfg), choices)
-    data_label = dataset_path_as_written(cfg)
     record = _start_record(output_dir, resume, decision)
     started = time.perf_counter()
     run_dir = output_dir  # where artifacts go: a scratch folder on non-chief workers
+    attempt = None  # this attempt's entry in provenance.json, once written
     try:
         if not is_chief_process(settings.strategy):
             if resume:
@@ -179,7 +178,9 @@ def run_checked(
         # Imported here so that config errors surface before TensorFlow starts.
         from mnist_exp.training.engine import train_and_evaluate
 
-        provenance.record_attempt(run_dir)
+        hparams = with_group_choices(flatten_config(cfg), choices)
+        data_label = dataset_path_as_written(cfg)
+        attempt = provenance.record_attempt(run_dir)
         record.update(train_and_evaluate(settings, run_dir, hparams, resume, data_label))
     except BaseException as error:
         disguised = _record_the_end(error, record, run_dir, started)
@@ -187,7 +188,8 @@ def run_checked(
             raise disguised from error
         raise
     finally:
-        provenance.record_end(run_dir, record["status"])
+        if attempt is not None:
+            provenance.record_end(run_dir, attempt, record["status"])
         if run_dir != output_dir:
             shutil.rmtree(run_dir, ignore_errors=True)
     record.update(finished_at=_now(), wall_seconds=round(time.perf_counter() - started, 3))
