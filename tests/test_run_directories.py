@@ -229,3 +229,18 @@ def test_a_refused_run_leaves_no_folder_behind(tmp_path):
     assert sorted(
         p.relative_to(tmp_path).as_posix() for p in (tmp_path / "outputs").rglob("*")
     ) == ["outputs/mine"]
+
+
+@pytest.mark.parametrize("content", [b"{not json", b"[]", b'{"attempts": 3}', b"\xff\xfe"])
+def test_a_provenance_file_that_is_not_a_record_is_refused_and_kept(tmp_path, content):
+    """A resume never overwrites what it cannot read: the earlier attempts' record stays."""
+    from mnist_exp.runs import provenance
+
+    path = tmp_path / provenance.PROVENANCE_FILE
+    path.write_bytes(content)
+    with pytest.raises(MnistExpError, match="is not a provenance record .* Move it out"):
+        provenance.record_attempt(tmp_path)
+    assert path.read_bytes() == content
+    path.unlink()
+    assert provenance.record_attempt(tmp_path) == 0
+    assert provenance.record_attempt(tmp_path) == 1

@@ -17,6 +17,7 @@ from importlib import metadata
 from pathlib import Path
 
 from mnist_exp import safe_files
+from mnist_exp.errors import MnistExpError
 from mnist_exp.machine import available_cores, cpu_model
 
 log = logging.getLogger(__name__)
@@ -100,10 +101,31 @@ def record_attempt(run_dir: Path) -> int:
     """Adds this attempt's provenance to `run_dir`/provenance.json (earlier attempts kept);
     returns its index there, for `record_end`."""
     path = Path(run_dir) / PROVENANCE_FILE
-    earlier = safe_files.read_json(path) or {}
-    attempts = [*earlier.get("attempts", []), describe(gpu_names())]
+    attempts = [*_earlier_attempts(path), describe(gpu_names())]
     safe_files.write_json_atomically(path, {"attempts": attempts})
     return len(attempts) - 1
+
+
+def _earlier_attempts(path: Path) -> list:
+    """The attempts `path` holds ([] when there is no file yet).
+
+    Raises:
+        MnistExpError: for a file that is not this package's provenance record (it is left
+            as it is: the record of earlier attempts is never overwritten).
+    """
+    try:
+        recorded = safe_files.read_json(path)
+    except ValueError:  # not JSON (UnicodeDecodeError is one too)
+        recorded = "unreadable"
+    if recorded is None:
+        return []
+    attempts = recorded.get("attempts") if isinstance(recorded, dict) else None
+    if not isinstance(attempts, list):
+        raise MnistExpError(
+            f'{path} is not a provenance record (expected {{"attempts": [...]}}); '
+            "it is left as it is. Move it out of the run folder to continue the run."
+        )
+    return attempts
 
 
 def record_end(run_dir: Path, attempt: int, status: str) -> None:
