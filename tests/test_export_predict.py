@@ -162,14 +162,12 @@ def test_tampered_unsafe_and_foreign_models_get_one_message(tmp_path, capsys):
     tampered.write_bytes(b"PK\x03\x04" + bytes(500))
     payload = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Lambda(lambda x: x * 2)])
     payload.save(tmp_path / "payload.keras")
-    foreign = keras.Sequential(
-        [keras.Input((32, 32, 3)), keras.layers.Flatten(), keras.layers.Dense(10)]
-    )
-    foreign.save(tmp_path / "cifar.keras")
+    foreign = keras.Sequential([keras.Input((784,)), keras.layers.Dense(10)])  # not images
+    foreign.save(tmp_path / "flat.keras")
     for model, message in [
         (tampered, "tampered.keras is damaged"),
         (tmp_path / "payload.keras", "safe mode refuses"),
-        (tmp_path / "cifar.keras", "takes inputs of shape (32, 32, 3)"),
+        (tmp_path / "flat.keras", "takes inputs of shape (784,)"),
         (image, "is not a model mnist_exp can run"),
     ]:
         assert predict_main([str(model), str(image)]) == 2

@@ -16,6 +16,7 @@ from PIL import Image
 from mnist_exp.data.folder import read_folder
 from mnist_exp.data.sources import load_dataset
 from mnist_exp.errors import ConfigError, DataError
+from mnist_exp.input_spec import InputSpec
 from mnist_exp.settings import BuilderSettings, parse_settings
 
 
@@ -34,7 +35,10 @@ def test_a_folder_of_class_folders_becomes_a_dataset_with_its_names(tmp_path, ca
     caplog.set_level(logging.INFO, "mnist_exp.data.folder")
     data = load_dataset("folder", path=str(tmp_path / "pics"), cache_dir=str(tmp_path / "c"))
     assert data.class_names == ("bar", "cross", "ring")
-    assert data.x_train.shape[1:] == (28, 28) and data.x_train.dtype == np.uint8
+    # as they are: grey drawings stay grey, at the most common size (each index's width
+    # differs, so the first file's 60x80 wins the tie), as (height, width)
+    assert data.x_train.shape[1:] == (80, 60) and data.x_train.dtype == np.uint8
+    assert data.input_spec == InputSpec(80, 60, 1, "as_is")
     assert np.bincount(data.y_test).tolist() == [1, 1, 1]  # 0.2 of 5 per class, held out
     assert len(data.y_train) == 12
     assert "Converting" in caplog.text

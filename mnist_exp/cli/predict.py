@@ -1,13 +1,14 @@
 """`mnist-exp-predict MODEL IMAGES... [--format table|json|csv] [--top-k K]`
-(`python -m mnist_exp.cli.predict`): classify your own digit (or clothing) images with a trained
-model.
+(`python -m mnist_exp.cli.predict`): classify your own images with a trained model.
 
 MODEL: a run directory, a .keras file, a SavedModel directory, a .tflite or .onnx file.
 IMAGES: files, folders (searched recursively) and globs; PNG, JPEG, BMP, GIF, WebP, TIFF, any
-size and colour mode. Each image is made MNIST-style first (grayscale, light ink on black,
-cropped to the ink, fitted into 20x20, centred by mass in 28x28); --no-preprocess skips that
-for images already in MNIST's form. Unreadable files are named and skipped; the exit status
-is then 1.
+size and colour mode. Each image is prepared as the run's images were: for a model of
+MNIST-style digits, made MNIST-style (grayscale, light ink on black, cropped to the ink,
+fitted into 20x20, centred by mass in 28x28; --no-preprocess skips that for images already
+in MNIST's form); for a run on images as they are (a folder's), put in its colour mode and
+scaled to its size keeping the aspect ratio. Unreadable files are named and skipped; the
+exit status is then 1.
 """
 
 from __future__ import annotations
@@ -47,14 +48,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--no-preprocess",
         action="store_true",
-        help="images are already 28x28 MNIST-style: no centring or inverting "
-        "(default: the MNIST recipe)",
+        help="for a digits model: images are already 28x28 MNIST-style, no centring or "
+        "inverting (default: the MNIST recipe)",
     )
     parser.add_argument(
         "--save-preprocessed",
         type=Path,
         metavar="DIR",
-        help="write the 28x28 images the model saw here (default: not written)",
+        help="write the images the model saw here (default: not written)",
     )
     parser.add_argument(
         "--batch-size",

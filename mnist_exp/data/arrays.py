@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from mnist_exp.errors import DataError
-
-# What every model of mnist_exp takes (recorded in each run's metrics.json).
-INPUT_CONVENTION = (
-    "28x28 grayscale, raw pixel values 0-255 (uint8 or float), light ink on a black "
-    "background, the object fitted into 20x20 and centred by its centre of mass (MNIST)"
-)
+from mnist_exp.input_spec import InputSpec
 
 DIGIT_NAMES = tuple(str(digit) for digit in range(10))
 FASHION_NAMES = (
@@ -31,7 +26,8 @@ FASHION_NAMES = (
 
 @dataclass(frozen=True)
 class ImageData:
-    """Train and test images as uint8 arrays of shape (N, H, W), labels as uint8 (N,)."""
+    """Train and test images as uint8 arrays of shape (N, H, W) (grey) or (N, H, W, 3) (RGB),
+    labels as uint8 (N,); `recipe` says how a new image file becomes one of them."""
 
     x_train: np.ndarray
     y_train: np.ndarray
@@ -39,16 +35,33 @@ class ImageData:
     y_test: np.ndarray
     class_names: tuple[str, ...]
     source: str
+    recipe: str = field(default="digits", kw_only=True)
 
     @property
     def image_shape(self) -> tuple[int, int, int]:
         """(height, width, channels) as the models take the images."""
         height, width = self.x_train.shape[1:3]
-        return (height, width, 1)
+        return (height, width, self.x_train.shape[3] if self.x_train.ndim == 4 else 1)
+
+    @property
+    def input_spec(self) -> InputSpec:
+        return InputSpec(*self.image_shape, recipe=self.recipe)
+
+
+def with_channels(images: np.ndarray) -> np.ndarray:
+    """(N, H, W) grey images as (N, H, W, 1); (N, H, W, C) as they are."""
+    return images if images.ndim == 4 else images[..., np.newaxis]
 
 
 def checked_image_data(
-    x_train, y_train, x_test, y_test, *, class_names: tuple[str, ...], source: str
+    x_train,
+    y_train,
+    x_test,
+    y_test,
+    *,
+    class_names: tuple[str, ...],
+    source: str,
+    recipe: str = "digits",
 ) -> ImageData:
     """Validates shapes, dtypes and label ranges, then returns an ImageData.
 
@@ -61,9 +74,10 @@ def checked_image_data(
             raise DataError(f"{source}: '{name}' is not an array.")
     for split in ("train", "test"):
         images, labels = arrays[f"x_{split}"], arrays[f"y_{split}"]
-        if images.ndim != 3 or images.shape[1:] != (28, 28):
+        if not _image_batch_shape(images.shape, recipe):
+            expected = "(N, 28, 28)" if recipe == "digits" else "(N, H, W) or (N, H, W, 3)"
             raise DataError(
-                f"{source}: x_{split} has shape {images.shape}, expected (N, 28, 28) images."
+                f"{source}: x_{split} has shape {images.shape}, expected {expected} images."
             )
         if labels.shape != (images.shape[0],):
             raise DataError(
@@ -75,6 +89,11 @@ def checked_image_data(
         if images.shape[0] == 0:
             raise DataError(f"{source}: x_{split} holds no images; the {split} set is empty.")
         _check_labels(labels, f"{source}: y_{split}", len(class_names))
+    if x_test.shape[1:] != x_train.shape[1:]:
+        raise DataError(
+            f"{source}: x_train's images are {x_train.shape[1:]} but x_test's {x_test.shape[1:]}; "
+            "both splits must have one size and colour mode."
+        )
     return ImageData(
         x_train=x_train,
         y_train=y_train.astype(np.uint8),
@@ -82,7 +101,14 @@ def checked_image_data(
         y_test=y_test.astype(np.uint8),
         class_names=class_names,
         source=source,
+        recipe=recipe,
     )
+
+
+def _image_batch_shape(shape: tuple[int, ...], recipe: str) -> bool:
+    if recipe == "digits":
+        return shape[1:] == (28, 28)
+    return (len(shape) == 3 or (len(shape) == 4 and shape[3] in (1, 3))) and min(shape[1:3]) > 0
 
 
 def _check_labels(labels: np.ndarray, name: str, num_classes: int) -> None:

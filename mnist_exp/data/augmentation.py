@@ -18,6 +18,7 @@ import math
 import numpy as np
 import tensorflow as tf
 
+from mnist_exp.data.arrays import with_channels
 from mnist_exp.settings import AugmentSettings
 
 
@@ -175,8 +176,8 @@ def make_augmenter(settings: AugmentSettings):
 
 
 def augmented_copies(augment, images: np.ndarray, seed: int) -> np.ndarray:
-    """`images` (N, H, W) uint8 as `augment` draws them in one batch seeded by `seed`, as
-    uint8 (N, H, W): for showing what training sees."""
-    batch = tf.constant(images[..., np.newaxis], tf.float32)
-    drawn = augment(batch, tf.constant([0, seed], tf.int64)).numpy()[..., 0]
+    """`images` (N, H, W) or (N, H, W, C) uint8 as `augment` draws them in one batch seeded
+    by `seed`, as uint8 of the same shape: for showing what training sees."""
+    batch = tf.constant(with_channels(images), tf.float32)
+    drawn = augment(batch, tf.constant([0, seed], tf.int64)).numpy().reshape(images.shape)
     return np.clip(np.rint(drawn), 0, 255).astype(np.uint8)

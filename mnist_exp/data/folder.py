@@ -1,36 +1,45 @@
 """Users' own images as a dataset: a folder of class subfolders (`dataset=folder
-dataset.path=DIR`), class names from the subfolder names.
+dataset.path=DIR`), class names from the subfolder names in sorted order (as Keras'
+`image_dataset_from_directory` numbers them).
 
     DIR/cat/*.png, DIR/dog/*.jpg, ...           a seeded, stratified test split is carved
     DIR/train/CLASS/..., DIR/test/CLASS/...     the given split
     DIR/CLASS/..., DIR/test/CLASS/...           the given test set, the rest for training
 
-Every image (PNG, JPEG, BMP, GIF, WebP, TIFF; any size, grey or colour) goes through the
-recipe `mnist-exp-predict` uses (`imaging.files.prepare_images`), so training and
-prediction see the same thing. The converted arrays are cached under a key made of every
-file's name and content: changed, added or removed files are converted again.
+Images (PNG, JPEG, BMP, GIF, WebP, TIFF; any size, grey or colour) are taken as they are by
+default (recipe "as_is"): in their colour mode (RGB when any image has colour, else grey) at
+their most common size (at most MAX_INFERRED_SIDE a side, aspect ratio kept), each scaled to
+it keeping its aspect ratio and centre-cropped; `dataset.image_size` and `dataset.color_mode`
+choose instead. Recipe "digits" puts every image through MNIST's recipe, as `mnist-exp-predict`
+does for digits. Prediction reads new images by the same recipe (`imaging.files`). The
+converted arrays are cached under a key made of the recipe and every file's name and content:
+changed, added or removed files are converted again.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 from mnist_exp.data.npz import write_npz_atomically
 from mnist_exp.errors import DataError
-from mnist_exp.imaging.decode import IMAGE_SUFFIXES, MAX_FILE_BYTES
+from mnist_exp.imaging.decode import IMAGE_SUFFIXES, MAX_FILE_BYTES, ImageError, image_header
 from mnist_exp.imaging.files import prepare_images
+from mnist_exp.input_spec import COLOR_MODES, MNIST_INPUT, InputSpec
 from mnist_exp.machine import available_cores
 from mnist_exp.text import printable
 
 log = logging.getLogger(__name__)
 
-RECIPE_VERSION = "mnist_style-1"  # part of the cache key: a changed recipe converts again
+RECIPE_VERSION = "2"  # part of the cache key: a changed recipe converts again
+MAX_INFERRED_SIDE = 128  # the inferred size is scaled down to this (pixels, longer side)
 MIN_TRAIN_PER_CLASS = 2
 MAX_CLASSES = 256  # labels are stored as uint8
 SHOWN_PROBLEMS = 5
@@ -155,63 +164,117 @@ def _refuse_oversized(root: Path, files: list[Path]) -> None:
         )
 
 
-def content_key(root: Path, files: list[Path]) -> str:
-    """A digest of the recipe and every file's path (below `root`) and bytes; a file over
-    the image size limit is refused from its size before anything is read.
-
-    Raises:
-        DataError: naming the files over the limit.
-    """
-    _refuse_oversized(root, files)
-    digest = hashlib.sha256(RECIPE_VERSION.encode())
+def content_key(root: Path, files: list[Path], spec: InputSpec = MNIST_INPUT) -> str:
+    """A digest of the recipe, the input it makes and every file's path (below `root`) and
+    bytes (check the files' sizes first: `_refuse_oversized`)."""
+    digest = hashlib.sha256(f"{RECIPE_VERSION}:{sorted(spec.record().items())}".encode())
     for path in files:
         digest.update(str(path.relative_to(root)).encode(errors="surrogateescape") + b"\0")
         digest.update(hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()[:32]
 
 
-def convert(files: list[Path], root: Path) -> np.ndarray:
-    """Every file through the MNIST recipe, in batches on all cores, as uint8 [N, 28, 28].
+def _refuse_unreadable(root: Path, problems: list[str]) -> None:
+    if problems:
+        raise DataError(
+            f"{root}: {len(problems)} image(s) cannot be read: "
+            + "; ".join(map(printable, problems[:SHOWN_PROBLEMS]))
+            + ("; ..." if len(problems) > SHOWN_PROBLEMS else "")
+            + ". Fix or remove them."
+        )
+
+
+def choose_input(
+    root: Path,
+    files: list[Path],
+    recipe: str,
+    image_size: tuple[int, int] | None,
+    color_mode: str | None,
+) -> InputSpec:
+    """The input the run's model takes: MNIST's for the digit recipe; else `image_size` and
+    `color_mode`, each inferred from the files' headers when None (the most common size,
+    scaled down to MAX_INFERRED_SIDE; RGB when any image has colour).
+
+    Raises:
+        DataError: naming the files whose headers cannot be read.
+    """
+    if recipe == "digits":
+        return MNIST_INPUT
+    headers, problems = [], []
+    if image_size is None or color_mode is None:
+        for path in files:
+            try:
+                headers.append(image_header(path, str(path.relative_to(root))))
+            except ImageError as error:
+                problems.append(str(error))
+    _refuse_unreadable(root, problems)
+    if image_size is None:
+        (width, height), _ = Counter((w, h) for w, h, _ in headers).most_common(1)[0]
+        scale = min(1.0, MAX_INFERRED_SIDE / max(width, height))
+        image_size = (max(1, round(height * scale)), max(1, round(width * scale)))
+    if color_mode is None:
+        color_mode = "rgb" if any(colour for _, _, colour in headers) else "grayscale"
+    return InputSpec(*image_size, channels=COLOR_MODES[color_mode], recipe=recipe)
+
+
+def convert(files: list[Path], root: Path, spec: InputSpec = MNIST_INPUT) -> np.ndarray:
+    """Every file as `spec` takes it, in batches on all cores: uint8 [N, H, W] for grey,
+    [N, H, W, 3] for RGB.
 
     Raises:
         DataError: naming the files that cannot be read.
     """
-    log.info("Converting %s images of %s with the MNIST recipe ...", f"{len(files):,}", root)
+    log.info("Converting %s images of %s ...", f"{len(files):,}", root)
     batches = [files[i : i + CONVERT_BATCH] for i in range(0, len(files), CONVERT_BATCH)]
+    prepare = partial(prepare_images, spec=spec)
     with ThreadPoolExecutor(max_workers=available_cores()) as pool:
-        results = [result for batch in pool.map(prepare_images, batches) for result in batch]
-    problems = [printable(error) for _, error in results if error is not None]
-    if problems:
-        raise DataError(
-            f"{root}: {len(problems)} image(s) cannot be read: "
-            + "; ".join(problems[:SHOWN_PROBLEMS])
-            + ("; ..." if len(problems) > SHOWN_PROBLEMS else "")
-            + ". Fix or remove them."
-        )
+        results = [result for batch in pool.map(prepare, batches) for result in batch]
+    _refuse_unreadable(root, [error for _, error in results if error is not None])
     return np.stack([image.pixels for image, _ in results]).astype(np.uint8)
 
 
-def read_folder(root: Path, cache_dir: Path, test_fraction: float, seed: int) -> dict:
-    """The folder dataset as Keras-layout arrays plus `class_names`, converted once.
+def read_folder(
+    root: Path,
+    cache_dir: Path,
+    test_fraction: float,
+    seed: int,
+    recipe: str = "as_is",
+    image_size: tuple[int, int] | None = None,
+    color_mode: str | None = None,
+) -> dict:
+    """The folder dataset as Keras-layout arrays plus `class_names` and `input` (the
+    InputSpec its images were made for), converted once.
 
     Raises:
-        DataError: as `find_splits` and `convert` do.
+        DataError: as `find_splits`, `choose_input` and `convert` do.
     """
     root = Path(root).expanduser()
     class_names, train, test = find_splits(root, test_fraction, seed)
-    key = content_key(root, [*train.paths, *test.paths])
+    files = [*train.paths, *test.paths]
+    _refuse_oversized(root, files)
+    spec = choose_input(root, files, recipe, image_size, color_mode)
+    log.info(
+        "Images of %s taken as %dx%d %s, recipe %s (dataset.image_size, dataset.color_mode and "
+        "dataset.recipe choose others)",
+        root,
+        spec.height,
+        spec.width,
+        spec.color_mode,
+        spec.recipe,
+    )
+    key = content_key(root, files, spec)
     cached = Path(cache_dir) / "folders" / f"{key}-seed{seed}.npz"
     arrays = _read_cached(cached)
     if arrays is None:
         arrays = {
-            "x_train": convert(train.paths, root),
+            "x_train": convert(train.paths, root, spec),
             "y_train": np.asarray(train.labels, np.uint8),
-            "x_test": convert(test.paths, root),
+            "x_test": convert(test.paths, root, spec),
             "y_test": np.asarray(test.labels, np.uint8),
         }
         write_npz_atomically(cached, arrays)
         log.info("Cached the converted images in %s", cached)
-    return {**arrays, "class_names": class_names}
+    return {**arrays, "class_names": class_names, "recipe": spec.recipe}
 
 
 def _read_cached(path: Path) -> dict | None:

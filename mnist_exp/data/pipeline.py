@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from mnist_exp.data.arrays import with_channels
+
 
 def _to_float(images, labels):
     return tf.cast(images, tf.float32), labels
@@ -28,11 +30,11 @@ def make_training_dataset(
     shard_index: int = 0,
     num_shards: int = 1,
 ) -> tf.data.Dataset:
-    """Batches of float32 images in 0..255 of shape (B, H, W, 1) with int32 labels, for
+    """Batches of float32 images in 0..255 of shape (B, H, W, C) with int32 labels, for
     epochs `initial_epoch` .. `epochs - 1` back to back (pass `steps_per_epoch` to fit).
 
     Args:
-        images: uint8 images (N, H, W).
+        images: uint8 images (N, H, W) or (N, H, W, C).
         labels: integer labels (N,).
         batch_size: images per batch; each epoch's last batch may be smaller.
         seed: with the epoch, fixes the order; with the step, the augmentation.
@@ -46,7 +48,7 @@ def make_training_dataset(
             workers together see exactly the batches of a single-worker run; the last,
             partial batch of an epoch is dropped so every worker takes the same steps.
     """
-    all_images = tf.constant(images[..., None])
+    all_images = tf.constant(with_channels(images))
     all_labels = tf.constant(labels.astype(np.int32))
     count = len(labels)
     seed = int(seed)
@@ -93,6 +95,6 @@ def make_evaluation_dataset(
     images: np.ndarray, labels: np.ndarray, *, batch_size: int = EVALUATION_BATCH_SIZE
 ):
     """Batches in file order, converted once and cached for every later evaluation."""
-    dataset = tf.data.Dataset.from_tensor_slices((images[..., None], labels.astype(np.int32)))
+    dataset = tf.data.Dataset.from_tensor_slices((with_channels(images), labels.astype(np.int32)))
     dataset = dataset.batch(batch_size).map(_to_float, num_parallel_calls=tf.data.AUTOTUNE)
     return dataset.cache().prefetch(tf.data.AUTOTUNE)

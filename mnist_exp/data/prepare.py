@@ -45,6 +45,7 @@ def prepare_splits(settings: DatasetSettings, seed: int, path_label: str | None 
         y_test=_select(data.y_test, test_indices),
         class_names=data.class_names,
         source=data.source,
+        recipe=data.recipe,
     )
     log.info(
         "%s from %s: %d train, %d validation, %d test images",

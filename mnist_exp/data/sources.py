@@ -122,18 +122,24 @@ def load_folder(
     path: str,
     cache_dir: str | None = None,
     test_fraction: float = 0.2,
+    recipe: str = "as_is",
+    image_size: tuple[int, int] | None = None,
+    color_mode: str | None = None,
     seed: int = 0,
     path_label: str | None = None,
 ) -> ImageData:
     """`dataset=folder`: the user's class folders under `path`, converted once and cached in
     `cache_dir` (default: `default_cache_dir()`); `test_fraction` of each class held out
-    (seeded) when the folder has no test/ folder.
+    (seeded) when the folder has no test/ folder. `recipe` "as_is" keeps the images' content
+    at `image_size` (height, width) in `color_mode` ("grayscale" or "rgb"), each inferred
+    from the images when None; "digits" makes MNIST-style digits of them.
 
     Raises:
         DataError: as `read_folder` does.
     """
     cache = Path(cache_dir or default_cache_dir())
-    arrays = read_folder(Path(path), cache, test_fraction, seed)
+    size = tuple(image_size) if image_size else None
+    arrays = read_folder(Path(path), cache, test_fraction, seed, recipe, size, color_mode)
     return checked_image_data(**arrays, source=path_label or str(path))
 
 

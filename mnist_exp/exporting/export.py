@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from mnist_exp.data.arrays import INPUT_CONVENTION
 from mnist_exp.errors import MnistExpError
 from mnist_exp.exporting.converter_log import LOG_FILE, output_into
 from mnist_exp.exporting.formats import FORMATS, ExportFormat
@@ -121,7 +120,8 @@ def _export_record(run, splits, calibration, keras_measurement, results) -> dict
         "model": run.metrics.get("model"),
         "dataset": run.metrics.get("dataset"),
         "class_names": list(run.class_names),
-        "input_convention": INPUT_CONVENTION,
+        "input": run.input_spec.record(),
+        "input_convention": run.input_spec.describe(),
         "test_accuracy": run.metrics.get("test_accuracy"),
         "test_images": len(splits.y_test),
         "calibration_images": len(calibration),

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 
-SIDE = 28
 FLOAT_AGREEMENT = 1.0
 INT8_AGREEMENT = 0.995
 
@@ -31,30 +30,40 @@ class ExportFormat:
 
 
 def _serving_function(model):
-    """Raw pixels of any layout the README names ([N,28,28] or [N,28,28,1], uint8 or float)
-    in, probabilities out, for the SavedModel's signatures."""
+    """Raw pixels of any layout the README names (for MNIST's input [N,28,28] or
+    [N,28,28,1]; [N,H,W,C] for others; uint8 or float) in, probabilities out, for the
+    SavedModel's signatures."""
     import tensorflow as tf
 
+    shape = _image_shape(model)
+
     def probabilities(images):
-        images = tf.reshape(tf.cast(images, tf.float32), [-1, SIDE, SIDE, 1])
+        images = tf.reshape(tf.cast(images, tf.float32), [-1, *shape])
         return {"probabilities": model(images, training=False)}
 
     return probabilities
 
 
+def _image_shape(model) -> tuple[int, ...]:
+    """(height, width, channels) of the images `model` takes."""
+    return tuple(model.inputs[0].shape[1:])
+
+
 def write_saved_model(model, destination: Path, calibration) -> None:
     """A SavedModel in TF Serving's layout (`saved_model/1/`), signatures `serving_default`
-    (float pixels) and `serving_uint8` (uint8 pixels), both of any rank 3 or 4."""
+    (float pixels) and `serving_uint8` (uint8 pixels): of any rank 3 or 4 for MNIST's input,
+    [N, H, W, C] for others (the signature then says the shape)."""
     import keras
     import tensorflow as tf
 
     archive = keras.export.ExportArchive()
     archive.track(model)
     function = _serving_function(model)
+    shape = _image_shape(model)
+    any_layout = shape in ((28, 28, 1), (28, 28))
     for name, dtype in (("serving_default", tf.float32), ("serving_uint8", tf.uint8)):
-        archive.add_endpoint(
-            name=name, fn=function, input_signature=[tf.TensorSpec(None, dtype, name="images")]
-        )
+        spec = tf.TensorSpec(None if any_layout else [None, *shape], dtype, name="images")
+        archive.add_endpoint(name=name, fn=function, input_signature=[spec])
     archive.write_out(str(destination), verbose=False)
 
 
@@ -83,7 +92,7 @@ def write_tflite_int8(model, destination: Path, calibration: np.ndarray) -> None
 
     def representative() -> Iterator[list[np.ndarray]]:
         for image in calibration:
-            yield [image.reshape(1, SIDE, SIDE, 1).astype(np.float32)]
+            yield [image.reshape(1, *_image_shape(model)).astype(np.float32)]
 
     converter = _converter(model, optimize=True)
     converter.representative_dataset = representative

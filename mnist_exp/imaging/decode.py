@@ -1,6 +1,7 @@
 """Opening users' image files: PNG, JPEG, BMP, GIF, WebP, TIFF; any mode (RGB, RGBA, palette,
 16-bit, ...), any size up to a pixel limit, turned upright by their EXIF orientation (phone
-photos); as grayscale floats in [0, 1].
+photos); as grayscale floats in [0, 1] (the digit recipe's input) or as uint8 pixels of a
+given size, grey or RGB (`read_pixels`, the "as_is" recipe).
 
 Every file is hostile until its header says otherwise: only the decoders in DECODERS are
 tried (Pillow decodes an ICO's or ICNS's embedded PNG inside `Image.open`, whatever size the
@@ -34,6 +35,8 @@ MAX_PIXELS = 40_000_000
 # Larger images are box-reduced to about this side before they become floats: the recipe
 # ends at 20x20, and a 25-megapixel photo as float64 would take 200 MB.
 WORKING_SIDE = 1024
+ORIENTATION_TAG = 0x0112  # EXIF orientations 5-8 turn the image a quarter: width and height swap
+QUARTER_TURNS = (5, 6, 7, 8)
 _UNIT_LEVELS = np.arange(256) / 255.0  # 8-bit levels as floats: a lookup, not a division
 # Pillow warns of images over its own limit (89 MP) as it opens them; the pixel limit here
 # refuses them with a message of its own, so the warning would only add a line of noise.
@@ -111,11 +114,7 @@ def as_gray(image: Image.Image) -> np.ndarray:
         values = np.asarray(image, dtype=np.float64)
         top = 65535.0 if values.max() > 255 else 255.0
         return np.clip(values / top, 0.0, 1.0)
-    if image.mode == "P" or "A" in image.mode or "transparency" in image.info:
-        rgba = image.convert("RGBA")
-        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        image = Image.alpha_composite(white, rgba)
-    return _UNIT_LEVELS.take(np.asarray(image if image.mode == "L" else image.convert("L")))
+    return _UNIT_LEVELS.take(np.asarray(as_mode(image, "L")))
 
 
 def pixel_count(source: Path | bytes, name: str | None = None, max_pixels: int = MAX_PIXELS):
@@ -145,7 +144,70 @@ def read_gray(source: Path | bytes, name: str | None = None, max_pixels: int = M
     Raises:
         ImageError: naming the file and the reason (not an image, truncated, too large).
     """
-    name = name or str(source)
+    return _read(source, name or str(source), max_pixels, lambda image: as_gray(_reduced(image)))
+
+
+def read_pixels(
+    source: Path | bytes,
+    size: tuple[int, int],
+    channels: int,
+    name: str | None = None,
+    max_pixels: int = MAX_PIXELS,
+) -> np.ndarray:
+    """An image file as uint8 pixels (height, width) for `channels` 1 or (height, width, 3),
+    upright, scaled to `size` (height, width) keeping its aspect ratio (the longer side
+    centre-cropped, as Keras' `crop_to_aspect_ratio`), bilinear; transparency composited on
+    white, 16-bit levels scaled to 8.
+
+    Raises:
+        ImageError: as `read_gray` does.
+    """
+
+    def convert(image: Image.Image) -> np.ndarray:
+        image = as_mode(_reduced(image), "L" if channels == 1 else "RGB")
+        height, width = size
+        if image.size != (width, height):
+            image = ImageOps.fit(image, (width, height), Image.Resampling.BILINEAR)
+        return np.asarray(image, dtype=np.uint8)
+
+    return _read(source, name or str(source), max_pixels, convert)
+
+
+def as_mode(image: Image.Image, mode: str) -> Image.Image:
+    """`image` in Pillow's "L" or "RGB": transparency on white, 16-bit and float levels
+    scaled to 8 bits as `as_gray` scales them."""
+    if image.mode.startswith("I") or image.mode == "F":
+        gray = np.rint(as_gray(image) * 255).astype(np.uint8)
+        return Image.fromarray(gray).convert(mode)
+    if image.mode == "P" or "A" in image.mode or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(white, rgba)
+    return image if image.mode == mode else image.convert(mode)
+
+
+def image_header(source: Path, name: str | None = None, max_pixels: int = MAX_PIXELS):
+    """(width, height, colour) from the file's header alone: `colour` is False for grey
+    modes and for a palette of greys.
+
+    Raises:
+        ImageError: as `read_gray` does for a file that is not an image or is too large.
+    """
+    image = _open(source, name or str(source), max_pixels)
+    with image:
+        colour = image.mode not in ("1", "L", "LA", "La", "I", "F") and not image.mode.startswith(
+            "I;"
+        )
+        if image.mode == "P":
+            palette = np.asarray(image.getpalette() or [0, 0, 0], np.int32).reshape(-1, 3)
+            colour = bool((palette != palette[:, :1]).any())
+        width, height = image.size
+        if image.getexif().get(ORIENTATION_TAG) in QUARTER_TURNS:
+            width, height = height, width
+        return width, height, colour
+
+
+def _read(source: Path | bytes, name: str, max_pixels: int, convert):
     image = _open(source, name, max_pixels)
     try:
         image.seek(0)
@@ -153,7 +215,7 @@ def read_gray(source: Path | bytes, name: str | None = None, max_pixels: int = M
             raise ImageTooLarge(f"{name}: its first frame is over the limit of {max_pixels:,}.")
         image.load()
         ImageOps.exif_transpose(image, in_place=True)
-        return as_gray(_reduced(image))
+        return convert(image)
     except ImageError:
         raise
     except Image.DecompressionBombError as error:

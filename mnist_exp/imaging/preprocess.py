@@ -27,7 +27,8 @@ STACK_PIXELS = 1 << 22  # pixels read at once by `mnist_style_many` (32 MB as fl
 
 @dataclass(frozen=True)
 class Preprocessed:
-    """A 28x28 uint8 image (light ink on black) and what was done to get it."""
+    """An image as the model takes it (uint8: 28x28 light ink on black for the digit recipe,
+    the run's size and channels for "as_is") and what was done to get it."""
 
     pixels: np.ndarray
     inverted: bool

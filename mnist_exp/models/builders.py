@@ -26,6 +26,9 @@ def build_from_target(target: str, *, input_shape, num_classes: int, **arguments
         model = builder(input_shape=tuple(input_shape), num_classes=num_classes, **arguments)
     except TypeError as error:
         raise ConfigError(f"{target}(...) refused its arguments: {error}") from None
+    except ValueError as error:  # the builder's own check, such as images too small for it
+        own = not target.startswith("mnist_exp.")  # ours name their model in the message
+        raise ConfigError(f"{target}: {error}" if own else str(error)) from None
     if not isinstance(model, keras.Model):
         raise ConfigError(
             f"{target} returned {type(model).__name__}, not a keras.Model; a builder must "

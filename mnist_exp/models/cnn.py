@@ -7,7 +7,15 @@ from collections.abc import Sequence
 import keras
 from keras import layers
 
-from mnist_exp.models.layers import classifier_head, image_input, l2_regularizer
+from mnist_exp.models.layers import (
+    classifier_head,
+    flattened_within,
+    image_input,
+    l2_regularizer,
+    require_side,
+)
+
+HEAD_SIDE = 16  # larger maps are average-pooled to this before the dense layer (MNIST: 14)
 
 
 def build_model(
@@ -41,9 +49,10 @@ def build_model(
             kernel_regularizer=l2_regularizer(l2_regularization),
             name=f"conv_{index}",
         )(features)
+    require_side(features, 2, "cnn", "its 2x2 max-pooling")
     features = layers.MaxPooling2D()(features)
     features = layers.Dropout(conv_dropout_rate)(features)
-    features = layers.Flatten()(features)
+    features = flattened_within(features, HEAD_SIDE)
     features = layers.Dense(
         dense_units, activation="relu", kernel_regularizer=l2_regularizer(l2_regularization)
     )(features)

@@ -7,7 +7,15 @@ from collections.abc import Sequence
 import keras
 from keras import layers
 
-from mnist_exp.models.layers import classifier_head, conv_bn_relu, image_input
+from mnist_exp.models.layers import (
+    classifier_head,
+    conv_bn_relu,
+    flattened_within,
+    image_input,
+    require_side,
+)
+
+HEAD_SIDE = 8  # larger maps are average-pooled to this before the classifier (MNIST: 3)
 
 
 def build_model(
@@ -36,8 +44,9 @@ def build_model(
             features = conv_bn_relu(
                 features, num_filters, l2_regularization, name=f"block{block}_{layer}"
             )
+        require_side(features, 2, "cnn_bn", f"block {block}'s 2x2 max-pooling")
         features = layers.MaxPooling2D(name=f"block{block}_pool")(features)
-    features = layers.Flatten()(features)
+    features = flattened_within(features, HEAD_SIDE)
     if dropout_rate > 0:
         features = layers.Dropout(dropout_rate)(features)
     outputs = classifier_head(features, num_classes, l2_regularization)

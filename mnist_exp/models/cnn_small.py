@@ -7,7 +7,15 @@ from collections.abc import Sequence
 import keras
 from keras import layers
 
-from mnist_exp.models.layers import classifier_head, image_input, l2_regularizer
+from mnist_exp.models.layers import (
+    classifier_head,
+    flattened_within,
+    image_input,
+    l2_regularizer,
+    require_side,
+)
+
+HEAD_SIDE = 8  # larger maps are average-pooled to this before the dense layers (MNIST: 5)
 
 
 def build_model(
@@ -31,6 +39,7 @@ def build_model(
     """
     inputs, features = image_input(input_shape)
     for index, num_filters in enumerate(filters):
+        require_side(features, 4, "cnn_small", f"convolution {index} and its pooling")
         features = layers.Conv2D(
             num_filters,
             3,
@@ -39,7 +48,7 @@ def build_model(
             name=f"conv_{index}",
         )(features)
         features = layers.MaxPooling2D(name=f"pool_{index}")(features)
-    features = layers.Flatten()(features)
+    features = flattened_within(features, HEAD_SIDE)
     if dropout_rate > 0:
         features = layers.Dropout(dropout_rate)(features)
     if dense_units:

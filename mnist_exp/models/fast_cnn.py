@@ -12,7 +12,14 @@ from collections.abc import Sequence
 import keras
 from keras import layers
 
-from mnist_exp.models.layers import classifier_head, image_input, l2_regularizer
+from mnist_exp.models.layers import (
+    classifier_head,
+    flattened_within,
+    image_input,
+    l2_regularizer,
+)
+
+HEAD_SIDE = 8  # larger maps are average-pooled to this before the dense layers (MNIST: 5)
 
 
 def build_model(
@@ -54,7 +61,7 @@ def build_model(
             )
         features = layers.Cropping2D(crop, name="crop")(features)
     for stage, (num_filters, kernel_size) in enumerate(zip(filters, kernel_sizes, strict=True)):
-        size = features.shape[1]
+        size = min(features.shape[1:3])
         if size < kernel_size + 1:
             raise ValueError(
                 f"fast_cnn stage {stage}: a {size}x{size} feature map is too small for a "
@@ -69,7 +76,7 @@ def build_model(
         )(features)
         features = layers.MaxPooling2D(name=f"pool_{stage}")(features)
         features = layers.ReLU(name=f"relu_{stage}")(features)
-    features = layers.Flatten()(features)
+    features = flattened_within(features, HEAD_SIDE)
     if dense_units:
         if dropout_rate > 0:
             features = layers.Dropout(dropout_rate)(features)

@@ -15,6 +15,28 @@ def image_input(input_shape) -> tuple[keras.KerasTensor, keras.KerasTensor]:
     return inputs, layers.Rescaling(1.0 / 255.0, name="rescale")(inputs)
 
 
+def flattened_within(features, side: int):
+    """`features` flattened for a dense head, average-pooled first when the map is larger
+    than `side` a side, so that the head stays the same size whatever the images' size (the
+    maps of 28x28 MNIST are within every model's `side`: those models are unchanged)."""
+    pool = tuple(-(-extent // side) for extent in features.shape[1:3])
+    if pool != (1, 1):
+        features = layers.AveragePooling2D(pool, name="head_pool")(features)
+    return layers.Flatten(name="flatten")(features)
+
+
+def require_side(features, at_least: int, model: str, what: str) -> None:
+    """Raises ValueError (a config mistake, said before training) when the feature map is
+    smaller than `at_least` pixels a side for `what`."""
+    height, width = features.shape[1:3]
+    if min(height, width) < at_least:
+        raise ValueError(
+            f"{model}: {what} needs a feature map of at least {at_least}x{at_least}, and the "
+            f"images make {height}x{width}; use larger images (dataset.image_size) or fewer "
+            "stages in model.filters."
+        )
+
+
 # Keras' default (0.99) leaves the moving statistics far from the batch statistics for the first
 # few hundred steps, so a short run scores near chance on validation; 0.9 settles in ~50 steps.
 BATCH_NORM_MOMENTUM = 0.9

@@ -7,7 +7,14 @@ from collections.abc import Sequence
 import keras
 from keras import layers
 
-from mnist_exp.models.layers import classifier_head, image_input, l2_regularizer
+from mnist_exp.models.layers import (
+    classifier_head,
+    flattened_within,
+    image_input,
+    l2_regularizer,
+)
+
+HEAD_SIDE = 32  # larger images are average-pooled to this before the dense layers
 
 
 def build_model(
@@ -28,7 +35,7 @@ def build_model(
         l2_regularization: L2 penalty on every kernel.
     """
     inputs, features = image_input(input_shape)
-    features = layers.Flatten()(features)
+    features = flattened_within(features, HEAD_SIDE)
     for index, units in enumerate(hidden_units):
         features = layers.Dense(
             units,

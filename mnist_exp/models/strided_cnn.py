@@ -40,7 +40,7 @@ def build_model(
     """
     inputs, features = image_input(input_shape)
     for block, num_filters in enumerate(filters):
-        size = features.shape[1]
+        size = min(features.shape[1:3])
         if size <= _SHRINK_PER_BLOCK:
             raise ValueError(
                 f"strided_cnn block {block}: a {size}x{size} feature map is too small for two "
@@ -68,7 +68,7 @@ def build_model(
         features,
         head_filters,
         l2_regularization,
-        kernel_size=features.shape[1],
+        kernel_size=tuple(features.shape[1:3]),
         padding="valid",
         name="head",
     )

@@ -39,12 +39,15 @@ def confusion_matrix_figure(matrix: np.ndarray, class_names, title: str) -> Figu
 
 
 def _mosaic(images, rows: int, columns: int, gap: int, band: int) -> np.ndarray:
-    """The images tiled on white (0), `gap` pixels apart and `band` pixels of caption room
-    under each row."""
+    """The images tiled on white (0 for grey images drawn inverted, 255 for colour), `gap`
+    pixels apart and `band` pixels of caption room under each row."""
     images = [np.squeeze(image) for image in images]
-    height, width = images[0].shape if images else (28, 28)
+    height, width = images[0].shape[:2] if images else (28, 28)
     cell_height, cell_width = height + band, width + gap
-    mosaic = np.zeros((rows * cell_height, columns * cell_width), dtype=np.float32)
+    channels = images[0].shape[2:] if images else ()
+    mosaic = np.full(
+        (rows * cell_height, columns * cell_width, *channels), 255 if channels else 0, np.float32
+    )
     for index, image in enumerate(images):
         top, left = (index // columns) * cell_height, (index % columns) * cell_width + gap // 2
         mosaic[top : top + height, left : left + width] = image
@@ -52,7 +55,7 @@ def _mosaic(images, rows: int, columns: int, gap: int, band: int) -> np.ndarray:
 
 
 def image_grid_figure(images, captions, title: str, columns: int = 8, colors=None) -> Figure:
-    """A grid of grayscale images, each with a caption underneath: one picture of all the
+    """A grid of images (grey or RGB), each with a caption underneath: one picture of all the
     images (one Axes, not one per image: ten times faster to draw)."""
     columns = max(4, min(columns, len(images)))  # a few images: no wide empty row
     rows = max(1, math.ceil(len(images) / columns))
@@ -65,7 +68,10 @@ def image_grid_figure(images, captions, title: str, columns: int = 8, colors=Non
     side = np.squeeze(images[0]).shape[0] if len(images) else 28
     gap, band = round(side * 0.2), round(side * 0.45)  # a 1.3 x 1.55 inch cell per image
     mosaic = _mosaic(images, rows, columns, gap, band)
-    axes.imshow(mosaic, cmap="gray_r", vmin=0, vmax=255, interpolation="nearest")
+    if mosaic.ndim == 3:  # colour, as it is
+        axes.imshow(mosaic / 255.0, interpolation="nearest")
+    else:  # grey, dark ink on white as on paper
+        axes.imshow(mosaic, cmap="gray_r", vmin=0, vmax=255, interpolation="nearest")
     cell_height, cell_width = mosaic.shape[0] / rows, mosaic.shape[1] / columns
     for index, caption in enumerate(captions):
         row, column = divmod(index, columns)

@@ -18,11 +18,16 @@ from mnist_exp.runs.load import open_finished_run
 log = logging.getLogger("mnist_exp.ensemble")
 
 
-def _test_set_key(settings) -> tuple:
-    """What decides a run's test images."""
+def _test_set_key(run) -> tuple:
+    """What decides a run's test images: the data, its subset, the held-out share of a
+    folder without test/ (drawn by the seed), and the input they were made for."""
+    settings = run.settings()
     dataset = settings.dataset
-    seed = settings.seed if dataset.max_test_examples else None
-    return (dataset.name, getattr(dataset, "path", None), dataset.max_test_examples, seed)
+    path = getattr(dataset, "path", None)
+    carved = dataset.name == "folder" and not (Path(path).expanduser() / "test").is_dir()
+    seed = settings.seed if dataset.max_test_examples or carved else None
+    held_out = dataset.test_fraction if carved else None
+    return (dataset.name, path, dataset.max_test_examples, seed, held_out, run.input_spec)
 
 
 def ensemble_accuracy(run_dirs: list[Path]) -> dict:
@@ -37,11 +42,12 @@ def ensemble_accuracy(run_dirs: list[Path]) -> dict:
         raise MnistExpError("An ensemble needs at least two run directories.")
     runs = [open_finished_run(run_dir) for run_dir in run_dirs]
     settings = [run.settings() for run in runs]
-    keys = {_test_set_key(s) for s in settings}
+    keys = {_test_set_key(run) for run in runs}
     if len(keys) > 1:
         raise MnistExpError(
             f"The runs were scored on different test sets {sorted(map(str, keys))}; "
-            "ensemble runs of one dataset with the same dataset.max_test_examples."
+            "ensemble runs of one dataset with the same dataset.max_test_examples (and, for a "
+            "folder, the same image size, colour mode, recipe and held-out split)."
         )
     import keras
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from omegaconf import DictConfig
 
 from mnist_exp.errors import MnistExpError
+from mnist_exp.input_spec import InputSpec
 from mnist_exp.runs import artifacts, migrate, record
 from mnist_exp.runs.status import Status
 
@@ -73,6 +74,11 @@ class Run:
     @property
     def class_names(self) -> tuple[str, ...]:
         return migrate.class_names(self.metrics, self.config)
+
+    @property
+    def input_spec(self) -> InputSpec:
+        """The images its model takes (MNIST's for runs recorded before inputs were)."""
+        return InputSpec.from_record(self.metrics.get("input"))
 
     def load_model(self):
         """The saved model, loaded with Keras' safe mode on (never arbitrary code).

@@ -35,6 +35,12 @@ ADDED_KEYS = {
     ("augment", None): {"elastic_alpha": 0.0, "elastic_sigma": 4.0, "plain_final_share": 0.0},
     ("model", "fast_cnn"): {"crop": 0},
     ("trainer", None): {"label_smoothing": 0.0},
+    ("dataset", "folder"): {
+        "recipe": "digits",
+        "image_size": None,
+        "color_mode": None,
+        "small_below": 0,
+    },
 }
 
 

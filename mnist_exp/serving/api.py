@@ -16,10 +16,11 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 
+from mnist_exp.input_spec import InputSpec
 from mnist_exp.serving.body_limit import BodyLimit, BodyTooLarge, read_bounded
 from mnist_exp.serving.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from mnist_exp.serving.metrics import ServerMetrics
-from mnist_exp.serving.service import SIDE, PredictionService, RequestRefused, round_probabilities
+from mnist_exp.serving.service import PredictionService, RequestRefused, round_probabilities
 
 log = logging.getLogger("mnist_exp.serving")
 
@@ -49,8 +50,9 @@ def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
-def _instances(body: object) -> np.ndarray:
-    """TF Serving's row (`instances`) or columnar (`inputs`) body as [N, 28, 28] pixels."""
+def _instances(body: object, spec: InputSpec) -> np.ndarray:
+    """TF Serving's row (`instances`) or columnar (`inputs`) body as pixels of `spec`'s
+    shape ([N, H, W] or [N, H, W, 1] for grey, [N, H, W, 3] for RGB)."""
     if not isinstance(body, dict) or not ({"instances", "inputs"} & set(body)):
         raise RequestRefused(422, 'The body must be a JSON object with "instances" (or "inputs").')
     values = body.get("instances", body.get("inputs"))
@@ -62,27 +64,28 @@ def _instances(body: object) -> np.ndarray:
         array = np.asarray([None])
     if array.dtype.kind not in "iuf":  # strings, booleans, huge integers, ragged lists
         raise RequestRefused(422, "instances must be arrays of numbers (pixels 0-255).")
-    array = array.astype(np.float32)
-    if array.ndim == 4 and array.shape[-1] == 1:
-        array = array[..., 0]
-    if array.ndim != 3 or array.shape[1:] != (SIDE, SIDE) or len(array) == 0:
-        raise RequestRefused(
-            422,
-            f"instances must be 28x28 pixel arrays (or 28x28x1); got shape {list(array.shape)}.",
-        )
+    array, sent = array.astype(np.float32), list(array.shape)
+    if array.ndim == 3 and spec.channels == 1:
+        array = array[..., np.newaxis]
+    if array.ndim != 4 or array.shape[1:] != spec.shape or len(array) == 0:
+        height, width, channels = spec.shape
+        expected = f"{height}x{width} pixel arrays (or {height}x{width}x1)"
+        if channels == 3:
+            expected = f"{height}x{width}x3 pixel arrays (RGB)"
+        raise RequestRefused(422, f"instances must be {expected}; got shape {sent}.")
     if not np.isfinite(array).all() or array.min() < 0 or array.max() > 255:
         raise RequestRefused(422, "pixels must be finite numbers in 0..255.")
     return array
 
 
-def _parse_instances(body: bytes) -> np.ndarray:
+def _parse_instances(body: bytes, spec: InputSpec) -> np.ndarray:
     try:
         parsed = json.loads(body)
     except RecursionError:
         raise RequestRefused(422, "The JSON is nested too deeply.") from None
     except (ValueError, UnicodeDecodeError):
         raise RequestRefused(422, "The body is not valid JSON.") from None
-    return _instances(parsed)
+    return _instances(parsed, spec)
 
 
 async def _uploads(request: Request, service: PredictionService) -> list[tuple[str, bytes]]:
@@ -127,9 +130,9 @@ def model_status(service: PredictionService) -> dict:
 
 def model_metadata(service: PredictionService, model_name: str) -> dict:
     """TF Serving's GetModelMetadata answer: the serving_default signature, raw 0-255 pixels
-    [N, 28, 28, 1] in, class probabilities out."""
+    of the model's input shape in, class probabilities out."""
     signature = {
-        "inputs": {"images": _tensor_info("serving_default_images:0", [-1, SIDE, SIDE, 1])},
+        "inputs": {"images": _tensor_info("serving_default_images:0", [-1, *service.input.shape])},
         "outputs": {"probabilities": _tensor_info(
             "StatefulPartitionedCall:0", [-1, len(service.class_names)])},
         "method_name": "tensorflow/serving/predict",
@@ -248,10 +251,12 @@ def create_api(
 
     @app.post("/v1/models/{name}:predict")
     async def tf_serving_predict(name: str, request: Request):
-        """TF Serving's REST API: `{"instances": [28x28 pixel arrays]}` -> `{"predictions"}`."""
+        """TF Serving's REST API: `{"instances": [pixel arrays of the model's input shape]}`
+        -> `{"predictions"}`."""
         served(name)
-        body = await read_bounded(request, service.limits.max_json_bytes, "The JSON body")
-        pixels = await asyncio.to_thread(_parse_instances, body)
+        limit = service.limits.max_json_bytes(service.input.shape)
+        body = await read_bounded(request, limit, "The JSON body")
+        pixels = await asyncio.to_thread(_parse_instances, body, service.input)
         probabilities = await service.classify_pixels(pixels)
         return JSONResponse({"predictions": round_probabilities(probabilities)})
 

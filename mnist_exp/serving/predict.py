@@ -139,7 +139,7 @@ def predict_images(
     chunks = [paths[start : start + batch_size] for start in range(0, len(paths), batch_size)]
 
     def prepare_chunk(chunk):
-        return prepare_images(chunk, preprocess, max_pixels)
+        return prepare_images(chunk, preprocess, max_pixels, predictor.facts.input)
 
     done = 0
     with ThreadPoolExecutor(max_workers=threads) as pool:

@@ -2,7 +2,8 @@
 SavedModel, a `.tflite` or an `.onnx` file, each run by its own runtime (TensorFlow, the
 ai-edge-litert interpreter, onnxruntime).
 
-Every predictor takes raw pixels (uint8 or float 0..255, shape [N, 28, 28] or [N, 28, 28, 1])
+Every predictor takes raw pixels (uint8 or float 0..255) of the shape its model takes
+(`ModelFacts.input`: [N, 28, 28] or [N, 28, 28, 1] for MNIST's; [N, H, W, 3] for a colour run)
 and returns class probabilities [N, classes] as float32.
 """
 
@@ -17,6 +18,7 @@ import numpy as np
 from mnist_exp.data.arrays import DIGIT_NAMES
 from mnist_exp.errors import MnistExpError
 from mnist_exp.extras import require
+from mnist_exp.input_spec import MNIST_INPUT, InputSpec
 from mnist_exp.models.files import ModelFileError, load_keras_model
 from mnist_exp.models.folding import folded_for_inference
 from mnist_exp.models.graph_check import check_saved_model
@@ -25,7 +27,6 @@ from mnist_exp.runs.load import open_finished_run
 from mnist_exp.tensorflow_threads import set_tensorflow_threads
 
 EXPORT_FILE = "export.json"
-INPUT_SIDE = 28
 CHUNK = 256  # images per runtime call (Keras models: KerasPredictor.chunk)
 # What `load_predictor` opens, as the commands' help says it.
 MODEL_SOURCES = "run directory, .keras, SavedModel folder, .tflite, .onnx"
@@ -33,11 +34,13 @@ MODEL_SOURCES = "run directory, .keras, SavedModel folder, .tflite, .onnx"
 
 @dataclass(frozen=True)
 class ModelFacts:
-    """What a user is told about the model answering: where it came from and its classes."""
+    """What a user is told about the model answering: where it came from, its classes and
+    the images it takes."""
 
     path: str
     format: str
     class_names: tuple[str, ...]
+    input: InputSpec = MNIST_INPUT
     run_dir: str | None = None
     model: str | None = None
     dataset: str | None = None
@@ -51,6 +54,7 @@ class ModelFacts:
             "file": Path(self.path).name,
             "format": self.format,
             "class_names": list(self.class_names),
+            "input": self.input.record(),
             "model": self.model,
             "dataset": self.dataset,
             "test_accuracy": self.test_accuracy,
@@ -64,6 +68,7 @@ class ModelFacts:
             path=str(run.model_path),
             format="keras",
             class_names=run.class_names,
+            input=run.input_spec,
             run_dir=str(run.directory),
             model=run.metrics.get("model"),
             dataset=run.metrics.get("dataset"),
@@ -71,14 +76,34 @@ class ModelFacts:
         )
 
 
-def as_batch(images: np.ndarray) -> np.ndarray:
-    """[N, 28, 28] or [N, 28, 28, 1] pixels as float32 [N, 28, 28, 1]."""
+def as_batch(images: np.ndarray, spec: InputSpec = MNIST_INPUT) -> np.ndarray:
+    """Pixels of `spec`'s shape ([N, H, W] also for one channel) as float32 [N, H, W, C]."""
     images = np.asarray(images)
-    if images.ndim == 3:
+    if images.ndim == 3 and spec.channels == 1:
         images = images[..., np.newaxis]
-    if images.ndim != 4 or images.shape[1:] != (INPUT_SIDE, INPUT_SIDE, 1):
-        raise ValueError(f"expected images of shape [N, 28, 28(, 1)], got {list(images.shape)}")
+    if images.ndim != 4 or images.shape[1:] != spec.shape:
+        grey = f"[N, {spec.height}, {spec.width}(, 1)]"
+        expected = grey if spec.channels == 1 else f"[N, {', '.join(map(str, spec.shape))}]"
+        raise ValueError(f"expected images of shape {expected}, got {list(images.shape)}")
     return images.astype(np.float32, copy=False)
+
+
+def spec_of_shape(shape, path: Path) -> InputSpec:
+    """The input of a model known only by its input shape: MNIST's for 28x28x1; otherwise
+    images taken as they are, at that size.
+
+    Raises:
+        ModelFileError: for a shape that is not images (H, W, 1 or 3).
+    """
+    shape = tuple(int(side) if side is not None else -1 for side in shape)
+    if shape in ((28, 28, 1), (28, 28)):
+        return MNIST_INPUT
+    if len(shape) != 3 or shape[2] not in (1, 3) or min(shape[:2]) < 1:
+        raise ModelFileError(
+            f"{path} takes inputs of shape {shape}; mnist_exp predicts images: (height, width, "
+            "1) grey or (height, width, 3) RGB, of a fixed size."
+        )
+    return InputSpec(shape[0], shape[1], shape[2], recipe="as_is")
 
 
 class Predictor:
@@ -91,7 +116,7 @@ class Predictor:
         self.facts = facts
 
     def predict(self, images: np.ndarray) -> np.ndarray:
-        batch = as_batch(images)
+        batch = as_batch(images, self.facts.input)
         if len(batch) == 0:
             return np.zeros((0, len(self.facts.class_names)), np.float32)
         return np.concatenate(
@@ -117,7 +142,7 @@ class KerasPredictor(Predictor):
         super().__init__(facts)
         self.model = model
         inference = folded_for_inference(model)
-        spec = tf.TensorSpec([None, INPUT_SIDE, INPUT_SIDE, 1], tf.float32)
+        spec = tf.TensorSpec([None, *facts.input.shape], tf.float32)
         self._call = tf.function(lambda x: inference(x, training=False), input_signature=[spec])
 
     def _predict_chunk(self, batch):
@@ -141,6 +166,12 @@ class SavedModelPredictor(Predictor):
                 f"{str(error).splitlines()[0][:200]})."
             ) from None
         self._loaded = loaded  # keeps the signature's variables alive
+
+    @property
+    def input_shape(self) -> tuple | None:
+        """None for a signature of any shape (ours for MNIST's input: [N,28,28] or 4-D)."""
+        shape = self._serve.structured_input_signature[1]["images"].shape
+        return None if shape.rank is None else tuple(shape[1:])
 
     def _predict_chunk(self, batch):
         import tensorflow as tf
@@ -171,6 +202,10 @@ class TFLitePredictor(Predictor):
         self._input = self.interpreter.get_input_details()[0]
         self._output = self.interpreter.get_output_details()[0]
         self._batch = None
+
+    @property
+    def input_shape(self) -> tuple:
+        return tuple(self._input["shape"][1:])
 
     def _resize(self, size: int) -> None:
         if size != self._batch:
@@ -214,37 +249,50 @@ class OnnxPredictor(Predictor):
             raise ModelFileError(f"{path} is not a usable ONNX model ({error}).") from None
         self._input = self.session.get_inputs()[0].name
 
+    @property
+    def input_shape(self) -> tuple:
+        return tuple(self.session.get_inputs()[0].shape[1:])
+
     def _predict_chunk(self, batch):
         return self.session.run(None, {self._input: batch})[0]
 
 
-def _recorded_facts(path: Path, format_name: str, num_classes: int | None) -> ModelFacts:
-    """Class names and origin from the export.json beside an exported file (or above a
-    SavedModel's version folder); digits when there is none."""
+def _recorded_facts(path: Path, format_name: str, num_classes: int, input_shape) -> ModelFacts:
+    """Class names, input and origin from the export.json beside an exported file (or above
+    a SavedModel's version folder); without one, digits for MNIST's input shape and numbered
+    classes otherwise, the input from the model's shape."""
+    if exported := _export_record(path):
+        return ModelFacts(
+            path=str(path),
+            format=format_name,
+            class_names=tuple(exported["class_names"]),
+            input=InputSpec.from_record(exported.get("input")),
+            run_dir=exported.get("run_dir"),
+            model=exported.get("model"),
+            dataset=exported.get("dataset"),
+            test_accuracy=exported.get("test_accuracy"),
+        )
+    spec = MNIST_INPUT if input_shape is None else spec_of_shape(input_shape, path)
+    digits = num_classes == len(DIGIT_NAMES) and spec == MNIST_INPUT
+    names = DIGIT_NAMES if digits else tuple(f"class {i}" for i in range(num_classes))
+    return ModelFacts(path=str(path), format=format_name, class_names=names, input=spec)
+
+
+def _export_record(path: Path) -> dict | None:
+    """The export.json beside an exported file or above a SavedModel's version folder."""
     for folder in (path.parent, path.parent.parent, path.parent.parent.parent):
         record = folder / EXPORT_FILE
         if record.is_file():
-            exported = json.loads(record.read_text())
-            return ModelFacts(
-                path=str(path),
-                format=format_name,
-                class_names=tuple(exported["class_names"]),
-                run_dir=exported.get("run_dir"),
-                model=exported.get("model"),
-                dataset=exported.get("dataset"),
-                test_accuracy=exported.get("test_accuracy"),
-            )
-    count = num_classes or len(DIGIT_NAMES)
-    names = DIGIT_NAMES if count == len(DIGIT_NAMES) else tuple(f"class {i}" for i in range(count))
-    return ModelFacts(path=str(path), format=format_name, class_names=names)
+            return json.loads(record.read_text())
+    return None
 
 
-def _check_input_shape(model, path: Path) -> None:
-    shape = tuple(model.inputs[0].shape[1:])
-    if shape not in ((INPUT_SIDE, INPUT_SIDE, 1), (INPUT_SIDE, INPUT_SIDE)):
+def _check_input_shape(facts: ModelFacts, shape) -> None:
+    """Refuses a model whose input shape (None: any) is not the one recorded for it."""
+    if shape is not None and spec_of_shape(shape, Path(facts.path)).shape != facts.input.shape:
         raise ModelFileError(
-            f"{path} takes inputs of shape {shape}; mnist_exp predicts 28x28 grayscale images "
-            "(28, 28, 1). Use a model trained on MNIST-style data."
+            f"{facts.path} takes inputs of shape {tuple(shape)} but its record says "
+            f"{facts.input.shape}; the model and its record do not belong together."
         )
 
 
@@ -276,22 +324,22 @@ def load_predictor(path: Path, num_threads: int | None = None) -> Predictor:
     if path.is_dir() and (path / artifacts.METRICS_FILE).is_file():
         run = open_finished_run(path)
         model = run.load_model()
-        _check_input_shape(model, run.model_path)
         facts = ModelFacts.of_run(run)
+        _check_input_shape(facts, model.inputs[0].shape[1:])
         return _checked(KerasPredictor(model, facts), int(model.outputs[0].shape[-1]))
     suffix = path.suffix.lower()
     if suffix == ".keras" and (path.parent / artifacts.METRICS_FILE).is_file():
         return load_predictor(path.parent, num_threads)  # a run's model: the run's facts
     if suffix == ".keras":
         model = load_keras_model(path)
-        _check_input_shape(model, path)
         outputs = int(model.outputs[0].shape[-1])
-        return _checked(KerasPredictor(model, _recorded_facts(path, "keras", outputs)), outputs)
+        facts = _recorded_facts(path, "keras", outputs, model.inputs[0].shape[1:])
+        return _checked(KerasPredictor(model, facts), outputs)
     unnamed = ModelFacts(path=str(path), format="?", class_names=())
     if path.is_dir() and (path / "saved_model.pb").is_file():
         predictor = SavedModelPredictor(path, unnamed)
-        outputs = predictor._predict_chunk(np.zeros((1, INPUT_SIDE, INPUT_SIDE, 1), np.float32))
-        outputs = outputs.shape[-1]
+        shape = predictor.input_shape or MNIST_INPUT.shape
+        outputs = predictor._predict_chunk(np.zeros((1, *shape), np.float32)).shape[-1]
     elif suffix == ".tflite":
         predictor = TFLitePredictor(path, unnamed, num_threads)
         outputs = int(predictor._output["shape"][-1])
@@ -301,7 +349,8 @@ def load_predictor(path: Path, num_threads: int | None = None) -> Predictor:
     else:
         predictor = None
     if predictor is not None:
-        predictor.facts = _recorded_facts(path, predictor.format, outputs)
+        predictor.facts = _recorded_facts(path, predictor.format, outputs, predictor.input_shape)
+        _check_input_shape(predictor.facts, predictor.input_shape)
         return _checked(predictor, outputs)
     raise MnistExpError(
         f"{path} is not a model mnist_exp can run: give a run directory, a .keras file, a "

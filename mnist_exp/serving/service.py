@@ -1,7 +1,7 @@
 """What the web page and the API share: the model behind a micro-batcher, the limits on what
-users send, and turning uploaded bytes into MNIST-style inputs (a small request on the event
-loop, a larger one in threads under a process-wide pixel budget) and probabilities into
-answers."""
+users send, and turning uploaded bytes into the model's inputs by its run's recipe (a small
+request on the event loop, a larger one in threads under a process-wide pixel budget) and
+probabilities into answers."""
 
 from __future__ import annotations
 
@@ -11,15 +11,16 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
-from mnist_exp.imaging.decode import ImageError, ImageTooLarge, pixel_count, read_gray
-from mnist_exp.imaging.preprocess import Preprocessed, mnist_style
+from mnist_exp.imaging.decode import ImageError, ImageTooLarge, pixel_count
+from mnist_exp.imaging.files import prepare_one
+from mnist_exp.imaging.preprocess import Preprocessed
+from mnist_exp.input_spec import InputSpec
 from mnist_exp.serving.batcher import MicroBatcher
 from mnist_exp.serving.predictors import Predictor
 
-SIDE = 28
-# The longest a TF Serving body of one image can honestly be: 784 numbers of up to 24
-# characters ("254.99999999999997, ") plus brackets.
-JSON_BYTES_PER_IMAGE = SIDE * SIDE * 24 + 4 * SIDE + 64
+# The longest a TF Serving body can honestly be per pixel value: up to 24 characters
+# ("254.99999999999997, "), plus brackets per image row and image.
+JSON_BYTES_PER_VALUE = 24
 # A request this small is read and decoded on the event loop (see `classify_files`): at most
 # about 10 ms of work, so other requests wait no longer than that.
 SMALL_REQUEST_BYTES = 1_000_000
@@ -37,9 +38,11 @@ class Limits:
     max_request_pixels: int = 100_000_000  # per request, summed from the headers
     max_decoding_pixels: int = 30_000_000  # being decoded at once, over all requests
 
-    @property
-    def max_json_bytes(self) -> int:
-        return self.max_images * JSON_BYTES_PER_IMAGE + 1024
+    def max_json_bytes(self, shape: tuple[int, int, int]) -> int:
+        """The largest honest TF Serving body of `max_images` images of `shape`."""
+        height, width, channels = shape
+        per_image = height * width * channels * JSON_BYTES_PER_VALUE + 4 * height * width + 64
+        return self.max_images * per_image + 1024
 
     def problems(self) -> list[str]:
         """What makes these limits unusable (empty when they are fine)."""
@@ -137,6 +140,11 @@ class PredictionService:
     def class_names(self) -> tuple[str, ...]:
         return self.predictor.facts.class_names
 
+    @property
+    def input(self) -> InputSpec:
+        """The images the model takes and the recipe that makes them from files."""
+        return self.predictor.facts.input
+
     def facts(self) -> dict:
         return self.predictor.facts.public()
 
@@ -148,7 +156,7 @@ class PredictionService:
 
     async def _warm(self) -> None:
         for size in (1, self.batcher.max_batch):
-            await self.batcher.run_alone(np.zeros((size, SIDE, SIDE), np.float32))
+            await self.batcher.run_alone(np.zeros((size, *self.input.shape), np.float32))
         self.ready = True
 
     def check_ready(self) -> None:
@@ -180,7 +188,7 @@ class PredictionService:
 
     def _prepare(self, name: str, data: bytes) -> Preprocessed | ImageError:
         try:
-            return mnist_style(read_gray(data, name=name, max_pixels=self.limits.max_pixels))
+            return prepare_one(data, self.input, name, self.limits.max_pixels)
         except ImageError as error:
             return error
 
@@ -252,7 +260,7 @@ class PredictionService:
         return self._answer(name, next(probabilities), image)
 
     async def classify_pixels(self, pixels: np.ndarray) -> np.ndarray:
-        """Probabilities for raw [N, 28, 28] pixels (the TF Serving body)."""
+        """Probabilities for raw pixels of the model's input shape (the TF Serving body)."""
         self.check_ready()
         if len(pixels) > self.limits.max_images:
             raise RequestRefused(

@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import ClassVar
 
+from mnist_exp.input_spec import COLOR_MODES, RECIPES
 from mnist_exp.settings.schema import OptionSettings, require
 
+MAX_SIDE = 1024  # dataset.image_size: larger sides are box-reduced on reading anyway
 KNOWN_TRAIN_SIZES = {"mnist": 60_000, "fashion_mnist": 60_000}  # training images, per file
 
 # The Keras tutorials' split, 5,000 of MNIST's 60,000 training images, as a fraction so that it
@@ -86,6 +88,10 @@ class FolderDatasetSettings(DatasetSettings, option="folder"):
     path: str | None
     cache_dir: str | None
     test_fraction: float  # held out per class when the folder has no test/ subfolder
+    recipe: str  # "as_is" or "digits" (input_spec.RECIPES)
+    image_size: list[int] | None  # [height, width]; None: the images' most common size
+    color_mode: str | None  # "grayscale" or "rgb"; None: rgb when any image has colour
+    small_below: int  # fewer training images: MNIST's trainer defaults adapt (small_data.py)
 
     def __post_init__(self):
         require(
@@ -94,13 +100,42 @@ class FolderDatasetSettings(DatasetSettings, option="folder"):
             "class.",
         )
         require(
+            self.recipe in RECIPES,
+            f"dataset.recipe={self.recipe!r}: expected as_is (the images as they are) or "
+            "digits (MNIST's recipe, for handwritten digits).",
+        )
+        require(
+            self.color_mode in (None, *COLOR_MODES),
+            f"dataset.color_mode={self.color_mode!r}: expected grayscale, rgb or null (rgb "
+            "when any image has colour).",
+        )
+        require(
+            self.image_size is None
+            or (
+                len(self.image_size) == 2 and all(0 < side <= MAX_SIDE for side in self.image_size)
+            ),
+            f"dataset.image_size={self.image_size}: expected [height, width] of 1..{MAX_SIDE} "
+            "pixels each, or null (the images' most common size).",
+        )
+        require(
+            self.small_below >= 0,
+            f"dataset.small_below={self.small_below} must be >= 0 (0: never adapt).",
+        )
+        require(
+            self.recipe == "as_is" or (self.image_size is None and self.color_mode is None),
+            "dataset.recipe=digits makes 28x28 grey digits; it takes no dataset.image_size or "
+            "dataset.color_mode (use recipe=as_is for those).",
+        )
+        require(
             0 < self.test_fraction < 1,
             f"dataset.test_fraction={self.test_fraction} must be a fraction in (0, 1).",
         )
         super().__post_init__()
 
     def loader_arguments(self, seed: int, path_label: str | None) -> dict:
-        return {**super().loader_arguments(seed, path_label), "seed": seed}
+        arguments = {**super().loader_arguments(seed, path_label), "seed": seed}
+        arguments.pop("small_below")  # for the trainer, not the loader
+        return arguments
 
 
 @dataclass(kw_only=True)

@@ -13,6 +13,7 @@ from mnist_exp.training.backup import remove_backups, restore_latest
 from mnist_exp.training.fitting import fit
 from mnist_exp.training.run_callbacks import build_callbacks
 from mnist_exp.training.scoring import keep_history_before, score, write_results
+from mnist_exp.training.small_data import for_data
 from mnist_exp.training.strategy import build_strategy
 from mnist_exp.training.trainable import build_trainable
 
@@ -38,6 +39,7 @@ def train_and_evaluate(
     """
     strategy = build_strategy(settings.strategy)  # first: it must precede any TensorFlow work
     splits = prepare_splits(settings.dataset, settings.seed, path_label=data_label)
+    settings, adapted = for_data(settings, len(splits.y_train))
     plan, model = build_trainable(settings, splits, strategy)
     restored = restore_latest(model, output_dir) if resume else None
     initial_epoch = restored["epoch"] if restored else 0
@@ -46,6 +48,8 @@ def train_and_evaluate(
     run = build_callbacks(settings, output_dir, plan, model, restored)
     fit(model, strategy, settings, splits, plan, initial_epoch, run.callbacks)
     scores = score(model, splits, plan, run, settings, output_dir, initial_epoch)
+    if adapted:
+        scores.metrics["adapted_for_small_data"] = adapted
     if scores.metrics["status"] != Status.DIVERGED:  # a diverged run keeps its last backup
         remove_backups(output_dir)
     write_results(scores, splits, settings, output_dir, run.events_dir, hparams)

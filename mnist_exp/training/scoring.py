@@ -13,7 +13,6 @@ import numpy as np
 import pandas as pd
 
 from mnist_exp import safe_files
-from mnist_exp.data.arrays import INPUT_CONVENTION
 from mnist_exp.data.augmentation import augmented_copies, make_augmenter
 from mnist_exp.data.pipeline import make_evaluation_dataset
 from mnist_exp.data.prepare import Splits
@@ -112,7 +111,8 @@ def score(
         objective_name=settings.objective.metric,
         objective=settings.objective.best(history[settings.objective.metric]),
         class_names=list(splits.class_names),
-        input_convention=INPUT_CONVENTION,
+        input=splits.input_spec.record(),
+        input_convention=splits.input_spec.describe(),
     )
     saver, epoch_logger = run.saver, run.epoch_logger
     scored_epoch = metrics["epochs_run"]
