@@ -105,9 +105,9 @@ def main() -> None:
                 f"{min(accuracies):.3f}",
                 f"{sum(m['train_seconds'] for m in metrics) / len(metrics):.1f}",
             ])  # fmt: skip
-            print(tabulate(rows[-1:], tablefmt="plain"), flush=True)
+            print(tabulate(rows[-1:], tablefmt="plain", disable_numparse=True), flush=True)
     headers = ["folder", "setting", f"test accuracy (seeds {arguments.seeds})", "min", "train s"]
-    print(tabulate(rows, headers=headers))
+    print(tabulate(rows, headers=headers, disable_numparse=True))
     print(f"folders and runs: {out}")
 
 

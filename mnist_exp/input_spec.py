@@ -43,6 +43,13 @@ class InputSpec:
             "aspect ratio, the longer side centre-cropped"
         )
 
+    @property
+    def caption(self) -> str:
+        """A few words for the page: '28x28, light ink on black', '48x48 RGB, as it is'."""
+        if self.recipe == "digits":
+            return f"{self.height}x{self.width}, light ink on black"
+        return f"{self.height}x{self.width} {self.color_mode.replace('rgb', 'RGB')}, as it is"
+
     def record(self) -> dict:
         return asdict(self)
 

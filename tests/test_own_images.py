@@ -4,6 +4,7 @@ recipe. The training tests run `python -m mnist_exp` as users do."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import subprocess
@@ -201,3 +202,31 @@ def test_mnist_keeps_its_settings_whatever_the_small_data_rule():
     adapted, changed = for_data(chosen, 300)
     assert adapted.trainer.batch_size == 64 and "trainer.batch_size" not in changed
     assert adapted.trainer.epochs == 30
+
+
+def test_natural_augmentation_works_on_colour_and_is_refused_on_digits():
+    import tensorflow as tf
+
+    from mnist_exp.data.augmentation import make_augmenter
+
+    natural = parse_settings(
+        compose_config("dataset=folder", "dataset.path=x", "augment=natural")
+    ).augment
+    images = tf.random.stateless_uniform([6, 20, 30, 3], [0, 1], 0.0, 255.0)
+    drawn_images = make_augmenter(natural)(images, tf.constant([0, 3], tf.int64))
+    assert drawn_images.shape == (6, 20, 30, 3)
+    assert 0.0 <= float(tf.reduce_min(drawn_images)) and float(tf.reduce_max(drawn_images)) <= 255
+    only_flip = dataclasses.replace(
+        natural, shift_fraction=0.0, zoom_fraction=0.0, brightness=0.0, contrast=0.0,
+        saturation=0.0, horizontal_flip=1.0,
+    )  # fmt: skip
+    mirrored = make_augmenter(only_flip)(images, tf.constant([0, 3], tf.int64))
+    assert np.array_equal(mirrored.numpy(), images.numpy()[:, :, ::-1])
+
+    for digits in (
+        ["dataset=mnist"],
+        ["dataset=folder", "dataset.path=x", "dataset.recipe=digits"],
+    ):
+        with pytest.raises(ConfigError, match="a mirrored 2 is no 2"):
+            parse_settings(compose_config(*digits, "augment=natural"))
+    parse_settings(compose_config("dataset=fashion_mnist", "augment=natural"))  # clothes mirror

@@ -1,6 +1,8 @@
 """Batch-wise image augmentation in tf.data: one affine warp, optional elastic distortion,
 optional random erasing, and optional low resolution (digits written small or scanned
-coarsely, as users' often are).
+coarsely, as users' often are); for natural images (`augment=natural`, refused on digits),
+mirroring, brightness, contrast and saturation, and edges reflected instead of black. Any
+size and channel count.
 
 Rotation, shift and zoom are folded into a single projective transform per image, so
 `augment=light` costs one resampling op per batch, not three. The elastic distortion (Simard
@@ -100,7 +102,7 @@ def _warp(images, seed, settings: AugmentSettings, elastic: bool):
             output_shape=[height, width],
             fill_value=0.0,
             interpolation="BILINEAR",
-            fill_mode="CONSTANT",
+            fill_mode=settings.fill_mode.upper(),
         )
     a0, a1, a2, b0, b1, b2 = tf.unstack(tf.reshape(transforms[:, :6], [-1, 6, 1, 1]), axis=1)
     rows, cols = tf.meshgrid(
@@ -146,6 +148,35 @@ def _low_resolution(images, seed, settings: AugmentSettings):
     return tf.where(chosen, tf.cast(coarse, images.dtype), images)
 
 
+def _mirrored(images, seed, probability: float):
+    """A share `probability` of the images mirrored left-right."""
+    chosen = tf.random.stateless_uniform([tf.shape(images)[0], 1, 1, 1], seed) < probability
+    return tf.where(chosen, tf.reverse(images, axis=[2]), images)
+
+
+def _photometric(images, seed, settings: AugmentSettings):
+    """Each image's brightness shifted, then its contrast and (RGB) saturation scaled, by
+    random amounts within the settings' bounds; levels kept in 0..255."""
+    shape = [tf.shape(images)[0], 1, 1, 1]
+    seeds = tf.random.experimental.stateless_split(seed, num=3)
+    if settings.brightness:
+        bound = 255.0 * settings.brightness
+        images = images + tf.random.stateless_uniform(shape, seeds[0], -bound, bound)
+    if settings.contrast:
+        factor = tf.random.stateless_uniform(
+            shape, seeds[1], 1.0 - settings.contrast, 1.0 + settings.contrast
+        )
+        mean = tf.reduce_mean(images, axis=[1, 2, 3], keepdims=True)
+        images = mean + (images - mean) * factor
+    if settings.saturation and images.shape[-1] == 3:
+        factor = tf.random.stateless_uniform(
+            shape, seeds[2], 1.0 - settings.saturation, 1.0 + settings.saturation
+        )
+        grey = tf.reduce_mean(images, axis=-1, keepdims=True)
+        images = grey + (images - grey) * factor
+    return tf.clip_by_value(images, 0.0, 255.0)
+
+
 def make_augmenter(settings: AugmentSettings):
     """Returns `augment(images, seed) -> images` for float batches (B, H, W, C), or None.
 
@@ -159,11 +190,21 @@ def make_augmenter(settings: AugmentSettings):
     )
     erase = settings.erasing_probability > 0 and settings.erasing_size > 0
     coarsen = settings.low_resolution_probability > 0
+    photometric = any((settings.brightness, settings.contrast, settings.saturation))
 
     def augment(images, seed):
         warp_seed, erase_seed, coarse_seed = tf.unstack(
             tf.random.experimental.stateless_split(seed, num=3)
         )
+        # Folded in rather than split above: the seeds of the older transforms stay as
+        # they were, so runs with them draw the same images.
+        if settings.horizontal_flip:
+            flip_seed = tf.random.experimental.stateless_fold_in(seed, 11)
+            images = _mirrored(images, flip_seed, settings.horizontal_flip)
+        if photometric:
+            images = _photometric(
+                images, tf.random.experimental.stateless_fold_in(seed, 12), settings
+            )
         if warp:
             images = _warp(images, warp_seed, settings, elastic)
         if erase:

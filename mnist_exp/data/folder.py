@@ -164,10 +164,11 @@ def _refuse_oversized(root: Path, files: list[Path]) -> None:
         )
 
 
-def content_key(root: Path, files: list[Path], spec: InputSpec = MNIST_INPUT) -> str:
-    """A digest of the recipe, the input it makes and every file's path (below `root`) and
-    bytes (check the files' sizes first: `_refuse_oversized`)."""
-    digest = hashlib.sha256(f"{RECIPE_VERSION}:{sorted(spec.record().items())}".encode())
+def content_key(root: Path, files: list[Path], asked: dict) -> str:
+    """A digest of the recipe version, what was `asked` of it (recipe, size, colour mode)
+    and every file's path (below `root`) and bytes (check the files' sizes first:
+    `_refuse_oversized`)."""
+    digest = hashlib.sha256(f"{RECIPE_VERSION}:{sorted(asked.items())}".encode())
     for path in files:
         digest.update(str(path.relative_to(root)).encode(errors="surrogateescape") + b"\0")
         digest.update(hashlib.sha256(path.read_bytes()).digest())
@@ -252,20 +253,14 @@ def read_folder(
     class_names, train, test = find_splits(root, test_fraction, seed)
     files = [*train.paths, *test.paths]
     _refuse_oversized(root, files)
-    spec = choose_input(root, files, recipe, image_size, color_mode)
-    log.info(
-        "Images of %s taken as %dx%d %s, recipe %s (dataset.image_size, dataset.color_mode and "
-        "dataset.recipe choose others)",
-        root,
-        spec.height,
-        spec.width,
-        spec.color_mode,
-        spec.recipe,
-    )
-    key = content_key(root, files, spec)
+    # Keyed on what was asked, not on what the headers make of it: a second run reads no
+    # header (3,000 PNGs: 1.0 of the 1.35 s a cache hit took).
+    asked = {"recipe": recipe, "image_size": image_size, "color_mode": color_mode}
+    key = content_key(root, files, asked)
     cached = Path(cache_dir) / "folders" / f"{key}-seed{seed}.npz"
     arrays = _read_cached(cached)
     if arrays is None:
+        spec = choose_input(root, files, recipe, image_size, color_mode)
         arrays = {
             "x_train": convert(train.paths, root, spec),
             "y_train": np.asarray(train.labels, np.uint8),
@@ -274,7 +269,17 @@ def read_folder(
         }
         write_npz_atomically(cached, arrays)
         log.info("Cached the converted images in %s", cached)
-    return {**arrays, "class_names": class_names, "recipe": spec.recipe}
+    height, width = arrays["x_train"].shape[1:3]
+    log.info(
+        "Images of %s taken as %dx%d %s, recipe %s (dataset.image_size, dataset.color_mode and "
+        "dataset.recipe choose others)",
+        root,
+        height,
+        width,
+        "rgb" if arrays["x_train"].ndim == 4 else "grayscale",
+        recipe,
+    )
+    return {**arrays, "class_names": class_names, "recipe": recipe}
 
 
 def _read_cached(path: Path) -> dict | None:

@@ -202,9 +202,20 @@ def image_header(source: Path, name: str | None = None, max_pixels: int = MAX_PI
             palette = np.asarray(image.getpalette() or [0, 0, 0], np.int32).reshape(-1, 3)
             colour = bool((palette != palette[:, :1]).any())
         width, height = image.size
-        if image.getexif().get(ORIENTATION_TAG) in QUARTER_TURNS:
+        if _orientation(image) in QUARTER_TURNS:
             width, height = height, width
         return width, height, colour
+
+
+def _orientation(image: Image.Image) -> int | None:
+    """The EXIF orientation from the header: a PNG's `getexif()` decodes the whole image to
+    look for an eXIf chunk after the pixels, so a PNG's is read only from before them."""
+    if image.format != "PNG":
+        return image.getexif().get(ORIENTATION_TAG)
+    exif = Image.Exif()
+    if raw := image.info.get("exif"):
+        exif.load(raw)
+    return exif.get(ORIENTATION_TAG)
 
 
 def _read(source: Path | bytes, name: str, max_pixels: int, convert):

@@ -32,7 +32,16 @@ ADDED_KEYS = {
     ("augment", "none"): _FULL_RESOLUTION,
     ("augment", "light"): {"erasing_probability": 0.0, "erasing_size": 0.0, **_FULL_RESOLUTION},
     ("augment", "strong"): _FULL_RESOLUTION,
-    ("augment", None): {"elastic_alpha": 0.0, "elastic_sigma": 4.0, "plain_final_share": 0.0},
+    ("augment", None): {
+        "elastic_alpha": 0.0,
+        "elastic_sigma": 4.0,
+        "plain_final_share": 0.0,
+        "horizontal_flip": 0.0,
+        "brightness": 0.0,
+        "contrast": 0.0,
+        "saturation": 0.0,
+        "fill_mode": "constant",
+    },
     ("model", "fast_cnn"): {"crop": 0},
     ("trainer", None): {"label_smoothing": 0.0},
     ("dataset", "folder"): {

@@ -237,7 +237,7 @@ def _upload_tab(service: PredictionService, upload_root: Path) -> None:
         elem_id="predictions",
     )
     seen = gr.Image(
-        label=f"What the model saw ({service.input.describe()})",
+        label=f"What the model saw ({service.input.caption})",
         visible=False,
         show_label=True,
         elem_id="seen",

@@ -57,6 +57,14 @@ class ExperimentSettings:
     strategy: StrategySettings
     precision: PrecisionSettings
 
+    def __post_init__(self):
+        require(
+            not (self.augment.horizontal_flip and self.dataset.holds_digits),
+            f"augment.horizontal_flip={self.augment.horizontal_flip} mirrors images, and "
+            f"dataset={self.dataset.name} holds digits (a mirrored 2 is no 2); use "
+            "augment=light or strong for digits, natural for photos.",
+        )
+
     @property
     def learning_rate(self) -> float:
         return self.optimizer.learning_rate

@@ -57,6 +57,11 @@ class DatasetSettings(OptionSettings, group="dataset"):
             )
 
     @property
+    def holds_digits(self) -> bool:
+        """Whether the images are digits, which a mirror image would make wrong."""
+        return self.name in ("mnist", "synthetic") or getattr(self, "recipe", None) == "digits"
+
+    @property
     def validation_split(self) -> float:
         """A fraction in (0, 1) or a number of images (>= 1), for `stratified_split`."""
         if self.validation_size is None:
@@ -165,6 +170,11 @@ class AugmentSettings:
     low_resolution_probability: float  # share of images written small, then scaled back up
     low_resolution_side: int  # the smallest side they are written at (pixels)
     plain_final_share: float  # of the epochs, those at the end on the images as they are
+    horizontal_flip: float  # probability of mirroring an image left-right
+    brightness: float  # levels shifted by up to this share of 255
+    contrast: float  # contrast scaled by 1 +- this
+    saturation: float  # colour saturation scaled by 1 +- this (RGB only)
+    fill_mode: str  # "constant" (0) or "reflect": what warps bring in at the edges
 
     def plain_epochs(self, epochs: int) -> int:
         """How many of `epochs` (the last ones) train on the images as they are, rounded to
@@ -189,8 +199,18 @@ class AugmentSettings:
             2 <= self.low_resolution_side <= 28,
             f"augment.low_resolution_side={self.low_resolution_side} must be in 2..28.",
         )
+        require(
+            self.fill_mode in ("constant", "reflect"),
+            f"augment.fill_mode={self.fill_mode!r}: expected constant or reflect.",
+        )
+        require(
+            self.fill_mode == "constant" or not self.elastic_alpha,
+            "augment.fill_mode=reflect does not combine with augment.elastic_alpha (its "
+            "sampling reads 0 beyond the edges); use one or the other.",
+        )
         fractions = ("shift_fraction", "zoom_fraction", "erasing_probability", "erasing_size")
-        for key in (*fractions, "low_resolution_probability"):
+        photometric = ("horizontal_flip", "brightness", "contrast", "saturation")
+        for key in (*fractions, "low_resolution_probability", *photometric):
             value = getattr(self, key)
             require(0.0 <= value <= 1.0, f"augment.{key}={value} must be in [0, 1].")
 
@@ -204,5 +224,9 @@ class AugmentSettings:
                 self.elastic_alpha,
                 self.erasing_probability and self.erasing_size,
                 self.low_resolution_probability,
+                self.horizontal_flip,
+                self.brightness,
+                self.contrast,
+                self.saturation,
             )
         )
