@@ -163,7 +163,8 @@ def test_shifted_views_as_is_is_the_runs_own_test_accuracy(shapes_run):
 def test_augment_cost_times_every_option_that_augments(capsys):
     from benchmarks import augment_cost
 
-    assert set(augment_cost.option_settings()) == {"light", "elastic", "strong"}  # not "none"
+    expected = {"light", "elastic", "strong", "natural"}  # not "none"
+    assert set(augment_cost.option_settings()) == expected
     assert augment_cost.main(["--batch-size", "8", "--rounds", "1", "--calls", "2"]) == 0
     table = capsys.readouterr().out
     assert "light" in table and "1.00x" in table and "elastic" in table

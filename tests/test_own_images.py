@@ -19,6 +19,7 @@ from drawn_shapes import drawn
 from omegaconf import OmegaConf
 from PIL import Image, ImageDraw
 
+from mnist_exp.cli.predict import main as predict_main
 from mnist_exp.data.folder import read_folder
 from mnist_exp.errors import ConfigError
 from mnist_exp.input_spec import InputSpec
@@ -75,7 +76,7 @@ def trained(tmp_path, folder, *overrides: str) -> dict:
 
 
 @pytest.mark.slow
-def test_a_colour_folder_is_learnt_predicted_and_served_in_colour(tmp_path):
+def test_a_colour_folder_is_learnt_predicted_and_served_in_colour(tmp_path, capsys):
     write_colour_folder(tmp_path / "colours")
     metrics = trained(tmp_path, tmp_path / "colours")
     assert metrics["input"] == {"height": 48, "width": 48, "channels": 3, "recipe": "as_is"}
@@ -95,6 +96,8 @@ def test_a_colour_folder_is_learnt_predicted_and_served_in_colour(tmp_path):
     assert {row["path"].rsplit("/", 1)[-1]: row["class_name"] for row in rows} == {
         f"{name}.jpg": name for name in COLOURS
     }
+    assert predict_main([str(tmp_path / "run"), str(new), "--no-preprocess"]) == 2
+    assert "48x48 RGB, as it is" in capsys.readouterr().err
 
     port = free_port()
     server = subprocess.Popen(

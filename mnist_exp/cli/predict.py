@@ -109,6 +109,12 @@ def _predict(arguments) -> int:
     except MnistExpError as error:
         print(f"{name}: {error}", file=sys.stderr)
         return REFUSED
+    spec = predictor.facts.input
+    if arguments.no_preprocess and spec.recipe != "digits":
+        print(f"{name}: --no-preprocess skips the digit recipe, and this model takes images "
+              f"as they are ({spec.caption}): there is none to skip. Leave it out.",
+              file=sys.stderr)  # fmt: skip
+        return REFUSED
     paths, unmatched = find_images(arguments.images)
     for problem in unmatched:
         print(f"{name}: {problem}", file=sys.stderr)
