@@ -157,6 +157,11 @@ def test_your_own_project_commands_from_the_readme(installed, tmp_path):
             assert re.search(rf"my_digits/seven/0\.png\s+({'|'.join(WORDS)})\s", result.stdout)
         if command.startswith("mnist-exp-compare"):
             assert "128" in result.stdout and "32" in result.stdout
+        if command.startswith("mnist-exp-tune"):  # its rerun line works as printed
+            rerun = re.search(r"rerun: (.+)", result.stdout + result.stderr).group(1)
+            composed = run(f"{rerun} --cfg job", project, env)
+            assert composed.returncode == 0, f"{rerun}\n{composed.stderr[-2000:]}"
+            assert "my_nets.build_tiny" in composed.stdout
     metrics = (project / "outputs" / "mine" / "metrics.json").read_text()
     assert '"model_builder": "my_nets.build_tiny"' in metrics and '"seven"' in metrics
     assert (project / "outputs" / "search" / "experiment" / "search_best.yaml").is_file()

@@ -12,11 +12,13 @@ the retrained best run out, all under the search's own directory.
 from __future__ import annotations
 
 import logging
+import shlex
 import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from mnist_exp import safe_files
@@ -229,15 +231,13 @@ def _finish(tuner, runner, tuning, output_dir: Path, space, seconds: float) -> d
     preset = _write_preset(runner, overrides, output_dir, trial, tuning, summary)
     summary["preset"] = str(preset)
     log.info(
-        "Best: trial %s, %s=%.4f: %s\nPreset: %s\n  rerun: %s --config-dir %s +experiment=%s",
+        "Best: trial %s, %s=%.4f: %s\nPreset: %s\n  rerun: %s",
         trial.trial_id,
         objective.metric,
         trial.score,
         " ".join(overrides) or "(the defaults)",
         preset,
-        shown("train"),
-        output_dir,
-        PRESET_NAME,
+        rerun_command(output_dir),
     )
     if tuning.retrain:
         summary["retrain"] = retrain(output_dir)
@@ -246,12 +246,39 @@ def _finish(tuner, runner, tuning, output_dir: Path, space, seconds: float) -> d
     return summary
 
 
+def preset_arguments(output_dir: Path) -> list[str]:
+    """The training command's arguments that select the search's preset. A search run with
+    the user's own `--config-dir` names their options (model=my_net), so these keep that
+    folder and find the preset through `hydra.searchpath` (Hydra takes one --config-dir)."""
+    own = [
+        source.path.removeprefix("file://")
+        for source in (
+            HydraConfig.get().runtime.config_sources if HydraConfig.initialized() else []
+        )
+        if source.provider == "command-line"
+    ]
+    if not own:
+        return ["--config-dir", str(output_dir), f"+experiment={PRESET_NAME}"]
+    preset_folder = Path(output_dir).resolve()
+    return [
+        "--config-dir",
+        own[-1],
+        f"hydra.searchpath=[file://{preset_folder}]",
+        f"+experiment={PRESET_NAME}",
+    ]
+
+
+def rerun_command(output_dir: Path) -> str:
+    """The command that trains the search's preset, as a user types it."""
+    return shlex.join([shown("train"), *preset_arguments(output_dir)])
+
+
 def _write_preset(runner, overrides, output_dir: Path, trial, tuning, summary) -> Path:
     objective = runner.objective
     header = [
         f"Found by mnist_exp.cli.tune in {output_dir}: trial {trial.trial_id} of "
         f"{summary['trials']}, {objective.metric}={trial.score:.4f} during the search.",
-        f"  {shown('train')} --config-dir {output_dir} +experiment={PRESET_NAME}",
+        f"  {rerun_command(output_dir)}",
     ]
     retrained = summary.get("retrain")
     if retrained:
@@ -283,9 +310,7 @@ def retrain(output_dir: Path) -> dict:
         else:
             command = [
                 *python_argv("train"),
-                "--config-dir",
-                str(output_dir),
-                f"+experiment={PRESET_NAME}",
+                *preset_arguments(output_dir),
                 f"hydra.run.dir={run_dir}",
             ]
         log.info("Retraining the best configuration: %s", " ".join(command))
