@@ -6,6 +6,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
+from mnist_exp.cli.config_mistakes import answer_config_mistakes
 from mnist_exp.commands import shown
 from mnist_exp.config_dirs import refuse_missing_config_dirs
 from mnist_exp.errors import MnistExpError
@@ -33,6 +34,7 @@ def run(cfg: DictConfig) -> float:
 def main() -> None:
     """The console script: checks users' --config-dir folders, then hands over to Hydra."""
     refuse_missing_config_dirs(shown("train"))
+    answer_config_mistakes(shown("train"), "config")
     run_app(run)
     if _single_run_finished:
         leave_without_teardown()

@@ -13,13 +13,20 @@ import pandas as pd
 import pytest
 from conftest import run_module
 
-from mnist_exp.cli import compare
+from mnist_exp.cli import compare, config_mistakes
 
 pytestmark = pytest.mark.slow
 
 
 def run_cli(*arguments: str, cwd) -> subprocess.CompletedProcess:
     return run_module("mnist_exp", *arguments, cwd=cwd)
+
+
+def run_module_with_env(module: str, *arguments: str, cwd, **variables):
+    return subprocess.run(
+        [sys.executable, "-m", module, *arguments],
+        cwd=cwd, env={**os.environ, **variables}, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -49,9 +56,48 @@ def test_bad_value_exits_with_one_clear_message(tmp_path):
 
 
 def test_unknown_option_lists_available_options(tmp_path):
-    result = run_cli("model=transformer", cwd=tmp_path)
-    assert result.returncode != 0
-    assert "Available options" in result.stderr and "cnn_bn" in result.stderr
+    result = run_cli("model=cnnbn", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "mnist-exp: model=cnnbn: there is no such model; did you mean model=cnn_bn or model=cnn? "
+        "The options: cnn, cnn_bn, cnn_small, fast_cnn, mlp, resnet, strided_cnn. "
+        "`mnist-exp --help` lists every group's options."
+    ]
+    full = run_module_with_env("mnist_exp", "model=cnnbn", cwd=tmp_path, HYDRA_FULL_ERROR="1")
+    assert "Could not find 'model/cnnbn'" in full.stderr  # Hydra's own report, for debugging
+
+
+@pytest.mark.parametrize(
+    ("overrides", "config_name", "answer"),
+    [
+        (["trainer.epoch=3"], "config", "trainer.epoch: the config has no such key; did you "
+         "mean trainer.epochs? (+trainer.epoch=VALUE adds a key of your own)"),
+        (["seeed=1"], "config", "seeed: the config has no such key; did you mean seed?"),
+        (["+model=cnn"], "config", "+model=...: model is already chosen; drop the +"),
+        (["search=smoke"], "config", "search is a choice of the tuner (mnist-exp-tune)"),
+        (["model=mlp,cnnx"], "config", "model=cnnx: there is no such model; did you mean"),
+        (["model=["], "config", "cannot read an override: no viable alternative at input '['"),
+        (["search=smokey"], "tune", "search=smokey: there is no such search; did you mean "
+         "search=smoke?"),
+        (["experiment=fast_9"], "config", "did you mean experiment=fast_99 or "
+         "experiment=fast_995?"),
+        (["+experiment=fast_99", "model=mlp", "seed=range(0,3)"], "config", None),
+    ],
+)  # fmt: skip
+def test_hydra_level_mistakes_are_named_with_the_closest_names(overrides, config_name, answer):
+    problem = config_mistakes.config_problem(
+        config_name, config_mistakes.with_added_groups(overrides), None
+    )
+    assert (problem is None) if answer is None else (answer in problem), problem
+
+
+def test_experiment_needs_no_plus(tmp_path):
+    assert config_mistakes.with_added_groups(["experiment=fast_99", "+experiment=x", "seed=1"]) == [
+        "+experiment=fast_99", "+experiment=x", "seed=1"
+    ]  # fmt: skip
+    result = run_cli("experiment=fast_99", "--cfg", "job", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "fast_cnn" in result.stdout  # the preset's model
 
 
 def test_multirun_survives_failing_jobs(sweep):

@@ -6,6 +6,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
+from mnist_exp.cli.config_mistakes import answer_config_mistakes
 from mnist_exp.commands import shown
 from mnist_exp.config_dirs import refuse_missing_config_dirs
 from mnist_exp.errors import MnistExpError
@@ -55,6 +56,7 @@ def compose_search(overrides: list[str]) -> DictConfig:
 def main() -> None:
     """The console script: checks users' --config-dir folders, then hands over to Hydra."""
     refuse_missing_config_dirs(shown("tune"))
+    answer_config_mistakes(shown("tune"), CONFIG_NAME)
     run_app(run)
 
 
