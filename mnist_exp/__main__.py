@@ -11,6 +11,7 @@ from mnist_exp.commands import shown
 from mnist_exp.config_dirs import refuse_missing_config_dirs
 from mnist_exp.errors import MnistExpError
 from mnist_exp.exits import end_hydra_job, leave_without_teardown, run_app
+from mnist_exp.quiet_start import quiet_tensorflow_start
 from mnist_exp.settings import CONFIG_DIR
 from mnist_exp.training.job import Job, run_job
 
@@ -33,6 +34,7 @@ def run(cfg: DictConfig) -> float:
 
 def main() -> None:
     """The console script: checks users' --config-dir folders, then hands over to Hydra."""
+    quiet_tensorflow_start()
     refuse_missing_config_dirs(shown("train"))
     answer_config_mistakes(shown("train"), "config")
     run_app(run)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from mnist_exp.commands import shown
 from mnist_exp.exits import DONE, REFUSED
+from mnist_exp.quiet_start import quiet_tensorflow_start
 from mnist_exp.reporting.board_view import refresh
 from mnist_exp.scratch import make_scratch_folder
 from mnist_exp.signals import stop_signals_handled_by
@@ -27,6 +28,7 @@ REFRESH_SECONDS = 30
 
 
 def main(argv=None) -> int:
+    quiet_tensorflow_start()
     parser = argparse.ArgumentParser(prog=shown("board"), description=__doc__)
     parser.add_argument(
         "logdir", nargs="?", default="outputs", help="runs below here (default: outputs)"

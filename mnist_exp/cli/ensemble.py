@@ -15,12 +15,14 @@ from mnist_exp import safe_files
 from mnist_exp.commands import shown
 from mnist_exp.errors import MnistExpError
 from mnist_exp.exits import DONE, REFUSED
+from mnist_exp.quiet_start import quiet_tensorflow_start
 from mnist_exp.runs.ensemble import ensemble_accuracy
 
 log = logging.getLogger("mnist_exp.ensemble")
 
 
 def main(argv=None) -> int:
+    quiet_tensorflow_start()
     parser = argparse.ArgumentParser(prog=shown("ensemble"), description=__doc__)
     parser.add_argument(
         "run_dirs", nargs="+", type=Path, help="finished runs of one dataset, to average"

@@ -14,9 +14,11 @@ from mnist_exp.commands import shown
 from mnist_exp.errors import MnistExpError, os_error_text
 from mnist_exp.exits import DONE, PARTLY, REFUSED
 from mnist_exp.extras import require_for_command
+from mnist_exp.quiet_start import quiet_tensorflow_start
 
 
 def main(argv=None) -> int:
+    quiet_tensorflow_start()
     require_for_command("export", shown("export"))
     # Imported once the extra is known to be installed.
     from mnist_exp.exporting.export import CALIBRATION_IMAGES, ExportRejected, export_run

@@ -22,6 +22,7 @@ from mnist_exp.distributed.launch import (
     where_workers_listen,
     worker_commands,
 )
+from mnist_exp.quiet_start import quiet_tensorflow_start
 
 
 def launcher_main(
@@ -57,6 +58,7 @@ def launcher_main(
 
 
 def main(argv=None) -> int:
+    quiet_tensorflow_start()
     return launcher_main(
         argv,
         prog=shown("launch"),

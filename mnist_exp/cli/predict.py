@@ -22,6 +22,7 @@ from mnist_exp.errors import MnistExpError
 from mnist_exp.exits import DONE, PARTLY, REFUSED, reader_gone
 from mnist_exp.imaging.decode import MAX_PIXELS
 from mnist_exp.progress import Progress
+from mnist_exp.quiet_start import quiet_tensorflow_start
 from mnist_exp.serving.predict import BATCH, find_images, model_threads, predict_images
 from mnist_exp.serving.prediction_output import Output, result_row, save_preprocessed
 from mnist_exp.serving.predictors import MODEL_SOURCES, load_predictor
@@ -95,6 +96,7 @@ def at_least_one(text: str) -> int:
 def main(argv=None) -> int:
     """Exit status: 0 all images predicted (blank ones flagged), 1 some could not be used,
     2 bad input (model, arguments), 141 the reader of the output went away (a closed pipe)."""
+    quiet_tensorflow_start()
     try:
         return _predict(build_parser().parse_args(argv))
     except BrokenPipeError:

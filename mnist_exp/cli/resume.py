@@ -16,11 +16,13 @@ from omegaconf import OmegaConf
 from mnist_exp.commands import shown
 from mnist_exp.errors import MnistExpError, os_error_text
 from mnist_exp.exits import DONE, REFUSED, exit_status
+from mnist_exp.quiet_start import quiet_tensorflow_start
 from mnist_exp.runs.record import LOG_FORMAT
 from mnist_exp.training.job import ALLOWED_RESUME_OVERRIDES, RESUME_KEY, Job, run_job
 
 
 def main(argv=None) -> int:
+    quiet_tensorflow_start()
     parser = argparse.ArgumentParser(prog=shown("resume"), description=__doc__)
     parser.add_argument("run_dir", type=Path, help="the run directory to continue")
     parser.add_argument(

@@ -23,6 +23,7 @@ from mnist_exp.errors import MnistExpError
 from mnist_exp.exits import DONE, REFUSED
 from mnist_exp.extras import require_for_command
 from mnist_exp.machine import all_cores_but_one
+from mnist_exp.quiet_start import quiet_tensorflow_start
 from mnist_exp.scratch import make_scratch_folder
 from mnist_exp.serving.predictors import MODEL_SOURCES, load_predictor
 from mnist_exp.serving.server import GRACE_SECONDS, ServeError, StoppableServer, bind, build_app
@@ -85,6 +86,7 @@ def _check_arguments(arguments) -> Limits:
 
 
 def main(argv=None) -> int:
+    quiet_tensorflow_start()
     name = shown("serve")
     require_for_command("serve", name)
     arguments = build_parser().parse_args(argv)

@@ -17,9 +17,11 @@ from mnist_exp.cli.launch import launcher_main
 from mnist_exp.commands import shown
 from mnist_exp.distributed.launch import timestamped_dir
 from mnist_exp.distributed.tuner_launch import search_commands
+from mnist_exp.quiet_start import quiet_tensorflow_start
 
 
 def main(argv=None) -> int:
+    quiet_tensorflow_start()
     return launcher_main(
         argv,
         prog=shown("tune-launch"),
