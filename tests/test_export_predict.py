@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -195,6 +196,8 @@ def test_export_writes_every_format_each_measured_against_keras(shapes_run, tmp_
     }
     rejected = [name for name, entry in formats.items() if not entry["accepted"]]
     assert result.returncode == (1 if rejected else 0), result.stderr[-3000:]
+    for entry in formats.values():  # each file it wrote, named with its size and agreement
+        assert re.search(rf"export/{re.escape(entry['path'])}: [\d.,]+ KiB, agrees", result.stdout)
     for name in ("saved_model", "tflite_float32", "onnx"):
         assert formats[name]["agreement"] == 1.0 and formats[name]["accepted"]
     keras_accuracy = read_json(run_dir / "metrics.json")["test_accuracy"]

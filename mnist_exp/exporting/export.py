@@ -24,7 +24,7 @@ from mnist_exp.errors import MnistExpError
 from mnist_exp.exporting.converter_log import LOG_FILE, output_into
 from mnist_exp.exporting.formats import FORMATS, ExportFormat
 from mnist_exp.exporting.measure import Measurement, measure
-from mnist_exp.exporting.report import report_markdown, report_table
+from mnist_exp.exporting.report import report_markdown, report_table, written_lines
 from mnist_exp.runs.load import Run, open_finished_run
 from mnist_exp.runs.lock import RunLock
 from mnist_exp.safe_files import write_text_atomically
@@ -182,7 +182,7 @@ def export_run(
             _move_into_place(folder, final)
         finally:
             shutil.rmtree(folder, ignore_errors=True)
-    print(report_table(record), flush=True)
+    print(report_table(record), written_lines(record, final), sep="\n\n", flush=True)
     rejected = [result for result in results if not result.accepted]
     if rejected:
         raise ExportRejected(

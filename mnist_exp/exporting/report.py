@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from tabulate import tabulate
+
+from mnist_exp.text import shown_path
 
 HEADERS = (
     "format",
@@ -41,6 +45,18 @@ def rows(record: dict) -> list[list]:
         )
         table.append(_row(name, entry, entry["runtime"], verdict))
     return table
+
+
+def written_lines(record: dict, folder: Path) -> str:
+    """Each file the export wrote, as the user's paths show it, with its size and agreement."""
+    lines = [
+        f"  {shown_path(folder / entry['path'])}: {entry['size_bytes'] / 1024:,.1f} KiB, agrees "
+        f"with model.keras on {entry['agreement']:.2%} of the test images"
+        + ("" if entry["accepted"] else " (below its threshold: set aside)")
+        for entry in record["formats"].values()
+    ]
+    lines += [f"  {shown_path(folder / name)}" for name in ("export.json", "report.md")]
+    return "Wrote:\n" + "\n".join(lines)
 
 
 def report_table(record: dict) -> str:
