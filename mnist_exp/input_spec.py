@@ -67,3 +67,5 @@ class InputSpec:
 
 
 MNIST_INPUT = InputSpec(28, 28, 1, "digits")
+# A model input shape that is MNIST's: (28, 28, 1), or (28, 28) for a model without the axis.
+MNIST_SHAPES = (MNIST_INPUT.shape, MNIST_INPUT.shape[:2])

@@ -179,7 +179,7 @@ def _refuse_unreadable(root: Path, problems: list[str]) -> None:
     if problems:
         raise DataError(
             f"{root}: {len(problems)} image(s) cannot be read: "
-            + "; ".join(map(printable, problems[:SHOWN_PROBLEMS]))
+            + "; ".join(printable(problem).rstrip(".") for problem in problems[:SHOWN_PROBLEMS])
             + ("; ..." if len(problems) > SHOWN_PROBLEMS else "")
             + ". Fix or remove them."
         )

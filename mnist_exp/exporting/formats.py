@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from mnist_exp.input_spec import MNIST_SHAPES
+
 FLOAT_AGREEMENT = 1.0
 INT8_AGREEMENT = 0.995
 
@@ -60,7 +62,7 @@ def write_saved_model(model, destination: Path, calibration) -> None:
     archive.track(model)
     function = _serving_function(model)
     shape = _image_shape(model)
-    any_layout = shape in ((28, 28, 1), (28, 28))
+    any_layout = shape in MNIST_SHAPES
     for name, dtype in (("serving_default", tf.float32), ("serving_uint8", tf.uint8)):
         spec = tf.TensorSpec(None if any_layout else [None, *shape], dtype, name="images")
         archive.add_endpoint(name=name, fn=function, input_signature=[spec])

@@ -18,10 +18,9 @@ from mnist_exp.runs.load import open_finished_run
 log = logging.getLogger("mnist_exp.ensemble")
 
 
-def _test_set_key(run) -> tuple:
+def _test_set_key(run, settings) -> tuple:
     """What decides a run's test images: the data, its subset, the held-out share of a
     folder without test/ (drawn by the seed), and the input they were made for."""
-    settings = run.settings()
     dataset = settings.dataset
     path = getattr(dataset, "path", None)
     carved = dataset.name == "folder" and not (Path(path).expanduser() / "test").is_dir()
@@ -42,7 +41,7 @@ def ensemble_accuracy(run_dirs: list[Path]) -> dict:
         raise MnistExpError("An ensemble needs at least two run directories.")
     runs = [open_finished_run(run_dir) for run_dir in run_dirs]
     settings = [run.settings() for run in runs]
-    keys = {_test_set_key(run) for run in runs}
+    keys = {_test_set_key(run, s) for run, s in zip(runs, settings, strict=True)}
     if len(keys) > 1:
         raise MnistExpError(
             f"The runs were scored on different test sets {sorted(map(str, keys))}; "

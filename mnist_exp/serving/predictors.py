@@ -18,7 +18,7 @@ import numpy as np
 from mnist_exp.data.arrays import DIGIT_NAMES
 from mnist_exp.errors import MnistExpError
 from mnist_exp.extras import require
-from mnist_exp.input_spec import MNIST_INPUT, InputSpec
+from mnist_exp.input_spec import MNIST_INPUT, MNIST_SHAPES, InputSpec
 from mnist_exp.models.files import ModelFileError, load_keras_model
 from mnist_exp.models.folding import folded_for_inference
 from mnist_exp.models.graph_check import check_saved_model
@@ -96,7 +96,7 @@ def spec_of_shape(shape, path: Path) -> InputSpec:
         ModelFileError: for a shape that is not images (H, W, 1 or 3).
     """
     shape = tuple(int(side) if side is not None else -1 for side in shape)
-    if shape in ((28, 28, 1), (28, 28)):
+    if shape in MNIST_SHAPES:
         return MNIST_INPUT
     if len(shape) != 3 or shape[2] not in (1, 3) or min(shape[:2]) < 1:
         raise ModelFileError(

@@ -19,7 +19,8 @@ from mnist_exp.serving.batcher import MicroBatcher
 from mnist_exp.serving.predictors import Predictor
 
 # The longest a TF Serving body can honestly be per pixel value: up to 24 characters
-# ("254.99999999999997, "), plus brackets per image row and image.
+# ("254.99999999999997, " and the brackets of a [.., 1] or [.., 3] innermost list), plus
+# brackets per image row and per image.
 JSON_BYTES_PER_VALUE = 24
 # A request this small is read and decoded on the event loop (see `classify_files`): at most
 # about 10 ms of work, so other requests wait no longer than that.
@@ -41,7 +42,7 @@ class Limits:
     def max_json_bytes(self, shape: tuple[int, int, int]) -> int:
         """The largest honest TF Serving body of `max_images` images of `shape`."""
         height, width, channels = shape
-        per_image = height * width * channels * JSON_BYTES_PER_VALUE + 4 * height * width + 64
+        per_image = height * width * channels * JSON_BYTES_PER_VALUE + 4 * height + 64
         return self.max_images * per_image + 1024
 
     def problems(self) -> list[str]:
