@@ -22,6 +22,7 @@ _single_run_finished = False
 def run(cfg: DictConfig) -> float:
     """Runs one job and returns its objective for sweepers."""
     global _single_run_finished
+    quiet_tensorflow_start()  # again here: a launcher's worker process never ran main()
     single_run = HydraConfig.get().mode == RunMode.RUN
     try:
         metrics = run_job(cfg, Job.from_hydra())

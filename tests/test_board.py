@@ -12,6 +12,8 @@ import time
 import pytest
 from conftest import free_port
 
+from mnist_exp.quiet_start import STARTUP_LINE
+
 
 def accepts(port: int) -> bool:
     with socket.socket() as sock:
@@ -37,7 +39,7 @@ def test_stopping_the_board_stops_tensorboard(tmp_path):
     process = subprocess.Popen(
         [sys.executable, "-m", "mnist_exp.cli.board", str(tmp_path / "runs"), "--port", str(port)],
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=(tmp_path / "console").open("w"),
         env={**os.environ, "TMPDIR": str(temporary)},
     )
     try:
@@ -55,6 +57,9 @@ def test_stopping_the_board_stops_tensorboard(tmp_path):
             time.sleep(0.3)
         assert left_running(view) == [], "a process over the board's view outlived the board"
         assert board_views(temporary) == [], "the board's view was left behind"
+        console = (tmp_path / "console").read_text()
+        assert "TensorBoard 2." in console, console[-2000:]  # its own line stays
+        assert not STARTUP_LINE.search(console), "TensorFlow's start-up reached the console"
     finally:
         if process.poll() is None:
             process.kill()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 from conftest import read_metrics, run_module
 
+from mnist_exp.quiet_start import STARTUP_LINE
 from mnist_exp.reporting.sweep_domains import swept_values
 from mnist_exp.training.threads import cpu_share
 
@@ -32,6 +33,8 @@ def test_a_launcher_runs_the_sweep_records_the_failure_and_exits_non_zero(tmp_pa
     )  # fmt: skip
     output = result.stdout + result.stderr
     assert result.returncode != 0, output[-3000:]
+    startup = [line for line in output.splitlines() if STARTUP_LINE.search(line)]
+    assert startup == [], "a worker's TensorFlow start-up reached the console"
     finished, failed = read_metrics(sweep_dir / "0"), read_metrics(sweep_dir / "1")
     assert finished["status"] == "completed" and (sweep_dir / "0" / "model.keras").is_file()
     assert failed["status"] == "failed" and "trainer.epochs=-1 must be >= 1" in failed["error"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -162,6 +163,27 @@ def test_a_run_keeps_its_tensorboard_name_when_it_continues(tmp_path):
     first.mkdir(parents=True)
     write_swept_keys(tmp_path / "sweep", ["a.b"])  # e.g. resumed from another sweep
     assert tensorboard_dir(run_dir, "mlp", 1) == first
+
+
+def test_the_board_lists_a_sweeps_job_by_its_number_and_swept_overrides(tmp_path):
+    from mnist_exp.reporting.tensorboard_names import shown_name, write_swept_keys
+    from mnist_exp.runs import record
+
+    sweep = tmp_path / "outputs" / "sweep"
+    job = sweep / "3"
+    record.write_record(job, OmegaConf.create({}), {}, ["debug=smoke", "model=cnn", "seed=1"])
+    write_swept_keys(sweep, ["model", "seed"])
+    events = job / "tensorboard" / "cnn-seed1"
+    assert shown_name(sweep, events / "train") == Path("3-model=cnn,seed=1/train")
+    assert shown_name(sweep, events) == Path("3-model=cnn,seed=1")  # its HParams session
+    assert shown_name(tmp_path, events / "validation") == Path(
+        "outputs/sweep/3-model=cnn,seed=1/validation"
+    )
+    assert shown_name(job, events / "train") == Path("cnn-seed1/train")  # the job alone
+    single = tmp_path / "outputs" / "2026-12-07" / "10-00-00"
+    events = single / "tensorboard" / "cnn_bn-seed0" / "test"
+    assert shown_name(tmp_path, events) == Path("outputs/2026-12-07/10-00-00/cnn_bn-seed0/test")
+    assert shown_name(sweep, sweep / "sweep-hparams") == Path("sweep-hparams")
 
 
 class _Terminal(io.StringIO):

@@ -50,8 +50,9 @@ def main(argv=None) -> int:
             f"{view.runs} run(s); HParams columns: {', '.join(view.columns) or 'none yet'}",
             flush=True,
         )
-        command = [sys.executable, "-m", "tensorboard.main", "--logdir", str(folder),
-                   "--host", arguments.host, "--port", str(arguments.port)]  # fmt: skip
+        command = [sys.executable, "-m", "mnist_exp.reporting.quiet_tensorboard",
+                   "--logdir", str(folder), "--host", arguments.host,
+                   "--port", str(arguments.port)]  # fmt: skip
         stopped = threading.Event()
         with stop_signals_handled_by(lambda signum, frame: stopped.set()):
             board = subprocess.Popen(command)

@@ -12,6 +12,7 @@ import argparse
 import os
 import shutil
 import sys
+import textwrap
 from pathlib import Path
 
 from mnist_exp.commands import shown
@@ -136,8 +137,9 @@ def _compare(arguments) -> int:
     if arguments.format == "table" and width is not None:
         text, dropped = fitted(result, width)
         if dropped:
-            print(f"compare: {len(dropped)} column(s) left out to fit {width} columns "
-                  f"({', '.join(dropped)}); --wide shows them.", file=sys.stderr)  # fmt: skip
+            note = (f"compare: {len(dropped)} column(s) left out to fit {width} columns "
+                    f"({', '.join(dropped)}); --wide shows them.")  # fmt: skip
+            print(textwrap.fill(note, width), file=sys.stderr)
     if arguments.output:
         arguments.output.write_text(text)
     else:

@@ -39,6 +39,7 @@ def compose_training(overrides: list[str]) -> tuple[DictConfig, dict]:
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name=CONFIG_NAME)
 def run(cfg: DictConfig) -> float | None:
     """Runs (or continues, with `resume=DIR`) one search; returns its best score."""
+    quiet_tensorflow_start()  # again here: a launcher's worker process never ran main()
     try:
         summary = run_search_job(
             cfg, Job.from_hydra(), compose=compose_training, compose_search=compose_search

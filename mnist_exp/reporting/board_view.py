@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from mnist_exp.reporting.tensorboard_names import SUBRUNS, SWEEP_HPARAMS_DIR
+from mnist_exp.reporting.tensorboard_names import SUBRUNS, SWEEP_HPARAMS_DIR, shown_name
 
 EVENTS_PREFIX = "events.out.tfevents."
 DECLARATION_SUFFIX = ".mnist-exp-board"
@@ -83,7 +83,7 @@ def refresh(logdir: Path, folder: Path, previous: View | None = None) -> View:
     logdir = Path(logdir).resolve()
     sessions = []
     for path in _event_files(logdir):
-        relative = path.parent.relative_to(logdir)
+        relative = shown_name(logdir, path.parent)
         target = folder / relative
         target.mkdir(parents=True, exist_ok=True)
         link = target / path.name

@@ -65,6 +65,30 @@ def tensorboard_dir(run_dir: Path, model: str, seed: int) -> Path:
     return events / new_label(run_dir, model, seed)
 
 
+def shown_name(logdir: Path, events_dir: Path) -> Path:
+    """The name under which `mnist-exp-board` lists the events in `events_dir` (a folder below
+    `logdir`): the path without `tensorboard/LABEL`, the run folder named by its label, and a
+    sweep's job by its number and the overrides it was swept with, as typed:
+    `3-model=cnn,seed=1/train` rather than `3/tensorboard/cnn-seed1/train`. Split names
+    (train, validation, ...) stay as they are."""
+    parts = Path(events_dir).relative_to(logdir).parts
+    if artifacts.TENSORBOARD_DIR not in parts[:-1]:
+        return Path(*parts)
+    at = parts.index(artifacts.TENSORBOARD_DIR)
+    above, label, split = parts[:at], parts[at + 1], parts[at + 2 :]
+    run_dir = Path(logdir).joinpath(*above)
+    keys = _swept_keys(run_dir.parent) if above else None
+    if keys is None:
+        return Path(*above, label, *split)
+    swept = [
+        override.lstrip("+~")
+        for override in record.read_overrides(run_dir)
+        if _key(override) in keys
+    ]
+    name = _NOT_IN_A_NAME.sub("_", "-".join([above[-1], ",".join(swept)]) if swept else above[-1])
+    return Path(*above[:-1], name[:MAX_LABEL_LENGTH], *split)
+
+
 def new_label(run_dir: Path, model: str, seed: int) -> str:
     """The name the events of the run in `run_dir` get (see `tensorboard_dir`)."""
     keys = _swept_keys(Path(run_dir).parent)
