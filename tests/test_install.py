@@ -25,6 +25,7 @@ from drawn_shapes import drawn
 from test_serving import wait_until_healthy
 
 from mnist_exp.commands import COMMANDS
+from mnist_exp.quiet_start import STARTUP_LINE
 
 pytestmark = pytest.mark.slow
 
@@ -153,6 +154,8 @@ def test_your_own_project_commands_from_the_readme(installed, tmp_path):
     for command in steps:
         result = run(command, project, env)
         assert result.returncode == 0, f"{command}\n{result.stdout[-2000:]}{result.stderr[-3000:]}"
+        startup = STARTUP_LINE.search(result.stdout + result.stderr)
+        assert startup is None, f"{command} printed TensorFlow's start-up: {startup.group(0)}"
         if command.startswith("mnist-exp-predict"):  # answered with one of the folder names
             assert re.search(rf"my_digits/seven/0\.png\s+({'|'.join(WORDS)})\s", result.stdout)
         if command.startswith("mnist-exp-compare"):
@@ -170,7 +173,7 @@ def test_your_own_project_commands_from_the_readme(installed, tmp_path):
     port = free_port()
     server = subprocess.Popen(
         [*shlex.split(serve), "--port", str(port)], cwd=project, env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL, stderr=(tmp_path / "serve.log").open("w"),
     )  # fmt: skip
     try:
         url = f"http://127.0.0.1:{port}"
@@ -183,3 +186,4 @@ def test_your_own_project_commands_from_the_readme(installed, tmp_path):
     finally:
         server.send_signal(signal.SIGTERM)
         assert server.wait(timeout=60) == 0
+    assert not STARTUP_LINE.search((tmp_path / "serve.log").read_text()), "serve's TF start-up"

@@ -52,6 +52,9 @@ ADDED_KEYS = {
     },
 }
 
+# Top-level keys added since, with the values that mean "nothing of the user's".
+ADDED_TOP_LEVEL_KEYS = {"callbacks": {}, "metrics": {}, "loss": {"_target_": None}}
+
 
 def run_format(metrics: dict) -> int:
     return int(metrics.get(FORMAT_KEY, 1))
@@ -66,11 +69,14 @@ def upgraded_config(config: DictConfig) -> DictConfig:
         for key, value in added.items()
         if key not in config[group]
     }
-    if not missing:
+    missing_top = {key: value for key, value in ADDED_TOP_LEVEL_KEYS.items() if key not in config}
+    if not missing and not missing_top:
         return config
     config = OmegaConf.create(OmegaConf.to_container(config, resolve=False))
     for (group, key), value in missing.items():
         config[group][key] = value
+    for key, value in missing_top.items():
+        config[key] = value
     return config
 
 

@@ -26,6 +26,7 @@ from omegaconf import DictConfig
 
 from mnist_exp.commands import shown
 from mnist_exp.runs import artifacts, record
+from mnist_exp.runs.migrate import upgraded_config
 
 
 class Status(StrEnum):
@@ -104,7 +105,9 @@ def decide(run_dir: Path, experiment: DictConfig | None = None, resume: bool = F
             Action.REFUSE, f"{run_dir} is not a run directory (no {record.CONFIG_FILE})."
         )
     if recorded and experiment is not None and not resume:
-        differences = record.config_differences(record.read_config(run_dir), experiment)
+        differences = record.config_differences(
+            record.read_config(run_dir), upgraded_config(experiment)
+        )
         if differences:
             listed = "; ".join(differences[:5]) + (" ..." if len(differences) > 5 else "")
             return Decision(

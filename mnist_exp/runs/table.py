@@ -56,6 +56,9 @@ def read_run(run_dir: Path) -> dict:
     for column in METRIC_COLUMNS:
         value = metrics.get(column)
         row[column] = value if isinstance(value, (int, float)) else float("nan")
+    for key, value in metrics.items():  # the user's metrics: test_NAME
+        if key.startswith("test_") and key not in row and isinstance(value, (int, float)):
+            row[key] = value
     row["status"] = metrics.get("status", "no metrics")
     row["error"] = metrics.get("error", "")
     row["run_dir"] = str(run_dir)

@@ -14,6 +14,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from mnist_exp.settings.data import AugmentSettings, DatasetSettings
+from mnist_exp.settings.extensions import TargetSettings, parse_loss, parse_named_targets
 from mnist_exp.settings.hardware import PrecisionSettings, StrategySettings
 from mnist_exp.settings.models import BuilderSettings, ModelSettings, parse_builder
 from mnist_exp.settings.optimization import OptimizerSettings, ScheduleSettings, parse_optimizer
@@ -56,6 +57,9 @@ class ExperimentSettings:
     trainer: TrainerSettings
     strategy: StrategySettings
     precision: PrecisionSettings
+    callbacks: tuple[TargetSettings, ...]  # the user's, run after mnist_exp's own
+    metrics: tuple[TargetSettings, ...]  # the user's, beside accuracy
+    loss: TargetSettings | None  # None: the built-in cross-entropy
 
     def __post_init__(self):
         require(
@@ -63,6 +67,11 @@ class ExperimentSettings:
             f"augment.horizontal_flip={self.augment.horizontal_flip} mirrors images, and "
             f"dataset={self.dataset.name} holds digits (a mirrored 2 is no 2); use "
             "augment=light or strong for digits, natural for photos.",
+        )
+        require(
+            self.strategy.name != "multi_worker" or not (self.metrics or self.loss),
+            "strategy=multi_worker trains in its own loop, with the built-in loss and accuracy "
+            "only: remove metrics.* and loss._target_, or train on one machine.",
         )
 
     @property
@@ -107,6 +116,9 @@ def parse_settings(cfg: DictConfig) -> ExperimentSettings:
         precision=parse_section(cfg, "precision", PrecisionSettings),
         objective=parse_section(cfg, "objective", ObjectiveSettings),
         optimizer=parse_optimizer(cfg),
+        callbacks=parse_named_targets(cfg, "callbacks"),
+        metrics=parse_named_targets(cfg, "metrics"),
+        loss=parse_loss(cfg),
     )
 
 

@@ -24,6 +24,7 @@ from mnist_exp.training.callbacks import (
     TensorBoardEpochs,
 )
 from mnist_exp.training.epoch_progress import ProgressBar, wanted
+from mnist_exp.training.extensions import user_callbacks
 from mnist_exp.training.optimization import schedule_callbacks
 
 
@@ -64,6 +65,7 @@ def build_callbacks(
                 min_delta=stopping.min_delta,
             )
         )
+    callbacks += user_callbacks(settings.callbacks)  # then the two that record each epoch's logs
     callbacks += [
         HistoryFile(
             str(output_dir / artifacts.HISTORY_FILE), append=bool(restored and restored["epoch"])

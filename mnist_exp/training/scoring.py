@@ -24,6 +24,7 @@ from mnist_exp.runs import artifacts
 from mnist_exp.runs.status import Status
 from mnist_exp.settings import ExperimentSettings
 from mnist_exp.training.batch_plan import BatchPlan
+from mnist_exp.training.extensions import test_values
 from mnist_exp.training.run_callbacks import RunCallbacks
 
 log = logging.getLogger(__name__)
@@ -134,6 +135,7 @@ def score(
     metrics.update(
         test_accuracy=test["accuracy"],
         test_loss=test["loss"],
+        **test_values(settings.metrics, splits.y_test, test["probabilities"]),
         best_epoch=saver.best_epoch,
         train_seconds=round(sum(epoch_logger.epoch_seconds), 3),
         images_per_second=round(

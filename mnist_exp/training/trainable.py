@@ -14,6 +14,7 @@ from mnist_exp.machine import BFLOAT16_FLAGS, cpu_has_bfloat16
 from mnist_exp.models.builders import build_network
 from mnist_exp.settings import ExperimentSettings, PrecisionSettings
 from mnist_exp.training.batch_plan import BatchPlan
+from mnist_exp.training.extensions import check_fit, user_loss, user_metric
 from mnist_exp.training.losses import classification_loss
 from mnist_exp.training.optimization import (
     build_learning_rate,
@@ -43,7 +44,11 @@ def build_trainable(settings: ExperimentSettings, splits: Splits, strategy):
     trainer = settings.trainer
     with strategy.scope():
         model = build_network(settings.model, splits.image_shape, len(splits.class_names))
-        loss = classification_loss(trainer.label_smoothing)
+        loss = (
+            user_loss(settings.loss)
+            if settings.loss
+            else classification_loss(trainer.label_smoothing)
+        )
         learning_rate = build_learning_rate(
             settings.schedule,
             learning_rate=plan.learning_rate,
@@ -53,10 +58,11 @@ def build_trainable(settings: ExperimentSettings, splits: Splits, strategy):
         model.compile(
             optimizer=build_optimizer(settings.optimizer, learning_rate),
             loss=loss,
-            metrics=["accuracy"],
+            metrics=["accuracy", *map(user_metric, settings.metrics)],
             steps_per_execution=trainer.steps_per_execution,
             jit_compile=trainer.jit_compile,
         )
+        check_fit(model, splits.x_train[:2].astype("float32"), settings)
         create_training_variables(model, splits.image_shape)
     log.info(
         "%s: %s parameters; %d replica(s), global batch %d",
