@@ -31,6 +31,8 @@ COMMANDS = {
     "export": Command("mnist-exp-export", "mnist_exp.cli.export", "mnist_exp.cli.export:main"),
     "predict": Command("mnist-exp-predict", "mnist_exp.cli.predict", "mnist_exp.cli.predict:main"),
     "serve": Command("mnist-exp-serve", "mnist_exp.cli.serve", "mnist_exp.cli.serve:main"),
+    "init": Command("mnist-exp-init", "mnist_exp.cli.init", "mnist_exp.cli.init:main"),
+    "track": Command("mnist-exp-track", "mnist_exp.cli.track", "mnist_exp.cli.track:main"),
     "tune-launch": Command(
         "mnist-exp-tune-launch", "mnist_exp.cli.tune_launch", "mnist_exp.cli.tune_launch:main"
     ),

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import shutil
 import signal
 import subprocess
 import sys
@@ -125,9 +124,9 @@ def test_a_run_records_what_produced_it(installed, tmp_path):
     assert git_state(tmp_path / "outside") is None  # not a repository: nothing recorded
 
 
-def readme_commands() -> list[str]:
-    """The commands of the README's "Your own project" block, as a user types them."""
-    text = (REPO_ROOT / "README.md").read_text()
+def readme_commands(readme: Path) -> list[str]:
+    """The commands of a README's "your own project" block, as a user types them."""
+    text = readme.read_text()
     block = text.split(README_MARKER, 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
     return [line for line in block.splitlines() if line.strip()]
 
@@ -143,14 +142,22 @@ def write_class_folders(root: Path) -> None:
 
 
 def test_your_own_project_commands_from_the_readme(installed, tmp_path):
-    commands = readme_commands()
-    assert commands[0] == "cp -r docs/example_project my_project && cd my_project"
-    assert commands[1] == "python write_digits.py"
-    project = tmp_path / "my_project"
-    shutil.copytree(REPO_ROOT / "docs" / "example_project", project)
-    write_class_folders(project / "my_digits")
+    """`mnist-exp-init` writes the project, whose README's commands run as written; the
+    package's README shows the same commands."""
     env = user_env(installed, tmp_path)
-    *steps, serve = commands[2:]
+    written = run("mnist-exp-init my_project", tmp_path, env)
+    assert written.returncode == 0, written.stderr[-2000:]
+    project = tmp_path / "my_project"
+    commands = readme_commands(project / "README.md")
+    assert readme_commands(REPO_ROOT / "README.md") == [
+        "mnist-exp-init my_project && cd my_project",
+        *commands,
+    ]
+    assert commands[0] == "python write_digits.py"
+    write_class_folders(project / "my_digits")
+    again = run("mnist-exp-init my_project", tmp_path, env)
+    assert again.returncode == 2 and "is not empty" in again.stderr
+    *steps, serve = commands[1:]
     for command in steps:
         result = run(command, project, env)
         assert result.returncode == 0, f"{command}\n{result.stdout[-2000:]}{result.stderr[-3000:]}"

@@ -21,6 +21,7 @@ from mnist_exp.exits import REFUSED
 from mnist_exp.runs.lock import RunLock
 from mnist_exp.runs.status import Outcome
 from mnist_exp.safe_files import write_text_atomically
+from mnist_exp.tracking import end_tracked_parent
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +94,7 @@ class SweepSummary(Callback):
 
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
         counts = self.report()
+        end_tracked_parent(Path(config.hydra.sweep.dir))
         if self.lock is not None:
             self.lock.release()
         failed = sum(counts[name] for name in Outcome if name.is_failure)

@@ -53,7 +53,12 @@ ADDED_KEYS = {
 }
 
 # Top-level keys added since, with the values that mean "nothing of the user's".
-ADDED_TOP_LEVEL_KEYS = {"callbacks": {}, "metrics": {}, "loss": {"_target_": None}}
+ADDED_TOP_LEVEL_KEYS = {
+    "callbacks": {},
+    "metrics": {},
+    "loss": {"_target_": None},
+    "logger": {"name": "tensorboard"},
+}
 
 
 def run_format(metrics: dict) -> int:

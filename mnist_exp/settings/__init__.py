@@ -16,6 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 from mnist_exp.settings.data import AugmentSettings, DatasetSettings
 from mnist_exp.settings.extensions import TargetSettings, parse_loss, parse_named_targets
 from mnist_exp.settings.hardware import PrecisionSettings, StrategySettings
+from mnist_exp.settings.logger import LoggerSettings
 from mnist_exp.settings.models import BuilderSettings, ModelSettings, parse_builder
 from mnist_exp.settings.optimization import OptimizerSettings, ScheduleSettings, parse_optimizer
 from mnist_exp.settings.schema import LAST_EPOCH, parse_option, parse_section, require
@@ -60,6 +61,7 @@ class ExperimentSettings:
     callbacks: tuple[TargetSettings, ...]  # the user's, run after mnist_exp's own
     metrics: tuple[TargetSettings, ...]  # the user's, beside accuracy
     loss: TargetSettings | None  # None: the built-in cross-entropy
+    logger: LoggerSettings
 
     def __post_init__(self):
         require(
@@ -119,6 +121,7 @@ def parse_settings(cfg: DictConfig) -> ExperimentSettings:
         callbacks=parse_named_targets(cfg, "callbacks"),
         metrics=parse_named_targets(cfg, "metrics"),
         loss=parse_loss(cfg),
+        logger=parse_option(cfg, LoggerSettings),
     )
 
 

@@ -49,6 +49,17 @@ class LearningRateLogger(keras.callbacks.Callback):
         logs["learning_rate"] = float(keras.ops.convert_to_numpy(rate))
 
 
+class EpochsTo(keras.callbacks.Callback):
+    """Hands each epoch's logs, numbered from 1 as history.csv numbers them, to `send`."""
+
+    def __init__(self, send):
+        super().__init__()
+        self.send = send
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.send(epoch + 1, logs or {})
+
+
 def metric_text(key: str, value: float) -> str:
     """One format per metric, so that columns of epoch lines line up: rates in scientific
     notation, everything else with four decimals (0.9900, never 0.99)."""

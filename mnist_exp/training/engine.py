@@ -24,6 +24,7 @@ def train_and_evaluate(
     hparams: dict,
     resume: bool = False,
     data_label: str | None = None,
+    tracker=None,
 ) -> dict:
     """Trains, restores the best checkpoint, evaluates on the test set, writes the report.
 
@@ -33,6 +34,7 @@ def train_and_evaluate(
         hparams: the flattened config, recorded for TensorBoard's HParams dashboard.
         resume: continue from the newest backup in `output_dir` (see `mnist_exp.training.backup`).
         data_label: how logs and metrics name an interpolated `dataset.path`.
+        tracker: takes each epoch's logs (`epoch(step, logs)`): the MLflow sender, or None.
 
     Returns:
         The run's metrics (see README: "What a run leaves").
@@ -45,7 +47,7 @@ def train_and_evaluate(
     initial_epoch = restored["epoch"] if restored else 0
     if resume:
         keep_history_before(output_dir, initial_epoch)
-    run = build_callbacks(settings, output_dir, plan, model, restored)
+    run = build_callbacks(settings, output_dir, plan, model, restored, tracker)
     fit(model, strategy, settings, splits, plan, initial_epoch, run.callbacks)
     scores = score(model, splits, plan, run, settings, output_dir, initial_epoch)
     if adapted:

@@ -18,6 +18,7 @@ from mnist_exp.training.batch_plan import BatchPlan
 from mnist_exp.training.callbacks import (
     BestModelSaver,
     EpochLogger,
+    EpochsTo,
     HistoryFile,
     LearningRateLogger,
     StopWhenAsked,
@@ -42,9 +43,11 @@ def build_callbacks(
     plan: BatchPlan,
     model: keras.Model,
     restored: dict | None,
+    tracker=None,
 ) -> RunCallbacks:
     """The run's callbacks; `restored` is the backup a resumed run starts from (None: a fresh
-    start), whose counters the backup callback puts back into the others."""
+    start), whose counters the backup callback puts back into the others; `tracker` is sent
+    each epoch's logs."""
     trainer = settings.trainer
     events_dir = tensorboard_dir(output_dir, settings.model.name, settings.seed)
     epoch_logger = EpochLogger(trainer.epochs)
@@ -65,7 +68,9 @@ def build_callbacks(
                 min_delta=stopping.min_delta,
             )
         )
-    callbacks += user_callbacks(settings.callbacks)  # then the two that record each epoch's logs
+    callbacks += user_callbacks(settings.callbacks)  # then those that record each epoch's logs
+    if tracker is not None:
+        callbacks.append(EpochsTo(tracker.epoch))
     callbacks += [
         HistoryFile(
             str(output_dir / artifacts.HISTORY_FILE), append=bool(restored and restored["epoch"])

@@ -26,6 +26,7 @@ from mnist_exp.settings import (
     dataset_path_as_written,
     parse_settings,
 )
+from mnist_exp.settings.logger import LoggerSettings, MlflowLogger
 from mnist_exp.text import shown_path
 from mnist_exp.training import stop
 from mnist_exp.training.cluster import is_chief_process
@@ -162,6 +163,7 @@ def run_checked(
     started = time.perf_counter()
     run_dir = output_dir  # where artifacts go: a scratch folder on non-chief workers
     attempt = None  # this attempt's entry in provenance.json, once written
+    tracker = None  # the MLflow sender, with logger=mlflow
     try:
         if not is_chief_process(settings.strategy):
             if resume:
@@ -181,9 +183,14 @@ def run_checked(
         hparams = with_group_choices(flatten_config(cfg), choices)
         data_label = dataset_path_as_written(cfg)
         attempt = provenance.record_attempt(run_dir)
-        record.update(train_and_evaluate(settings, run_dir, hparams, resume, data_label))
+        tracker = start_tracking(settings.logger, run_dir, hparams)
+        record.update(
+            train_and_evaluate(settings, run_dir, hparams, resume, data_label, tracker=tracker)
+        )
     except BaseException as error:
         disguised = _record_the_end(error, record, run_dir, started)
+        if tracker is not None:
+            tracker.finish()
         if disguised is not None:
             raise disguised from error
         raise
@@ -196,6 +203,17 @@ def run_checked(
     if run_dir == output_dir:
         safe_files.write_json_atomically(output_dir / artifacts.METRICS_FILE, record)
         log.info("%s", _summary(record, output_dir))
+        if tracker is not None:
+            tracker.finish()
     else:
         log.info("Worker finished; the chief wrote the run's artifacts.")
     return record
+
+
+def start_tracking(logger: LoggerSettings, run_dir: Path, params: dict):
+    """The run's MLflow sender with logger=mlflow (None with TensorBoard's folder only)."""
+    if not isinstance(logger, MlflowLogger):
+        return None
+    from mnist_exp.tracking.mlflow_run import MlflowSender
+
+    return MlflowSender(logger, run_dir, params)

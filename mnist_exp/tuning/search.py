@@ -27,6 +27,7 @@ from mnist_exp.errors import MnistExpError
 from mnist_exp.reporting.tensorboard_names import SWEEP_HPARAMS_DIR
 from mnist_exp.runs import artifacts, record
 from mnist_exp.runs.status import Action, decide
+from mnist_exp.tracking import end_tracked_parent
 from mnist_exp.tuning.distributed import configure_environment, serve_oracle
 from mnist_exp.tuning.overrides import training_overrides
 from mnist_exp.tuning.preset import Composer, preset_text
@@ -145,7 +146,9 @@ def run_search(
     if tuning.role == "worker":
         log.info("Worker %s: no trials left.", tuning.tuner_id)
         return {"role": "worker"}
-    return _finish(tuner, runner, tuning, output_dir, space, time.monotonic() - started)
+    summary = _finish(tuner, runner, tuning, output_dir, space, time.monotonic() - started)
+    end_tracked_parent(Path(output_dir))
+    return summary
 
 
 def _search(tuner, tuner_settings, output_dir: Path, space) -> None:

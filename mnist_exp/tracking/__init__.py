@@ -1,0 +1,16 @@
+"""Where runs are tracked besides their own folders: an MLflow tracking server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+PARENT_FILE = "mlflow.json"
+
+
+def end_tracked_parent(folder: Path) -> None:
+    """Ends the MLflow parent run of a sweep's or search's folder, when it has one (MLflow is
+    imported only then)."""
+    if (Path(folder) / PARENT_FILE).is_file():
+        from mnist_exp.tracking.mlflow_run import end_parent
+
+        end_parent(folder)
