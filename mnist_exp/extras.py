@@ -12,6 +12,7 @@ from mnist_exp.exits import REFUSED
 EXTRAS = {
     "serve": ("fastapi", "uvicorn", "python_multipart", "gradio"),
     "export": ("tf2onnx", "onnxruntime", "ai_edge_litert"),
+    "mlflow": ("mlflow",),
 }
 
 

@@ -7,6 +7,8 @@ wheel alone with --no-deps, so the test takes a minute, not a download."""
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import re
 import shlex
@@ -119,6 +121,9 @@ def test_a_run_records_what_produced_it(installed, tmp_path):
     assert attempt["versions"]["mnist_exp"] and attempt["versions"]["keras"]
     assert attempt["status"] == "completed" and attempt["finished_at"] >= attempt["started_at"]
     assert attempt["cpu"]["cores"] >= 1 and attempt["host"] and isinstance(attempt["gpus"], list)
+    shown = run("mnist-exp-compare outputs/run --provenance --format csv", project, env)
+    (row,) = csv.DictReader(io.StringIO(shown.stdout))
+    assert row["commit"] == head.strip()[:10] and row["tensorflow"] == tf.__version__
     (project / "notes.txt").write_text("changed\n")
     assert git_state(project)["dirty"] is True
     assert git_state(tmp_path / "outside") is None  # not a repository: nothing recorded
@@ -194,3 +199,46 @@ def test_your_own_project_commands_from_the_readme(installed, tmp_path):
         server.send_signal(signal.SIGTERM)
         assert server.wait(timeout=60) == 0
     assert not STARTUP_LINE.search((tmp_path / "serve.log").read_text()), "serve's TF start-up"
+
+
+def test_a_users_project_run_with_its_own_objects_is_tracked_on_mlflow(installed, tmp_path):
+    """From a git project outside the repository, with the wheel: the user's callback, a top-k
+    metric and the user's loss, on a real MLflow server with the project's commit."""
+    from mlflow.tracking import MlflowClient
+    from test_extensions import USER_MODULE
+
+    from benchmarks.mlflow_cost import start_mlflow_server
+
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "user_extras.py").write_text(USER_MODULE)
+    git = ["git", "-C", str(project), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "user_extras.py"], check=True)
+    subprocess.run([*git, "commit", "-qm", "first"], check=True)
+    head = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True).stdout
+    server, url = start_mlflow_server(tmp_path)
+    try:
+        result = run(
+            "mnist-exp debug=smoke model=mlp trainer.epochs=2 "
+            "+callbacks.every._target_=user_extras.EveryEpoch +callbacks.every.path=epochs.txt "
+            "+callbacks.every.stop_after=9 "
+            "+metrics.top3._target_=keras.metrics.SparseTopKCategoricalAccuracy +metrics.top3.k=3 "
+            "loss._target_=user_extras.shifted_loss +loss.shift=100.0 "
+            f"logger=mlflow logger.tracking_uri={url} hydra.run.dir=outputs/run",
+            project, user_env(installed, tmp_path),
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert (project / "epochs.txt").read_text().split() == ["0", "1"]
+        run_id = read_json(project / "outputs" / "run" / "mlflow.json")["run_id"]
+        client = MlflowClient(url)
+        tracked = client.get_run(run_id)
+        assert tracked.data.tags["git.commit"] == head.strip()
+        assert tracked.data.params["loss._target_"] == "user_extras.shifted_loss"
+        assert tracked.data.metrics["loss"] > 100 and "test_top3" in tracked.data.metrics
+        steps = [p.step for p in client.get_metric_history(run_id, "val_top3")]
+        assert steps == [1, 2]
+        assert "model/model.keras" in {a.path for a in client.list_artifacts(run_id, "model")}
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

@@ -25,6 +25,7 @@ from mnist_exp.runs.compare import (
     render,
     run_table,
     summarize,
+    with_provenance,
     without_smoke_runs,
 )
 from mnist_exp.runs.table import find_run_dirs, read_runs
@@ -65,6 +66,12 @@ def parse_arguments(argv=None) -> argparse.Namespace:
         help="with --group-by: also split groups by every other key that varies (seeds "
         "aside), so each mean is over runs that differ only in seed (default: off)",
     )
+    _add_output_options(parser)
+    return parser.parse_args(argv)
+
+
+def _add_output_options(parser: argparse.ArgumentParser) -> None:
+    """How the table is sorted, written and fitted, and what it shows besides the runs."""
     parser.add_argument(
         "--sort",
         help="column to sort runs by (default: test_accuracy); best first: descending, "
@@ -85,11 +92,16 @@ def parse_arguments(argv=None) -> argparse.Namespace:
         "config keys from the right)",
     )
     parser.add_argument(
+        "--provenance",
+        action="store_true",
+        help="what produced each run: mnist_exp, TensorFlow and Keras versions, the git commit "
+        "of the folder it ran from (+: with changes), the host (from provenance.json)",
+    )
+    parser.add_argument(
         "--all",
         action="store_true",
         help="smoke runs (debug=smoke) too (default: left out when other runs are there)",
     )
-    return parser.parse_args(argv)
 
 
 def main(argv=None) -> int:
@@ -123,6 +135,8 @@ def _compare(arguments) -> int:
         )
         return PARTLY
     table = filter_runs(table, arguments.where)
+    if arguments.provenance:
+        table = with_provenance(table)
     if not arguments.all:
         table, hidden = without_smoke_runs(table)
         if hidden:

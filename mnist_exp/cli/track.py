@@ -14,6 +14,7 @@ from pathlib import Path
 
 from mnist_exp.commands import shown
 from mnist_exp.exits import DONE, PARTLY, REFUSED
+from mnist_exp.extras import require_for_command
 from mnist_exp.runs.record import LOG_FORMAT
 
 log = logging.getLogger("mnist_exp")
@@ -54,11 +55,9 @@ def main(argv=None) -> int:
         print(f"{shown('track')}: no runs under {' '.join(map(str, arguments.paths))}.",
               file=sys.stderr)  # fmt: skip
         return REFUSED
-    try:
-        from mnist_exp.tracking.mlflow_run import send_run
-    except ImportError:
-        print(f"{shown('track')}: needs MLflow: pip install 'mnist_exp[mlflow]'.", file=sys.stderr)
-        return REFUSED
+    require_for_command("mlflow", shown("track"))
+    from mnist_exp.tracking.mlflow_run import send_run
+
     failed = 0
     for run_dir in runs:
         try:

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import pandas as pd
 
+from mnist_exp.runs import provenance
 from mnist_exp.runs.table import METRIC_COLUMNS
 from mnist_exp.text import shown_path
 
-FIXED_COLUMNS = (*METRIC_COLUMNS, "status", "error", "run_dir")
+FIXED_COLUMNS = (*METRIC_COLUMNS, "status", "error", "run_dir", *provenance.SHOWN)
 SEED = "seed"
 VARIES = "varies within"
 SMOKE = ("debug", "smoke")  # the choice that marks a smoke run (debug=smoke)
@@ -38,7 +39,7 @@ def fitted(table: pd.DataFrame, width: int) -> tuple[str, list[str]]:
     """The table as text of at most `width` columns where it can be, and the columns left out
     for it (DROPPED_FIRST in order, then the config keys from the right)."""
     text, dropped = render(table, "table"), []
-    config = [column for column in table.columns if column not in (*FIXED_COLUMNS, VARIES)]
+    config = [column for column in table.columns if _is_config(column) and column != VARIES]
     candidates = [c for c in DROPPED_FIRST if c in table.columns] + config[1:][::-1]
     while _width(text) > width and candidates:
         dropped.append(candidates.pop(0))
@@ -46,9 +47,30 @@ def fitted(table: pd.DataFrame, width: int) -> tuple[str, list[str]]:
     return text, dropped
 
 
+def _is_config(column: str) -> bool:
+    """A config key's column: not a result (the users' metrics are test_NAME columns)."""
+    return column not in FIXED_COLUMNS and not column.startswith("test_")
+
+
+def _result_columns(table: pd.DataFrame) -> list[str]:
+    """The metrics (the users' test_NAME after test_loss), status, provenance when read, and
+    the run's folder."""
+    users = sorted(c for c in table.columns if c.startswith("test_") and c not in FIXED_COLUMNS)
+    made = [column for column in provenance.SHOWN if column in table.columns]
+    metrics = list(METRIC_COLUMNS)
+    return [*metrics[:2], *users, *metrics[2:], "status", *made, "run_dir"]
+
+
+def with_provenance(table: pd.DataFrame) -> pd.DataFrame:
+    """The table with the columns of `runs.provenance.shown` read from each run's folder."""
+    made = pd.DataFrame([provenance.shown(run_dir) for run_dir in table["run_dir"]],
+                        index=table.index, columns=list(provenance.SHOWN))  # fmt: skip
+    return pd.concat([table, made], axis=1)
+
+
 def varying_config_columns(table: pd.DataFrame) -> list[str]:
     """Config columns whose value is not the same in every run (missing counts as a value)."""
-    config_columns = [column for column in table.columns if column not in FIXED_COLUMNS]
+    config_columns = [column for column in table.columns if _is_config(column)]
     varying = [
         column for column in config_columns if table[column].astype(str).nunique(dropna=False) > 1
     ]
@@ -139,13 +161,13 @@ def defining_columns(table: pd.DataFrame) -> list[str]:
     (nothing differs), its group choices (model, dataset, ...) and seed."""
     if len(table) > 1:
         return varying_config_columns(table)
-    config = [c for c in table.columns if c not in FIXED_COLUMNS and table[c].notna().all()]
+    config = [c for c in table.columns if _is_config(c) and table[c].notna().all()]
     return sorted(c for c in config if "." not in c)
 
 
 def run_table(table: pd.DataFrame, sort: str | None) -> pd.DataFrame:
     """One row per run: the config keys that tell it apart, metrics, status and directory."""
-    columns = defining_columns(table) + [c for c in FIXED_COLUMNS if c != "error"]
+    columns = defining_columns(table) + _result_columns(table)
     shown = table[columns].copy()
     shown["run_dir"] = shown["run_dir"].map(shown_path)
     sort_column = _column(table, sort or "test_accuracy")
