@@ -74,6 +74,14 @@ def test_a_users_callback_metric_and_loss_take_part_in_the_run(project):
     )  # fmt: skip
     (row,) = csv.DictReader(io.StringIO(compared.stdout))
     assert float(row["test_top3"]) == pytest.approx(metrics["test_top3"], abs=1e-4)
+    from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
+
+    from mnist_exp.reporting.board_view import refresh
+
+    (test_events,) = run_dir.glob("tensorboard/*/test/events.*")
+    tags = {v.tag for e in EventFileLoader(str(test_events)).Load() for v in e.summary.value}
+    assert "epoch_top3" in tags  # the test point on the top3 chart
+    assert refresh(run_dir, project / "view").metrics == ("test_top3",)  # an HParams metric
     again = run_module("mnist_exp.cli.resume", str(run_dir), cwd=project)
     assert "already" in (again.stdout + again.stderr)  # a stopped run is a finished run
 

@@ -27,6 +27,7 @@ class View:
     runs: int
     columns: tuple[str, ...]
     declared_in: Path | None = None  # the view folder that holds the declaration
+    metrics: tuple[str, ...] = ()  # the users' test_NAME metrics, after ours
 
 
 def _event_files(logdir: Path) -> list[Path]:
@@ -38,17 +39,20 @@ def _event_files(logdir: Path) -> list[Path]:
     )
 
 
-def hparams_columns(logdir: Path) -> tuple[int, tuple[str, ...]]:
-    """(number of runs, the config keys that tell the runs below `logdir` apart); for a single
-    run, its group choices and seed. A key that only some runs have, with one value wherever
-    it is set (`model.filters` beside `model.hidden_units`), is left out: the group choice
-    that brings it (`model`) already tells those runs apart."""
+def hparams_columns(logdir: Path) -> tuple[int, tuple[str, ...], tuple[str, ...]]:
+    """(number of runs, the config keys that tell the runs below `logdir` apart, the users'
+    `test_NAME` metrics they recorded); for a single run, its group choices and seed. A key
+    that only some runs have, with one value wherever it is set (`model.filters` beside
+    `model.hidden_units`), is left out: the group choice that brings it (`model`) already
+    tells those runs apart."""
     from mnist_exp.runs.compare import defining_columns
     from mnist_exp.runs.table import find_run_dirs, read_runs
 
     table = read_runs(find_run_dirs([logdir]))
     if table.empty:
-        return 0, ()
+        return 0, (), ()
+    known = ("test_accuracy", "test_loss")
+    metrics = sorted(c for c in table.columns if c.startswith("test_") and c not in known)
     columns = defining_columns(table)
     if len(table) > 1:
         columns = [
@@ -56,10 +60,10 @@ def hparams_columns(logdir: Path) -> tuple[int, tuple[str, ...]]:
             for column in columns
             if "." not in column or table[column].dropna().map(str).nunique() > 1
         ]
-    return len(table), tuple(columns)
+    return len(table), tuple(columns), tuple(metrics)
 
 
-def _write_declaration(folder: Path, columns: tuple[str, ...]) -> None:
+def _write_declaration(folder: Path, columns: tuple[str, ...], metrics: tuple[str, ...]) -> None:
     for earlier in folder.glob(f"*{DECLARATION_SUFFIX}"):
         earlier.unlink()
     from tensorboard.compat.proto.event_pb2 import Event
@@ -69,7 +73,7 @@ def _write_declaration(folder: Path, columns: tuple[str, ...]) -> None:
     from mnist_exp.reporting.tensorboard import hparams_metrics
 
     summary = hparams_api.hparams_config_pb(
-        hparams=[hparams_api.HParam(name) for name in columns], metrics=hparams_metrics()
+        hparams=[hparams_api.HParam(name) for name in columns], metrics=hparams_metrics(metrics)
     )
     writer = EventFileWriter(str(folder), filename_suffix=DECLARATION_SUFFIX)
     writer.add_event(Event(wall_time=time.time(), summary=summary))
@@ -91,9 +95,10 @@ def refresh(logdir: Path, folder: Path, previous: View | None = None) -> View:
             os.symlink(path, link)
         if relative.name not in SUBRUNS:
             sessions.append(target)
-    runs, columns = hparams_columns(logdir)
+    runs, columns, metrics = hparams_columns(logdir)
     declared_in = previous.declared_in if previous and previous.declared_in else None
     declared_in = declared_in or (sessions[0] if sessions else None)
-    if declared_in is not None and (previous is None or columns != previous.columns):
-        _write_declaration(declared_in, columns)
-    return View(folder, runs, columns, declared_in)
+    changed = previous is None or (columns, metrics) != (previous.columns, previous.metrics)
+    if declared_in is not None and changed:
+        _write_declaration(declared_in, columns, metrics)
+    return View(folder, runs, columns, declared_in, metrics)

@@ -25,10 +25,17 @@ SUMMARY_VALUES = ("test_accuracy", "test_loss", "best_val_accuracy", "objective_
 REPORT_GROUP = "report"  # after the `epoch_*` curves in Time Series, which sorts by name
 
 
-def hparams_metrics() -> list:
+def _with_users(names) -> dict[str, tuple[str, str]]:
+    """METRICS and the users' test_NAME values (their points on the `epoch_NAME` charts)."""
+    users = {name: (TEST_RUN, f"epoch_{name.removeprefix('test_')}") for name in sorted(names)}
+    return {**METRICS, **{name: place for name, place in users.items() if name not in METRICS}}
+
+
+def hparams_metrics(users: tuple[str, ...] = ()) -> list:
+    """The HParams dashboard's metrics: ours, then the users' `test_NAME` ones."""
     return [
         hparams_api.Metric(tag, group=run, display_name=name)
-        for name, (run, tag) in METRICS.items()
+        for name, (run, tag) in _with_users(users).items()
     ]
 
 
@@ -90,7 +97,8 @@ def write_run_record(
     writer.close()
     epoch_of = {TEST_RUN: scored_epoch, BEST_VALIDATION_RUN: best_val_epoch}
     points: dict[str, dict[str, tuple[int, float]]] = {}
-    for name, (run, tag) in METRICS.items():
+    users = [name for name in metrics if name.startswith("test_")]
+    for name, (run, tag) in _with_users(users).items():
         if epoch_of[run] is not None and _finite(metrics.get(name)):
             points.setdefault(run, {})[tag] = (epoch_of[run], metrics[name])
     for run, run_points in points.items():
