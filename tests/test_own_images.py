@@ -233,3 +233,46 @@ def test_natural_augmentation_works_on_colour_and_is_refused_on_digits():
         with pytest.raises(ConfigError, match="a mirrored 2 is no 2"):
             parse_settings(compose_config(*digits, "augment=natural"))
     parse_settings(compose_config("dataset=fashion_mnist", "augment=natural"))  # clothes mirror
+
+
+@pytest.mark.slow
+def test_a_folder_over_the_memory_budget_trains_from_disk_as_it_would_in_memory(tmp_path):
+    """120 RGB images at 64x64 are 1.4 MB converted: over a 1 MB budget they stay on disk,
+    read a batch at a time; the run is the same, epoch for epoch, as the one in memory."""
+    write_colour_folder(tmp_path / "pics")
+    same = ("dataset.image_size=[64,64]", "model=cnn_small", "trainer.epochs=2",
+            "trainer.deterministic=true", "augment=light")  # fmt: skip
+    histories = {}
+    for budget in (1, 2048):
+        home = tmp_path / f"budget{budget}"
+        home.mkdir()
+        run_dir = home / "run"
+        result = run_module(
+            "mnist_exp", "dataset=folder", f"dataset.path={tmp_path / 'pics'}", *same,
+            f"dataset.memory_budget_mb={budget}", f"hydra.run.dir={run_dir}", cwd=home,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr[-3000:]
+        output = result.stdout + result.stderr
+        assert ("kept on disk" in output) == (budget == 1), output[-2000:]
+        histories[budget] = (run_dir / "history.csv").read_bytes()
+        assert json.loads((run_dir / "metrics.json").read_text())["status"] == "completed"
+    assert histories[1] == histories[2048]
+    (on_disk,) = (tmp_path / "budget1" / "cache" / "folders").glob("*-seed0")
+    assert sorted(p.name for p in on_disk.iterdir()) == ["labels.npz", "x_test.npy", "x_train.npy"]
+
+
+def test_images_on_disk_read_like_the_array_they_stand_for(tmp_path):
+    from mnist_exp.data.disk_images import DiskImages, write_images
+
+    images = np.random.default_rng(0).integers(0, 256, (10, 4, 5, 3), dtype=np.uint8)
+    on_disk = write_images(tmp_path / "x.npy", (4, 5, 3), 10, [images[:4], images[4:]])
+    assert np.array_equal(np.load(tmp_path / "x.npy"), images)  # a plain .npy file
+    assert on_disk.shape == images.shape and on_disk.nbytes == images.nbytes
+    assert np.array_equal(np.asarray(on_disk), images)
+    view = on_disk.subset([7, 2, 5])
+    assert isinstance(view, DiskImages) and view.shape == (3, 4, 5, 3)
+    assert np.array_equal(view[1], images[2]) and np.array_equal(view[:2], images[[7, 2]])
+    assert np.array_equal(view[[2, 0]], images[[5, 7]])
+    with pytest.raises(ValueError, match="3 images written, 4 expected"):
+        write_images(tmp_path / "short.npy", (4, 5, 3), 4, [images[:3]])
+    assert not (tmp_path / "short.npy").exists()  # nothing half-written is left

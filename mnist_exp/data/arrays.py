@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from mnist_exp.data.disk_images import DiskImages
 from mnist_exp.errors import DataError
 from mnist_exp.input_spec import InputSpec
 
@@ -70,7 +71,7 @@ def checked_image_data(
     """
     arrays = {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
     for name, array in arrays.items():
-        if not isinstance(array, np.ndarray):
+        if not isinstance(array, np.ndarray | DiskImages):
             raise DataError(f"{source}: '{name}' is not an array.")
     for split in ("train", "test"):
         images, labels = arrays[f"x_{split}"], arrays[f"y_{split}"]

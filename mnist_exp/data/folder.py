@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mnist_exp.data.disk_images import DiskImages, write_images
 from mnist_exp.data.npz import write_npz_atomically
 from mnist_exp.errors import DataError
 from mnist_exp.imaging.decode import IMAGE_SUFFIXES, MAX_FILE_BYTES, ImageError, image_header
@@ -44,6 +45,7 @@ MIN_TRAIN_PER_CLASS = 2
 MAX_CLASSES = 256  # labels are stored as uint8
 SHOWN_PROBLEMS = 5
 CONVERT_BATCH = 256  # files a thread reads and converts together
+LABELS_FILE = "labels.npz"  # in a folder of images kept on disk, written last
 
 
 @dataclass(frozen=True)
@@ -218,20 +220,66 @@ def choose_input(
     return InputSpec(*image_size, channels=COLOR_MODES[color_mode], recipe=recipe)
 
 
-def convert(files: list[Path], root: Path, spec: InputSpec = MNIST_INPUT) -> np.ndarray:
-    """Every file as `spec` takes it, in batches on all cores: uint8 [N, H, W] for grey,
-    [N, H, W, 3] for RGB.
+def _converted_batches(files: list[Path], root: Path, spec: InputSpec):
+    """Every file as `spec` takes it, a batch (uint8 array) at a time, converted on all cores.
 
     Raises:
-        DataError: naming the files that cannot be read.
+        DataError: after the last batch, naming the files that cannot be read.
     """
     log.info("Converting %s images of %s ...", f"{len(files):,}", root)
     batches = [files[i : i + CONVERT_BATCH] for i in range(0, len(files), CONVERT_BATCH)]
     prepare = partial(prepare_images, spec=spec)
+    problems = []
     with ThreadPoolExecutor(max_workers=available_cores()) as pool:
-        results = [result for batch in pool.map(prepare, batches) for result in batch]
-    _refuse_unreadable(root, [error for _, error in results if error is not None])
-    return np.stack([image.pixels for image, _ in results]).astype(np.uint8)
+        for results in pool.map(prepare, batches):
+            problems += [error for _, error in results if error is not None]
+            if not problems:
+                yield np.stack([image.pixels for image, _ in results]).astype(np.uint8)
+    _refuse_unreadable(root, problems)
+
+
+def convert(files: list[Path], root: Path, spec: InputSpec = MNIST_INPUT) -> np.ndarray:
+    """Every file as `spec` takes it: uint8 [N, H, W] for grey, [N, H, W, 3] for RGB.
+
+    Raises:
+        DataError: naming the files that cannot be read.
+    """
+    return np.concatenate(list(_converted_batches(files, root, spec)))
+
+
+def _row_shape(spec: InputSpec) -> tuple[int, ...]:
+    return (spec.height, spec.width) if spec.channels == 1 else spec.shape
+
+
+def _convert_to_disk(splits: dict, root: Path, spec: InputSpec, folder: Path) -> dict:
+    """The splits' images converted into `folder` (x_train.npy, x_test.npy, then labels.npz,
+    written last: a folder without it is incomplete), a batch at a time; read from there."""
+    arrays = {}
+    for split, files in splits.items():
+        arrays[f"x_{split}"] = write_images(
+            folder / f"x_{split}.npy",
+            _row_shape(spec),
+            len(files.paths),
+            _converted_batches(files.paths, root, spec),
+        )
+        arrays[f"y_{split}"] = np.asarray(files.labels, np.uint8)
+    write_npz_atomically(folder / LABELS_FILE, {k: v for k, v in arrays.items() if k[0] == "y"})
+    return arrays
+
+
+def _read_on_disk(folder: Path) -> dict | None:
+    if not (folder / LABELS_FILE).is_file():
+        return None
+    try:
+        with np.load(folder / LABELS_FILE, allow_pickle=False) as labels:
+            arrays = {key: labels[key] for key in ("y_train", "y_test")}
+        return {
+            **arrays,
+            **{f"x_{s}": DiskImages(folder / f"x_{s}.npy") for s in ("train", "test")},
+        }
+    except (OSError, ValueError, KeyError, EOFError):
+        log.warning("The converted images in %s are damaged; converting again.", folder)
+        return None
 
 
 def read_folder(
@@ -242,6 +290,7 @@ def read_folder(
     recipe: str = "as_is",
     image_size: tuple[int, int] | None = None,
     color_mode: str | None = None,
+    memory_budget_mb: int = 2048,
 ) -> dict:
     """The folder dataset as Keras-layout arrays plus `class_names` and `input` (the
     InputSpec its images were made for), converted once.
@@ -258,17 +307,33 @@ def read_folder(
     asked = {"recipe": recipe, "image_size": image_size, "color_mode": color_mode}
     key = content_key(root, files, asked)
     cached = Path(cache_dir) / "folders" / f"{key}-seed{seed}.npz"
-    arrays = _read_cached(cached)
+    on_disk = cached.with_suffix("")  # the same, kept on disk (over the memory budget)
+    budget = memory_budget_mb * 2**20
+    fits = cached.is_file() and cached.stat().st_size <= budget
+    arrays = (_read_cached(cached) if fits else None) or _read_on_disk(on_disk)
+    if arrays is not None and sum(arrays[x].nbytes for x in ("x_train", "x_test")) <= budget:
+        arrays = {key: np.asarray(value) for key, value in arrays.items()}  # within the budget
     if arrays is None:
         spec = choose_input(root, files, recipe, image_size, color_mode)
-        arrays = {
-            "x_train": convert(train.paths, root, spec),
-            "y_train": np.asarray(train.labels, np.uint8),
-            "x_test": convert(test.paths, root, spec),
-            "y_test": np.asarray(test.labels, np.uint8),
-        }
-        write_npz_atomically(cached, arrays)
-        log.info("Cached the converted images in %s", cached)
+        size = len(files) * spec.height * spec.width * spec.channels
+        if size > budget:
+            log.info(
+                "The converted images take %.0f MB, over dataset.memory_budget_mb=%d: kept on "
+                "disk in %s and read a batch at a time.",
+                size / 2**20,
+                memory_budget_mb,
+                on_disk,
+            )
+            arrays = _convert_to_disk({"train": train, "test": test}, root, spec, on_disk)
+        else:
+            arrays = {
+                "x_train": convert(train.paths, root, spec),
+                "y_train": np.asarray(train.labels, np.uint8),
+                "x_test": convert(test.paths, root, spec),
+                "y_test": np.asarray(test.labels, np.uint8),
+            }
+            write_npz_atomically(cached, arrays)
+            log.info("Cached the converted images in %s", cached)
     height, width = arrays["x_train"].shape[1:3]
     log.info(
         "Images of %s taken as %dx%d %s, recipe %s (dataset.image_size, dataset.color_mode and "

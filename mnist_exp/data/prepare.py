@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mnist_exp.data.arrays import ImageData
+from mnist_exp.data.disk_images import DiskImages
 from mnist_exp.data.splits import stratified_split, stratified_subsample
 from mnist_exp.settings import DatasetSettings
 from mnist_exp.targets import import_target
@@ -37,9 +38,9 @@ def prepare_splits(settings: DatasetSettings, seed: int, path_label: str | None 
     x_all, y_all = _select(data.x_train, train_indices), _select(data.y_train, train_indices)
     fit_indices, val_indices = stratified_split(y_all, settings.validation_split, seed)
     splits = Splits(
-        x_train=x_all[fit_indices],
+        x_train=_select(x_all, fit_indices),
         y_train=y_all[fit_indices],
-        x_val=x_all[val_indices],
+        x_val=_select(x_all, val_indices),
         y_val=y_all[val_indices],
         x_test=_select(data.x_test, test_indices),
         y_test=_select(data.y_test, test_indices),
@@ -58,7 +59,9 @@ def prepare_splits(settings: DatasetSettings, seed: int, path_label: str | None 
     return splits
 
 
-def _select(array: np.ndarray, indices: np.ndarray) -> np.ndarray:
+def _select(array: np.ndarray | DiskImages, indices: np.ndarray) -> np.ndarray | DiskImages:
     """`array[indices]`, without copying when `indices` is every index in order (no subsample:
-    saves copying the whole training set at every start)."""
-    return array if len(indices) == len(array) else array[indices]
+    saves copying the whole training set at every start); images on disk stay there."""
+    if len(indices) == len(array) and np.array_equal(indices, np.arange(len(array))):
+        return array
+    return array.subset(indices) if isinstance(array, DiskImages) else array[indices]

@@ -125,6 +125,7 @@ def load_folder(
     recipe: str = "as_is",
     image_size: tuple[int, int] | None = None,
     color_mode: str | None = None,
+    memory_budget_mb: int = 2048,
     seed: int = 0,
     path_label: str | None = None,
 ) -> ImageData:
@@ -132,14 +133,17 @@ def load_folder(
     `cache_dir` (default: `default_cache_dir()`); `test_fraction` of each class held out
     (seeded) when the folder has no test/ folder. `recipe` "as_is" keeps the images' content
     at `image_size` (height, width) in `color_mode` ("grayscale" or "rgb"), each inferred
-    from the images when None; "digits" makes MNIST-style digits of them.
+    from the images when None; "digits" makes MNIST-style digits of them. Converted images
+    larger than `memory_budget_mb` stay on disk (`DiskImages`).
 
     Raises:
         DataError: as `read_folder` does.
     """
     cache = Path(cache_dir or default_cache_dir())
     size = tuple(image_size) if image_size else None
-    arrays = read_folder(Path(path), cache, test_fraction, seed, recipe, size, color_mode)
+    arrays = read_folder(
+        Path(path), cache, test_fraction, seed, recipe, size, color_mode, memory_budget_mb
+    )
     return checked_image_data(**arrays, source=path_label or str(path))
 
 

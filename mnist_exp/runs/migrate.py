@@ -49,6 +49,7 @@ ADDED_KEYS = {
         "image_size": None,
         "color_mode": None,
         "small_below": 0,
+        "memory_budget_mb": 2048,
     },
 }
 

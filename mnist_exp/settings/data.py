@@ -97,6 +97,7 @@ class FolderDatasetSettings(DatasetSettings, option="folder"):
     image_size: list[int] | None  # [height, width]; None: the images' most common size
     color_mode: str | None  # "grayscale" or "rgb"; None: rgb when any image has colour
     small_below: int  # fewer training images: MNIST's trainer defaults adapt (small_data.py)
+    memory_budget_mb: int  # converted images larger than this stay on disk (disk_images.py)
 
     def __post_init__(self):
         require(
@@ -121,6 +122,10 @@ class FolderDatasetSettings(DatasetSettings, option="folder"):
             ),
             f"dataset.image_size={self.image_size}: expected [height, width] of 1..{MAX_SIDE} "
             "pixels each, or null (the images' most common size).",
+        )
+        require(
+            self.memory_budget_mb >= 1,
+            f"dataset.memory_budget_mb={self.memory_budget_mb} must be >= 1 (megabytes).",
         )
         require(
             self.small_below >= 0,
