@@ -9,7 +9,7 @@ from mnist_exp.runs import provenance
 from mnist_exp.runs.table import METRIC_COLUMNS
 from mnist_exp.text import shown_path
 
-FIXED_COLUMNS = (*METRIC_COLUMNS, "status", "error", "run_dir", *provenance.SHOWN)
+FIXED_COLUMNS = (*METRIC_COLUMNS, "status", "error", "run_dir", *provenance.COLUMNS)
 SEED = "seed"
 VARIES = "varies within"
 SMOKE = ("debug", "smoke")  # the choice that marks a smoke run (debug=smoke)
@@ -56,15 +56,15 @@ def _result_columns(table: pd.DataFrame) -> list[str]:
     """The metrics (the users' test_NAME after test_loss), status, provenance when read, and
     the run's folder."""
     users = sorted(c for c in table.columns if c.startswith("test_") and c not in FIXED_COLUMNS)
-    made = [column for column in provenance.SHOWN if column in table.columns]
+    made = [column for column in provenance.COLUMNS if column in table.columns]
     metrics = list(METRIC_COLUMNS)
     return [*metrics[:2], *users, *metrics[2:], "status", *made, "run_dir"]
 
 
 def with_provenance(table: pd.DataFrame) -> pd.DataFrame:
-    """The table with the columns of `runs.provenance.shown` read from each run's folder."""
-    made = pd.DataFrame([provenance.shown(run_dir) for run_dir in table["run_dir"]],
-                        index=table.index, columns=list(provenance.SHOWN))  # fmt: skip
+    """The table with the columns of `runs.provenance.columns` read from each run's folder."""
+    made = pd.DataFrame([provenance.columns(run_dir) for run_dir in table["run_dir"]],
+                        index=table.index, columns=list(provenance.COLUMNS))  # fmt: skip
     return pd.concat([table, made], axis=1)
 
 

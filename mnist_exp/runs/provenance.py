@@ -141,10 +141,10 @@ def record_end(run_dir: Path, attempt: int, status: str) -> None:
         log.warning("Could not note the attempt's end in %s: %s", path, error)
 
 
-SHOWN = ("mnist_exp", "tensorflow", "keras", "commit", "host")  # compare --provenance
+COLUMNS = ("mnist_exp", "tensorflow", "keras", "commit", "host")  # compare --provenance
 
 
-def shown(run_dir: Path) -> dict:
+def columns(run_dir: Path) -> dict:
     """What `mnist-exp-compare --provenance` shows of a run, from its latest attempt: the
     versions, the git commit of the folder it ran from (`+` when it had changes) and the host."""
     try:
@@ -154,7 +154,7 @@ def shown(run_dir: Path) -> dict:
     versions, git = latest.get("versions") or {}, latest.get("git") or {}
     commit = git.get("commit")
     return {
-        **{package: versions.get(package) for package in SHOWN[:3]},
+        **{package: versions.get(package) for package in COLUMNS[:3]},
         "commit": f"{commit[:10]}{'+' if git.get('dirty') else ''}" if commit else None,
         "host": latest.get("host"),
     }

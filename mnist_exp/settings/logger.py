@@ -4,7 +4,7 @@ events only, the default) or `logger=mlflow` (an MLflow tracking server too)."""
 from __future__ import annotations
 
 import importlib.util
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from mnist_exp.settings.schema import OptionSettings, require
 
@@ -23,7 +23,7 @@ class TensorBoardLogger(LoggerSettings, option="tensorboard"):
 class MlflowLogger(LoggerSettings, option="mlflow"):
     tracking_uri: str | None
     experiment_name: str
-    tags: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str]
 
     def __post_init__(self):
         super().__post_init__()

@@ -183,7 +183,8 @@ def run_checked(
         hparams = with_group_choices(flatten_config(cfg), choices)
         data_label = dataset_path_as_written(cfg)
         attempt = provenance.record_attempt(run_dir)
-        tracker = start_tracking(settings.logger, run_dir, hparams)
+        if run_dir == output_dir:  # the chief's: workers train in scratch folders
+            tracker = start_tracking(settings.logger, run_dir, hparams)
         record.update(
             train_and_evaluate(settings, run_dir, hparams, resume, data_label, tracker=tracker)
         )
