@@ -74,6 +74,12 @@ def test_a_users_callback_metric_and_loss_take_part_in_the_run(project):
     )  # fmt: skip
     (row,) = csv.DictReader(io.StringIO(compared.stdout))
     assert float(row["test_top3"]) == pytest.approx(metrics["test_top3"], abs=1e-4)
+    grouped = subprocess.run(
+        [sys.executable, "-m", "mnist_exp.cli.compare", str(run_dir), "--group-by", "model",
+         "--format", "csv"], capture_output=True, text=True, cwd=project,
+    )  # fmt: skip
+    (group,) = csv.DictReader(io.StringIO(grouped.stdout))
+    assert float(group["test_top3"]) == pytest.approx(metrics["test_top3"], abs=1e-3)
     from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
 
     from mnist_exp.reporting.board_view import refresh

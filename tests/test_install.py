@@ -239,6 +239,18 @@ def test_a_users_project_run_with_its_own_objects_is_tracked_on_mlflow(installed
         steps = [p.step for p in client.get_metric_history(run_id, "val_top3")]
         assert steps == [1, 2]
         assert "model/model.keras" in {a.path for a in client.list_artifacts(run_id, "model")}
+        swept = run(
+            f"mnist-exp -m debug=smoke model=mlp seed=0,1 logger=mlflow logger.tracking_uri={url} "
+            "logger.experiment_name=sweep hydra.sweep.dir=outputs/sweep",
+            project, user_env(installed, tmp_path),
+        )  # fmt: skip
+        assert swept.returncode == 0, swept.stderr[-3000:]
+        experiment = client.get_experiment_by_name("sweep").experiment_id
+        runs = client.search_runs([experiment])
+        parent = read_json(project / "outputs" / "sweep" / "mlflow.json")["run_id"]
+        children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent]
+        assert len(runs) == 3 and len(children) == 2
+        assert all(r.data.tags["git.commit"] == head.strip() for r in children)
     finally:
         server.terminate()
         server.wait(timeout=30)

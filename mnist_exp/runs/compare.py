@@ -52,13 +52,16 @@ def _is_config(column: str) -> bool:
     return column not in FIXED_COLUMNS and not column.startswith("test_")
 
 
-def _result_columns(table: pd.DataFrame) -> list[str]:
-    """The metrics (the users' test_NAME after test_loss), status, provenance when read, and
-    the run's folder."""
+def _metric_columns(table: pd.DataFrame) -> list[str]:
+    """METRIC_COLUMNS, with the users' test_NAME metrics after test_loss."""
     users = sorted(c for c in table.columns if c.startswith("test_") and c not in FIXED_COLUMNS)
+    return [*METRIC_COLUMNS[:2], *users, *METRIC_COLUMNS[2:]]
+
+
+def _result_columns(table: pd.DataFrame) -> list[str]:
+    """The metrics, status, provenance when read, and the run's folder."""
     made = [column for column in provenance.COLUMNS if column in table.columns]
-    metrics = list(METRIC_COLUMNS)
-    return [*metrics[:2], *users, *metrics[2:], "status", *made, "run_dir"]
+    return [*_metric_columns(table), "status", *made, "run_dir"]
 
 
 def with_provenance(table: pd.DataFrame) -> pd.DataFrame:
@@ -147,7 +150,7 @@ def summarize(table: pd.DataFrame, group_by: list[str], strict: bool = False) ->
         row = dict(zip(columns, keys, strict=True))
         row["runs"] = len(group)
         row["completed"] = len(done)
-        for metric in METRIC_COLUMNS:
+        for metric in _metric_columns(table):
             values = done[metric].dropna()
             row[metric] = mean_and_spread(values) if len(values) else ""
         row[VARIES] = "" if strict else variation(group, others)
