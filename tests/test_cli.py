@@ -73,6 +73,9 @@ def test_unknown_option_lists_available_options(tmp_path):
         (["trainer.epoch=3"], "config", "trainer.epoch: the config has no such key; did you "
          "mean trainer.epochs? (+trainer.epoch=VALUE adds a key of your own)"),
         (["seeed=1"], "config", "seeed: the config has no such key; did you mean seed?"),
+        (["metric.top3.k=3"], "config", "did you mean metrics.top3.k?"),
+        (["trainer.early_stoping.patience=1"], "config",
+         "did you mean trainer.early_stopping.patience? (+"),
         (["+model=cnn"], "config", "+model=...: model is already chosen; drop the +"),
         (["search=smoke"], "config", "search is a choice of the tuner (mnist-exp-tune)"),
         (["model=mlp,cnnx"], "config", "model=cnnx: there is no such model; did you mean"),

@@ -16,7 +16,7 @@ from hydra._internal.utils import get_args_parser
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException, MissingConfigException, OverrideParseException
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from mnist_exp.exits import REFUSED
 from mnist_exp.settings import CONFIG_DIR
@@ -103,12 +103,15 @@ def _explain(message: str, defaults: DictConfig, config_name: str) -> str:
         return f"{name}=...: no {name} is chosen by default; add one with +{name}=NAME"
     if key:
         name = key.group(1)
-        parent, _, leaf = name.rpartition(".")
-        section = OmegaConf.select(defaults, parent) if parent else defaults
-        keys = list(section) if isinstance(section, DictConfig) else []
-        close = difflib.get_close_matches(leaf, keys, n=2, cutoff=0.5)
-        prefix = f"{parent}." if parent else ""
-        guess = f"; did you mean {' or '.join(prefix + c for c in close)}?" if close else "."
+        parts, node, depth = name.split("."), defaults, 0
+        while depth < len(parts) - 1 and isinstance(node, DictConfig) and parts[depth] in node:
+            node, depth = node[parts[depth]], depth + 1  # down to the first part that is not
+        keys = list(node) if isinstance(node, DictConfig) else []
+        if depth < len(parts) - 1:  # more parts follow: only a section can hold them
+            keys = [k for k in keys if isinstance(node._get_node(k), DictConfig)]
+        close = difflib.get_close_matches(parts[depth], keys, n=2, cutoff=0.5)
+        named = [".".join([*parts[:depth], c, *parts[depth + 1 :]]) for c in close]
+        guess = f"; did you mean {' or '.join(named)}?" if close else "."
         return f"{name}: the config has no such key{guess} (+{name}=VALUE adds a key of your own)"
     multiple = re.search(r"Multiple values for (\S+)\.", message)
     if multiple:
