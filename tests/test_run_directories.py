@@ -244,3 +244,33 @@ def test_a_provenance_file_that_is_not_a_record_is_refused_and_kept(tmp_path, co
     path.unlink()
     assert provenance.record_attempt(tmp_path) == 0
     assert provenance.record_attempt(tmp_path) == 1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "moment",
+    ["config recorded, TensorFlow starting", "model built", "first epoch done"],
+)
+def test_sigterm_at_each_moment_of_a_run_ends_it_the_same_way(tmp_path, moment):
+    """Whenever the signal lands once the run has its folder (TensorFlow's start-up, data and
+    model, training): exit 130, no traceback, the continue hint, status interrupted."""
+    run_dir = tmp_path / "D"
+    env = {**os.environ, "HOME": str(tmp_path), "MNIST_EXP_CACHE": str(tmp_path / "cache")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mnist_exp", *SMOKE, "model=mlp", "trainer.epochs=3000",
+         "trainer.early_stopping.enabled=false", f"hydra.run.dir={run_dir}"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+
+    def logged(words: str) -> bool:
+        log = run_dir / "train.log"
+        return log.is_file() and words in log.read_text()
+
+    reached = {
+        "config recorded, TensorFlow starting": lambda: (run_dir / "metrics.json").is_file(),
+        "model built": lambda: logged("parameters;"),
+        "first epoch done": lambda: logged("epoch 1/"),
+    }[moment]
+    wait_while_running(process, reached)
+    stop_and_expect_a_clean_interruption(process, run_dir)
+    assert json.loads((run_dir / "metrics.json").read_text())["status"] == "interrupted"
