@@ -273,6 +273,10 @@ def test_images_on_disk_read_like_the_array_they_stand_for(tmp_path):
     assert isinstance(view, DiskImages) and view.shape == (3, 4, 5, 3)
     assert np.array_equal(view[1], images[2]) and np.array_equal(view[:2], images[[7, 2]])
     assert np.array_equal(view[[2, 0]], images[[5, 7]])
+    cut = tmp_path / "cut.npy"
+    cut.write_bytes((tmp_path / "x.npy").read_bytes()[:-1])
+    with pytest.raises(ValueError, match="bytes, .* expected"):
+        DiskImages(cut)  # a damaged cache is refused where it is opened, not mid-training
     with pytest.raises(ValueError, match="3 images written, 4 expected"):
         write_images(tmp_path / "short.npy", (4, 5, 3), 4, [images[:3]])
     assert not (tmp_path / "short.npy").exists()  # nothing half-written is left

@@ -28,6 +28,9 @@ class DiskImages:
             raise ValueError(f"{self.path}: not a C-ordered uint8 array")
         self._row_shape = tuple(shape[1:])
         self._row_bytes = int(np.prod(self._row_shape))
+        expected = self._offset + shape[0] * self._row_bytes
+        if self.path.stat().st_size != expected:  # cut short, or something appended
+            raise ValueError(f"{self.path}: {self.path.stat().st_size} bytes, {expected} expected")
         self._indices = np.arange(shape[0]) if indices is None else np.asarray(indices)
 
     def __len__(self) -> int:
