@@ -113,12 +113,7 @@ def test_a_run_directory_is_held_by_one_process(tmp_path):
 
 def test_sigterm_ends_a_run_as_interrupted_and_resumable(tmp_path):
     run_dir = tmp_path / "D"
-    env = {**os.environ, "HOME": str(tmp_path), "MNIST_EXP_CACHE": str(tmp_path / "cache")}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "mnist_exp", *SMOKE, "model=mlp", "trainer.epochs=3000",
-         "trainer.early_stopping.enabled=false", f"hydra.run.dir={run_dir}"],
-        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
+    process, env = start_a_long_run(tmp_path, run_dir)
     wait_while_running(process, lambda: (run_dir / "backup").is_dir())
     stop_and_expect_a_clean_interruption(process, run_dir)
     metrics = json.loads((run_dir / "metrics.json").read_text())
@@ -133,6 +128,17 @@ def test_sigterm_ends_a_run_as_interrupted_and_resumable(tmp_path):
         resumed, lambda: len((run_dir / "history.csv").read_text().splitlines()) > epochs
     )
     stop_and_expect_a_clean_interruption(resumed, run_dir)
+
+
+def start_a_long_run(tmp_path, run_dir):
+    """A smoke run of 3,000 epochs in `run_dir`, as a user starts it; (process, its env)."""
+    env = {**os.environ, "HOME": str(tmp_path), "MNIST_EXP_CACHE": str(tmp_path / "cache")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mnist_exp", *SMOKE, "model=mlp", "trainer.epochs=3000",
+         "trainer.early_stopping.enabled=false", f"hydra.run.dir={run_dir}"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    return process, env
 
 
 def wait_while_running(process, condition, seconds: float = 120) -> None:
@@ -255,12 +261,7 @@ def test_sigterm_at_each_moment_of_a_run_ends_it_the_same_way(tmp_path, moment):
     """Whenever the signal lands once the run has its folder (TensorFlow's start-up, data and
     model, training): exit 130, no traceback, the continue hint, status interrupted."""
     run_dir = tmp_path / "D"
-    env = {**os.environ, "HOME": str(tmp_path), "MNIST_EXP_CACHE": str(tmp_path / "cache")}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "mnist_exp", *SMOKE, "model=mlp", "trainer.epochs=3000",
-         "trainer.early_stopping.enabled=false", f"hydra.run.dir={run_dir}"],
-        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
+    process, _ = start_a_long_run(tmp_path, run_dir)
 
     def logged(words: str) -> bool:
         log = run_dir / "train.log"
