@@ -20,13 +20,14 @@ from mnist_exp.runs.record import LOG_FORMAT
 log = logging.getLogger("mnist_exp")
 
 
-def _settings(run_dir: Path, arguments):
+def _settings(config, arguments):
+    """The logger settings a run is sent with: the command line's, else the run's own when it
+    was tracked with MLflow, else MLflow's defaults."""
     from omegaconf import OmegaConf
 
-    from mnist_exp.runs import record
     from mnist_exp.settings.logger import MlflowLogger
 
-    saved = OmegaConf.to_container(record.read_config(run_dir).get("logger") or {})
+    saved = OmegaConf.to_container(config.get("logger") or {})
     tracked = saved.get("name") == "mlflow"
     return MlflowLogger(
         name="mlflow",
@@ -61,10 +62,9 @@ def main(argv=None) -> int:
     failed = 0
     for run_dir in runs:
         try:
-            settings = _settings(run_dir, arguments)
-            params = with_group_choices(
-                flatten_config(record.read_config(run_dir)), record.read_choices(run_dir)
-            )
+            config = record.read_config(run_dir)
+            settings = _settings(config, arguments)
+            params = with_group_choices(flatten_config(config), record.read_choices(run_dir))
             run_id = send_run(settings, run_dir, params)
             print(f"{run_dir}: MLflow run {run_id}", flush=True)
         except Exception as error:

@@ -46,13 +46,12 @@ def hparams_columns(logdir: Path) -> tuple[int, tuple[str, ...], tuple[str, ...]
     `model.hidden_units`), is left out: the group choice that brings it (`model`) already
     tells those runs apart."""
     from mnist_exp.runs.compare import defining_columns
-    from mnist_exp.runs.table import find_run_dirs, read_runs
+    from mnist_exp.runs.table import find_run_dirs, read_runs, users_metrics
 
     table = read_runs(find_run_dirs([logdir]))
     if table.empty:
         return 0, (), ()
-    known = ("test_accuracy", "test_loss")
-    metrics = sorted(c for c in table.columns if c.startswith("test_") and c not in known)
+    metrics = users_metrics(table.columns)
     columns = defining_columns(table)
     if len(table) > 1:
         columns = [

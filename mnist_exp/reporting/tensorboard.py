@@ -9,6 +9,7 @@ import tensorflow as tf
 from tensorboard.plugins.hparams import api as hparams_api
 
 from mnist_exp.reporting.tensorboard_names import BEST_VALIDATION_RUN, TEST_RUN
+from mnist_exp.runs.table import users_metrics
 
 # The final values the HParams dashboard takes as metrics. It reads them from scalars only, so
 # each is drawn where it belongs rather than as a one-point chart of its own: the test figures
@@ -25,13 +26,15 @@ SUMMARY_VALUES = ("test_accuracy", "test_loss", "best_val_accuracy", "objective_
 REPORT_GROUP = "report"  # after the `epoch_*` curves in Time Series, which sorts by name
 
 
-def _with_users(names) -> dict[str, tuple[str, str]]:
+def _with_users(users: list[str]) -> dict[str, tuple[str, str]]:
     """METRICS and the users' test_NAME values (their points on the `epoch_NAME` charts)."""
-    users = {name: (TEST_RUN, f"epoch_{name.removeprefix('test_')}") for name in sorted(names)}
-    return {**METRICS, **{name: place for name, place in users.items() if name not in METRICS}}
+    return {
+        **METRICS,
+        **{name: (TEST_RUN, f"epoch_{name.removeprefix('test_')}") for name in users},
+    }
 
 
-def hparams_metrics(users: tuple[str, ...] = ()) -> list:
+def hparams_metrics(users: list[str] | tuple[str, ...] = ()) -> list:
     """The HParams dashboard's metrics: ours, then the users' `test_NAME` ones."""
     return [
         hparams_api.Metric(tag, group=run, display_name=name)
@@ -97,8 +100,7 @@ def write_run_record(
     writer.close()
     epoch_of = {TEST_RUN: scored_epoch, BEST_VALIDATION_RUN: best_val_epoch}
     points: dict[str, dict[str, tuple[int, float]]] = {}
-    users = [name for name in metrics if name.startswith("test_")]
-    for name, (run, tag) in _with_users(users).items():
+    for name, (run, tag) in _with_users(users_metrics(metrics)).items():
         if epoch_of[run] is not None and _finite(metrics.get(name)):
             points.setdefault(run, {})[tag] = (epoch_of[run], metrics[name])
     for run, run_points in points.items():

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 
 from mnist_exp.runs import provenance
-from mnist_exp.runs.table import METRIC_COLUMNS
+from mnist_exp.runs.table import METRIC_COLUMNS, users_metrics
 from mnist_exp.text import shown_path
 
 FIXED_COLUMNS = (*METRIC_COLUMNS, "status", "error", "run_dir", *provenance.COLUMNS)
@@ -54,8 +54,7 @@ def _is_config(column: str) -> bool:
 
 def _metric_columns(table: pd.DataFrame) -> list[str]:
     """METRIC_COLUMNS, with the users' test_NAME metrics after test_loss."""
-    users = sorted(c for c in table.columns if c.startswith("test_") and c not in FIXED_COLUMNS)
-    return [*METRIC_COLUMNS[:2], *users, *METRIC_COLUMNS[2:]]
+    return [*METRIC_COLUMNS[:2], *users_metrics(table.columns), *METRIC_COLUMNS[2:]]
 
 
 def _result_columns(table: pd.DataFrame) -> list[str]:

@@ -144,12 +144,20 @@ def record_end(run_dir: Path, attempt: int, status: str) -> None:
 COLUMNS = ("mnist_exp", "tensorflow", "keras", "commit", "host")  # compare --provenance
 
 
+def latest_attempt(run_dir: Path) -> dict:
+    """The run's latest attempt as provenance.json records it ({} when it has none or the file
+    is not a provenance record)."""
+    try:
+        return _earlier_attempts(Path(run_dir) / PROVENANCE_FILE)[-1]
+    except (MnistExpError, IndexError, OSError):
+        return {}
+
+
 def columns(run_dir: Path) -> dict:
     """What `mnist-exp-compare --provenance` shows of a run, from its latest attempt: the
     versions, the git commit of the folder it ran from (`+` when it had changes) and the host."""
-    try:
-        latest = _earlier_attempts(Path(run_dir) / PROVENANCE_FILE)[-1]
-    except (MnistExpError, IndexError, OSError):
+    latest = latest_attempt(run_dir)
+    if not latest:
         return {}
     versions, git = latest.get("versions") or {}, latest.get("git") or {}
     commit = git.get("commit")

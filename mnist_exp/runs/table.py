@@ -25,6 +25,12 @@ METRIC_COLUMNS = (
 )
 
 
+def users_metrics(names) -> list[str]:
+    """The users' metrics (`metrics.NAME` in config) among `names`: their `test_NAME` values,
+    sorted; the run's own test_accuracy and test_loss left out."""
+    return sorted(n for n in names if n.startswith("test_") and n not in METRIC_COLUMNS)
+
+
 SEARCH_LOG = "tune.log"  # a search directory's own log: its root is a search, not a run
 
 
@@ -56,9 +62,9 @@ def read_run(run_dir: Path) -> dict:
     for column in METRIC_COLUMNS:
         value = metrics.get(column)
         row[column] = value if isinstance(value, (int, float)) else float("nan")
-    for key, value in metrics.items():  # the user's metrics: test_NAME
-        if key.startswith("test_") and key not in row and isinstance(value, (int, float)):
-            row[key] = value
+    for key in users_metrics(metrics):
+        if isinstance(metrics[key], (int, float)):
+            row[key] = metrics[key]
     row["status"] = metrics.get("status", "no metrics")
     row["error"] = metrics.get("error", "")
     row["run_dir"] = str(run_dir)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-PARENT_FILE = "mlflow.json"
+RUN_FILE = "mlflow.json"  # in a run's folder, and in a sweep's or search's for its parent
 
 
 def end_tracked_parent(folder: Path) -> None:
     """Ends the MLflow parent run of a sweep's or search's folder, when it has one (MLflow is
     imported only then)."""
-    if (Path(folder) / PARENT_FILE).is_file():
+    if (Path(folder) / RUN_FILE).is_file():
         from mnist_exp.tracking.mlflow_run import end_parent
 
         end_parent(folder)

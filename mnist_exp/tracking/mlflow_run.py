@@ -23,30 +23,32 @@ import time
 from pathlib import Path
 
 from mnist_exp import safe_files
-from mnist_exp.runs import artifacts
+from mnist_exp.runs import artifacts, provenance
+from mnist_exp.runs.load import Run
+from mnist_exp.runs.table import SEARCH_LOG
 from mnist_exp.settings.logger import MlflowLogger
-from mnist_exp.tracking import PARENT_FILE
+from mnist_exp.tracking import RUN_FILE
 
 log = logging.getLogger(__name__)
 
-RUN_FILE = PARENT_FILE  # in a run's folder, and in a sweep's or search's for the parent
 SENT_FILES = ("metrics.json", "history.csv", "provenance.json", ".hydra/config.yaml",
               "per_class_scores.csv", "report.md")  # fmt: skip
 MODEL_ARTIFACT_DIR = "model"
 STATUS = {"completed": "FINISHED", "interrupted": "KILLED", "running": "RUNNING"}
 FINISH_SECONDS = 60  # what the end of a run waits for the server, at most
-SEARCH_LOG = "tune.log"  # a search's folder holds it (runs.table.SEARCH_LOG)
 # A server that does not answer must not stall a run: MLflow retries 7 times with backoff.
 _CLIENT_DEFAULTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1", "MLFLOW_HTTP_REQUEST_TIMEOUT": "15"}
 
 
-def _client(settings: MlflowLogger):
+def _client(tracking_uri: str | None):
+    """An MlflowClient for `tracking_uri` (None: $MLFLOW_TRACKING_URI, else MLflow's default)
+    that gives up on a server that does not answer instead of retrying for minutes."""
     logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)  # its retry lines
     for variable, value in _CLIENT_DEFAULTS.items():
         os.environ.setdefault(variable, value)
     from mlflow.tracking import MlflowClient
 
-    return MlflowClient(tracking_uri=settings.tracking_uri or None)
+    return MlflowClient(tracking_uri=tracking_uri)
 
 
 def _experiment_id(client, name: str) -> str:
@@ -62,11 +64,17 @@ def parent_folder(run_dir: Path) -> Path | None:
     return next((up for up in run_dir.parents[:3] if (up / SEARCH_LOG).is_file()), None)
 
 
-def _read_id(folder: Path, uri: str) -> str | None:
+def _saved(folder: Path) -> dict:
+    """What `folder`'s RUN_FILE records ({} when it has none)."""
     try:
-        saved = json.loads((folder / RUN_FILE).read_text())
+        saved = json.loads((Path(folder) / RUN_FILE).read_text())
     except (OSError, ValueError):
-        return None
+        return {}
+    return saved if isinstance(saved, dict) else {}
+
+
+def _read_id(folder: Path, uri: str) -> str | None:
+    saved = _saved(folder)
     return saved.get("run_id") if saved.get("tracking_uri") == uri else None
 
 
@@ -90,7 +98,7 @@ def _write_id(folder: Path, uri: str, experiment_id: str, run_id: str) -> None:
 def open_run(settings: MlflowLogger, run_dir: Path):
     """(client, run id) of the run in `run_dir`: the one its folder names, else a new one
     (nested under its sweep's or search's parent run)."""
-    client = _client(settings)
+    client = _client(settings.tracking_uri)
     if found := _read_id(run_dir, client.tracking_uri):
         return client, found
     experiment_id = _experiment_id(client, settings.experiment_name)
@@ -123,11 +131,7 @@ def send_params(client, run_id: str, params: dict) -> None:
 
 
 def _provenance_tags(run_dir: Path) -> dict[str, str]:
-    try:
-        attempts = json.loads((run_dir / "provenance.json").read_text())["attempts"]
-        latest = attempts[-1]
-    except (OSError, ValueError, KeyError, IndexError, TypeError):
-        return {}
+    latest = provenance.latest_attempt(run_dir)
     tags = {f"version.{name}": str(version) for name, version in latest.get("versions", {}).items()}
     git = latest.get("git") or {}
     tags.update({f"git.{key}": str(value) for key, value in git.items()})
@@ -139,17 +143,11 @@ def _provenance_tags(run_dir: Path) -> dict[str, str]:
     return {key: value[:5000] for key, value in tags.items()}
 
 
-def _send_missing_epochs(client, run_id: str, run_dir: Path) -> None:
-    import pandas as pd
-
-    history_file = run_dir / artifacts.HISTORY_FILE
-    if not history_file.is_file():
-        return
+def _send_missing_epochs(client, run_id: str, run: Run) -> None:
     sent = {point.step for point in client.get_metric_history(run_id, "loss")}
-    history = pd.read_csv(history_file)
     metrics = [
         metric
-        for row in history.to_dict("records")
+        for row in run.history().to_dict("records")
         if int(row["epoch"]) not in sent
         for metric in _metrics({k: v for k, v in row.items() if k != "epoch"}, int(row["epoch"]))
     ]
@@ -165,7 +163,7 @@ def send_run(settings: MlflowLogger, run_dir: Path, params: dict | None = None) 
     client, run_id = open_run(settings, run_dir)
     if params is not None:
         send_params(client, run_id, params)
-    _send_missing_epochs(client, run_id, run_dir)
+    _send_missing_epochs(client, run_id, Run(run_dir))
     record = artifacts.read_metrics(run_dir) or {}
     final = {
         k: v for k, v in record.items() if k.startswith(("test_", "best_")) or k == "objective"
@@ -189,16 +187,11 @@ def send_run(settings: MlflowLogger, run_dir: Path, params: dict | None = None) 
 def end_parent(folder: Path) -> None:
     """Marks the parent run of a sweep's or search's `folder` finished (nothing when the
     folder has none; a server that fails is one warning)."""
-    try:
-        saved = json.loads((Path(folder) / RUN_FILE).read_text())
-    except (OSError, ValueError):
+    saved = _saved(folder)
+    if not saved:
         return
     try:
-        from mlflow.tracking import MlflowClient
-
-        for variable, value in _CLIENT_DEFAULTS.items():
-            os.environ.setdefault(variable, value)
-        MlflowClient(saved["tracking_uri"]).set_terminated(saved["run_id"], "FINISHED")
+        _client(saved["tracking_uri"]).set_terminated(saved["run_id"], "FINISHED")
     except Exception as error:
         log.warning("MLflow: the parent run of %s was not ended: %s", folder, error)
 

@@ -90,11 +90,9 @@ def check_fit(model: keras.Model, images: np.ndarray, settings) -> None:
         try:
             if entry is settings.loss:
                 value = user_loss(entry)(labels, probabilities)
+                np.asarray(keras.ops.convert_to_numpy(value), dtype="float64")
             else:
-                metric = user_metric(entry)
-                metric.update_state(labels, probabilities)
-                value = metric.result()
-            np.asarray(keras.ops.convert_to_numpy(value), dtype="float64")
+                _metric_value(entry, labels, probabilities)
         except ConfigError:
             raise
         except Exception as error:
@@ -111,9 +109,11 @@ def test_values(
     entries: tuple[TargetSettings, ...], labels: np.ndarray, probabilities: np.ndarray
 ) -> dict[str, float]:
     """`test_NAME` for each metric, on the test set's labels and predicted probabilities."""
-    values = {}
-    for entry in entries:
-        metric = user_metric(entry)
-        metric.update_state(labels, probabilities)
-        values[f"test_{entry.name}"] = float(keras.ops.convert_to_numpy(metric.result()))
-    return values
+    return {f"test_{entry.name}": _metric_value(entry, labels, probabilities) for entry in entries}
+
+
+def _metric_value(entry: TargetSettings, labels, probabilities) -> float:
+    """A fresh instance of the entry's metric, over these labels and probabilities."""
+    metric = user_metric(entry)
+    metric.update_state(labels, probabilities)
+    return float(keras.ops.convert_to_numpy(metric.result()))
