@@ -175,9 +175,21 @@ def test_the_readme_quotes_the_defaults_the_config_has():
         ("model=fast_cnn model.kernel_sizes=[5]", r"kernel_sizes=\[5\] needs one kernel size per"),
         ("schedule=step", None),
         ("trainer.checkpoint_monitor=val_acc", r"checkpoint_monitor='val_acc'.*'last'"),
-        ("trainer.early_stopping.monitor=accuracy", None),
-        ("trainer.early_stopping.monitor=last", r"early_stopping.monitor='last': expected"),
-        ("schedule=reduce_on_plateau schedule.monitor=val_los", "schedule.monitor='val_los'"),
+        ("callbacks.early_stopping.monitor=accuracy", None),
+        ("callbacks.early_stopping.monitor=last", r"early_stopping.monitor='last': expected"),
+        ("callbacks.early_stopping.monitor=val_loss", r"early_stopping.mode='max': val_loss imp"),
+        ("callbacks.early_stopping.monitor=val_loss callbacks.early_stopping.mode=auto", None),
+        ("+callbacks=reduce_lr_on_plateau", "sets the learning rate itself.*schedule=constant"),
+        (
+            "+callbacks=reduce_lr_on_plateau schedule=constant "
+            "callbacks.reduce_lr_on_plateau.monitor=val_los",
+            "reduce_lr_on_plateau.monitor='val_los'",
+        ),
+        (
+            "+metrics.top3._target_=keras.metrics.SparseTopKCategoricalAccuracy "
+            "callbacks.early_stopping.monitor=val_top3 callbacks.early_stopping.mode=max",
+            None,
+        ),
     ],
 )
 def test_bad_values_get_one_clear_message(override, message):

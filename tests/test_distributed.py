@@ -22,7 +22,7 @@ TINY = (
     "debug=smoke",
     "model=mlp",
     "trainer.epochs=3",
-    "trainer.early_stopping.enabled=false",
+    "~callbacks.early_stopping",
     # Averaged weights as well: swapped in for validation under every strategy, and the model
     # scored at the end holds them (the multi-worker loop finalizes them as fit does).
     "+optimizer.use_ema=true",

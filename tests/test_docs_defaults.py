@@ -30,7 +30,12 @@ PROSE = [
     ("README.md", "the default: cnn_bn, Adam one-cycle, 8 epochs", "trainer.epochs", 8),
     ("docs/data.md", "MNIST's defaults (batch 128, 8 epochs,", "trainer.batch_size", 128),
     ("docs/data.md", "MNIST's defaults (batch 128, 8 epochs,", "trainer.epochs", 8),
-    ("docs/data.md", "early stopping, no augmentation)", "trainer.early_stopping.enabled", True),
+    (
+        "docs/data.md",
+        "early stopping, no augmentation)",
+        "callbacks.early_stopping._target_",
+        "keras.callbacks.EarlyStopping",
+    ),
     ("docs/data.md", "by default\n1/12 of the training images", "dataset.validation_size", None),
     ("docs/tuning.md", "(default `val_accuracy`, `max`;", "objective.direction", "max"),
 ]

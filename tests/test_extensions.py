@@ -117,7 +117,22 @@ def test_mistakes_are_one_message_before_tensorflow(overrides, message):
 
 def test_no_user_objects_by_default():
     settings = parse_settings(smoke_config())
-    assert settings.callbacks == () and settings.metrics == () and settings.loss is None
+    assert [entry.name for entry in settings.callbacks] == ["early_stopping"]  # the preset
+    assert settings.metrics == () and settings.loss is None
+
+
+def test_callback_presets_are_files_in_the_group_turned_on_and_off_by_name():
+    def targets(*overrides):
+        return [(e.name, e.target) for e in parse_settings(smoke_config(*overrides)).callbacks]
+
+    assert targets() == [("early_stopping", "keras.callbacks.EarlyStopping")]
+    assert targets("~callbacks.early_stopping") == []
+    mine = "+callbacks.mine._target_=keras.callbacks.CSVLogger"
+    assert targets("schedule=constant", "+callbacks=reduce_lr_on_plateau", mine) == [
+        ("early_stopping", "keras.callbacks.EarlyStopping"),
+        ("reduce_lr_on_plateau", "keras.callbacks.ReduceLROnPlateau"),
+        ("mine", "keras.callbacks.CSVLogger"),
+    ]  # the presets, then the user's, in the order they run
 
 
 @pytest.mark.parametrize(
@@ -137,3 +152,30 @@ def test_what_does_not_fit_the_model_is_one_message_before_training(overrides, m
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(10, activation="softmax")])
     with pytest.raises(ConfigError, match=message):
         check_fit(model, np.zeros((2, 4), "float32"), settings)
+
+
+@pytest.mark.slow
+def test_the_presets_stop_early_and_reduce_the_rate_in_a_real_run(tmp_path):
+    def trained(name, *overrides):
+        run_dir = tmp_path / name
+        result = run_module(
+            "mnist_exp", "debug=smoke", "model=mlp", *overrides, f"hydra.run.dir={run_dir}",
+            cwd=tmp_path,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr[-3000:]
+        with open(run_dir / "history.csv") as rows:
+            return read_metrics(run_dir), list(csv.DictReader(rows))
+
+    never_better = "min_delta=100"  # no epoch improves by that much: each is a plateau
+    metrics, _ = trained(
+        "stopped", "trainer.epochs=4", "callbacks.early_stopping.patience=0",
+        f"callbacks.early_stopping.{never_better}",
+    )  # fmt: skip
+    assert metrics["status"] == "completed" and metrics["epochs_run"] == 2
+    _, history = trained(
+        "reduced", "trainer.epochs=3", "~callbacks.early_stopping", "schedule=constant",
+        "+callbacks=reduce_lr_on_plateau", "callbacks.reduce_lr_on_plateau.patience=0",
+        f"+callbacks.reduce_lr_on_plateau.{never_better}",
+    )  # fmt: skip
+    rates = [float(row["learning_rate"]) for row in history]
+    assert rates[:2] == [rates[0]] * 2 and rates[2] == pytest.approx(rates[0] / 2)

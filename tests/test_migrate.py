@@ -64,3 +64,43 @@ def test_migrating_renumbers_history_and_names_the_event_folder(tmp_path):
         "validation",
     ]
     assert migrate.migrate(run_dir, metrics, "other") == metrics  # current: nothing to do
+
+
+def _as_recorded_before_the_callbacks_group(saved: dict, *, stopping: bool) -> dict:
+    """`saved` as runs recorded it when early stopping was a trainer setting and
+    reduce_on_plateau a schedule."""
+    preset = saved["callbacks"].pop("early_stopping", None) or {"patience": 3, "min_delta": 0.0}
+    saved["trainer"]["early_stopping"] = {
+        "enabled": stopping,
+        "monitor": "val_accuracy",
+        "patience": preset["patience"],
+        "min_delta": preset["min_delta"],
+        "restore_best_weights": saved["trainer"].pop("restore_best_weights"),
+    }
+    plateau = saved["callbacks"].pop("reduce_lr_on_plateau", None)
+    if plateau:
+        saved["schedule"] = {
+            "name": "reduce_on_plateau",
+            "monitor": plateau["monitor"],
+            "factor": plateau["factor"],
+            "patience": plateau["patience"],
+            "min_learning_rate": plateau["min_lr"],
+        }
+    return saved
+
+
+def test_early_stopping_and_reduce_on_plateau_move_into_the_callbacks_presets(tmp_path):
+    for overrides, stopping in [
+        (["callbacks.early_stopping.patience=5"], True),
+        (["schedule=constant", "+callbacks=reduce_lr_on_plateau", "~callbacks.early_stopping"],
+         False),
+    ]:  # fmt: skip
+        cfg = compose_config(*overrides)
+        saved = OmegaConf.to_container(cfg, resolve=False)
+        old = _as_recorded_before_the_callbacks_group(saved, stopping=stopping)
+        run_dir = tmp_path / str(stopping)
+        record.write_record(run_dir, OmegaConf.create(old), {}, [])
+        (run_dir / "metrics.json").write_text(json.dumps({"status": "completed"}))
+        assert record.config_differences(migrate.upgraded_config(OmegaConf.create(old)), cfg) == []
+        assert decide(run_dir, cfg).action is Action.SKIP  # the same experiment, not "another"
+        assert "early_stopping" in (run_dir / record.CONFIG_FILE).read_text()  # never rewritten

@@ -45,7 +45,7 @@ def test_a_run_and_its_continuation_are_one_mlflow_run(server, tmp_path, monkeyp
 
     monkeypatch.setattr("mnist_exp.training.engine.remove_backups", lambda run_dir: None)
     cfg = smoke_config(
-        "model=mlp", "trainer.epochs=3", "trainer.early_stopping.enabled=false",
+        "model=mlp", "trainer.epochs=3", "~callbacks.early_stopping",
         "logger=mlflow", f"logger.tracking_uri={server}", "logger.experiment_name=one_run",
         "+logger.tags.team=vision",
     )  # fmt: skip

@@ -29,7 +29,7 @@ SLOW_ENOUGH = (
     "model=cnn_small",
     "trainer.epochs=6",
     "trainer.deterministic=true",
-    "trainer.early_stopping.enabled=false",
+    "~callbacks.early_stopping",
     "dataset.max_train_examples=1500",
 )
 
@@ -82,7 +82,7 @@ def interrupted_run(run_dir, monkeypatch, *overrides):
         "model=mlp",
         "trainer.epochs=3",
         "trainer.deterministic=true",
-        "trainer.early_stopping.enabled=false",
+        "~callbacks.early_stopping",
         *overrides,
     )
     finished = run_experiment(cfg, run_dir)
@@ -205,7 +205,7 @@ def test_a_full_disk_fails_the_run_with_one_message_and_keeps_the_last_backup(
         "model=mlp",
         "trainer.epochs=3",
         "trainer.deterministic=true",
-        "trainer.early_stopping.enabled=false",
+        "~callbacks.early_stopping",
     )
     with pytest.raises(disk.NoSpaceLeft, match=r"no space left on /.* for the epoch 2 backup"):
         run_experiment(cfg, tmp_path)
@@ -252,7 +252,7 @@ def test_a_run_stopped_before_its_first_epoch_ended_continues_from_the_start(tmp
     run continues in place from epoch 1 (a sweep run again does this), and completes."""
     from mnist_exp.training import stop
 
-    cfg = smoke_config("model=mlp", "trainer.epochs=2", "trainer.early_stopping.enabled=false")
+    cfg = smoke_config("model=mlp", "trainer.epochs=2", "~callbacks.early_stopping")
     with pytest.raises(KeyboardInterrupt), stop.interrupt_on_signals():
         stop._requested.append("SIGTERM")  # stops at the first step
         run_experiment(cfg, tmp_path)
@@ -327,7 +327,7 @@ def test_an_interrupt_that_surfaces_as_another_error_is_recorded_as_interrupted(
         stop._requested.append("SIGTERM")
         raise SystemError(mangled)
 
-    cfg = smoke_config("model=mlp", "trainer.epochs=2", "trainer.early_stopping.enabled=false")
+    cfg = smoke_config("model=mlp", "trainer.epochs=2", "~callbacks.early_stopping")
     monkeypatch.setattr(engine, "fit", fit_stopped_in_c_code)
     with pytest.raises(KeyboardInterrupt, match="SIGTERM"), stop.interrupt_on_signals():
         run_experiment(cfg, tmp_path)

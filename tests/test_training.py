@@ -122,7 +122,7 @@ def test_averaged_weights_are_validated_saved_and_scored_while_training_goes_on_
         "trainer.epochs=3",
         "trainer.deterministic=true",
         "trainer.checkpoint_monitor=last",
-        "trainer.early_stopping.enabled=false",
+        "~callbacks.early_stopping",
     )
     raw = run_experiment(smoke_config(*overrides), tmp_path / "raw")
     cfg = smoke_config(*overrides, "+optimizer.use_ema=true", "+optimizer.ema_momentum=0.9")

@@ -403,7 +403,7 @@ def test_retrain_runs_the_exported_preset_as_a_normal_run(tmp_path):
         "tuner.max_epochs=1",
         "tuning.retrain=true",
         "tuning.retrain_epochs=2",
-        "tuning.retrain_overrides=['trainer.early_stopping.patience=1']",
+        "tuning.retrain_overrides=['callbacks.early_stopping.patience=1']",
     )
     retrained = summary["retrain"]
     assert retrained["status"] == "completed" and retrained["epochs_run"] == 2
@@ -411,7 +411,7 @@ def test_retrain_runs_the_exported_preset_as_a_normal_run(tmp_path):
     best_trial = tmp_path / "search" / "trials" / f"trial_{summary['best_trial']}" / "seed_0"
     differences = config_differences(read_config(best_trial), read_config(run_dir))
     assert [line.split(":")[0] for line in differences] == [
-        "trainer.early_stopping.patience",
+        "callbacks.early_stopping.patience",
         "trainer.epochs",
     ], "the retrain is the best trial's config plus the retrain overrides, nothing else"
     assert (
@@ -420,7 +420,7 @@ def test_retrain_runs_the_exported_preset_as_a_normal_run(tmp_path):
     )
     config = OmegaConf.load(run_dir / ".hydra" / "config.yaml")
     best = summary["best_values"]
-    assert config.trainer.early_stopping.patience == 1
+    assert config.callbacks.early_stopping.patience == 1
     assert config.optimizer.learning_rate == best["optimizer.learning_rate"]
     assert list(config.model.hidden_units) == best["model.hidden_units"]
     assert "test accuracy" in (tmp_path / "search" / "experiment" / "search_best.yaml").read_text()

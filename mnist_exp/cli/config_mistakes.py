@@ -23,6 +23,16 @@ from mnist_exp.settings import CONFIG_DIR
 
 TUNER_GROUPS = ("search", "tuner")
 ADDED_GROUPS = ("experiment",)  # chosen with +GROUP=NAME; GROUP=NAME is taken as that
+# Settings that moved (runs recorded before are read by runs.migrate): what to type now,
+# by the longest key or group=option that an override starts with.
+MOVED = {
+    "trainer.early_stopping": "early stopping is the callbacks preset callbacks.early_stopping "
+    "now: callbacks.early_stopping.KEY=VALUE (monitor, mode, patience, min_delta)",
+    "trainer.early_stopping.enabled": "~callbacks.early_stopping turns early stopping off now",
+    "trainer.early_stopping.restore_best_weights": "it is trainer.restore_best_weights now",
+    "schedule=reduce_on_plateau": "it is a callbacks preset now: schedule=constant "
+    "+callbacks=reduce_lr_on_plateau",
+}
 
 
 def with_added_groups(argv: list[str]) -> list[str]:
@@ -87,7 +97,14 @@ def config_problem(config_name: str, overrides: list[str], config_dir: str | Non
     return None
 
 
+def _moved(typed: str) -> str | None:
+    starts = [key for key in MOVED if typed == key or typed.startswith(f"{key}.")]
+    return f"{typed}: {MOVED[max(starts, key=len)]}" if starts else None
+
+
 def _no_such_option(group: str, option: str, options: list[str]) -> str:
+    if moved := _moved(f"{group}={option}"):
+        return moved
     close = difflib.get_close_matches(option, options, n=2, cutoff=0.5)
     guess = f"; did you mean {' or '.join(f'{group}={c}' for c in close)}?" if close else "."
     return f"{group}={option}: there is no such {group}{guess} The options: {', '.join(options)}"
@@ -101,6 +118,8 @@ def _explain(message: str, defaults: DictConfig, config_name: str) -> str:
         if config_name == "config" and name in TUNER_GROUPS:
             return f"{name}=...: {name} is a choice of the tuner (mnist-exp-tune), not of training"
         return f"{name}=...: no {name} is chosen by default; add one with +{name}=NAME"
+    if key and (moved := _moved(key.group(1))):
+        return moved
     if key:
         name = key.group(1)
         parts, node, depth = name.split("."), defaults, 0

@@ -20,6 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from mnist_exp import safe_files
 from mnist_exp.runs import artifacts
+from mnist_exp.settings.schema import EPOCH_LOG_KEYS
 
 RUN_FORMAT = 2
 FORMAT_KEY = "run_format"
@@ -67,23 +68,59 @@ def run_format(metrics: dict) -> int:
 
 
 def upgraded_config(config: DictConfig) -> DictConfig:
-    """`config` with the keys its options gained since it was recorded (a copy when any)."""
+    """`config` with its moved settings in their places and the keys its options gained since
+    it was recorded (a copy when any)."""
+    upgraded = OmegaConf.to_container(config, resolve=False)
+    moved = _move_settings(upgraded)
+    added = _add_keys(upgraded)
+    return OmegaConf.create(upgraded) if moved or added else config
+
+
+def _add_keys(config: dict) -> bool:
     missing = {
         (group, key): value
         for (group, option), added in ADDED_KEYS.items()
-        if isinstance(config.get(group), DictConfig) and option in (None, config[group].get("name"))
+        if isinstance(config.get(group), dict) and option in (None, config[group].get("name"))
         for key, value in added.items()
         if key not in config[group]
     }
-    missing_top = {key: value for key, value in ADDED_TOP_LEVEL_KEYS.items() if key not in config}
-    if not missing and not missing_top:
-        return config
-    config = OmegaConf.create(OmegaConf.to_container(config, resolve=False))
     for (group, key), value in missing.items():
         config[group][key] = value
-    for key, value in missing_top.items():
-        config[key] = value
-    return config
+    missing_top = {key: value for key, value in ADDED_TOP_LEVEL_KEYS.items() if key not in config}
+    config.update(missing_top)
+    return bool(missing or missing_top)
+
+
+def _move_settings(config: dict) -> bool:
+    """trainer.early_stopping became the callbacks preset `early_stopping` (its
+    restore_best_weights trainer.restore_best_weights), and schedule=reduce_on_plateau the
+    preset `reduce_lr_on_plateau` beside a constant rate."""
+    presets = {}
+    stopping = config.get("trainer", {}).pop("early_stopping", None)
+    if stopping is not None:
+        config["trainer"]["restore_best_weights"] = stopping.get("restore_best_weights", True)
+        if stopping.get("enabled", True):
+            presets["early_stopping"] = {
+                "_target_": "keras.callbacks.EarlyStopping",
+                "monitor": stopping["monitor"],
+                "mode": EPOCH_LOG_KEYS[stopping["monitor"]],
+                "patience": stopping["patience"],
+                "min_delta": stopping["min_delta"],
+            }
+    schedule = config.get("schedule", {})
+    if schedule.get("name") == "reduce_on_plateau":
+        config["schedule"] = {"name": "constant"}
+        presets["reduce_lr_on_plateau"] = {
+            "_target_": "keras.callbacks.ReduceLROnPlateau",
+            "monitor": schedule["monitor"],
+            "mode": EPOCH_LOG_KEYS[schedule["monitor"]],
+            "factor": schedule["factor"],
+            "patience": schedule["patience"],
+            "min_lr": schedule["min_learning_rate"],
+        }
+    if presets:
+        config["callbacks"] = {**presets, **(config.get("callbacks") or {})}
+    return stopping is not None or bool(presets)
 
 
 def class_names(metrics: dict, config: DictConfig) -> tuple[str, ...]:

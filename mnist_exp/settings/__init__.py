@@ -58,7 +58,7 @@ class ExperimentSettings:
     trainer: TrainerSettings
     strategy: StrategySettings
     precision: PrecisionSettings
-    callbacks: tuple[TargetSettings, ...]  # the user's, run after mnist_exp's own
+    callbacks: tuple[TargetSettings, ...]  # presets and the user's, after mnist_exp's own
     metrics: tuple[TargetSettings, ...]  # the user's, beside accuracy
     loss: TargetSettings | None  # None: the built-in cross-entropy
     logger: LoggerSettings
@@ -75,6 +75,12 @@ class ExperimentSettings:
             "strategy=multi_worker trains in its own loop, with the built-in loss and accuracy "
             "only: remove metrics.* and loss._target_, or train on one machine.",
         )
+        for entry in self.callbacks:  # Keras would refuse at the first plateau, mid-run
+            require(
+                not entry.target.endswith(".ReduceLROnPlateau") or self.schedule.name == "constant",
+                f"{entry.key} ({entry.target}) sets the learning rate itself, and "
+                f"schedule={self.schedule.name} sets it at every step: add schedule=constant.",
+            )
 
     @property
     def learning_rate(self) -> float:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from omegaconf import DictConfig, OmegaConf
 
-from mnist_exp.settings.schema import EPOCH_LOG_KEYS, require
+from mnist_exp.settings.schema import EPOCH_LOG_KEYS, check_log_key, require
 
 # Columns a metric may not take: the run's own.
 _TAKEN = {key.removeprefix("val_") for key in EPOCH_LOG_KEYS} | {"learning_rate"}
@@ -69,7 +69,27 @@ def parse_named_targets(cfg: DictConfig, section: str) -> tuple[TargetSettings, 
                 f"{entry.key}: the run's own columns are {', '.join(sorted(_TAKEN))} (and val_ "
                 "ones); name your metric otherwise.",
             )
+    else:
+        metrics = [name for name, node in _section(cfg, "metrics").items() if node is not None]
+        for entry in entries:
+            _check_monitor(entry, (*metrics, *(f"val_{name}" for name in metrics)))
     return entries
+
+
+def _check_monitor(entry: TargetSettings, metric_columns: tuple[str, ...]) -> None:
+    """A callback's `monitor` names a column of the history, and its `mode` agrees with it:
+    Keras only warns, at each epoch's end, about a monitor it does not find."""
+    monitor = entry.keyword_arguments.get("monitor")
+    if monitor is None:
+        return
+    check_log_key(f"{entry.key}.monitor", monitor, metric_columns)
+    mode = entry.keyword_arguments.get("mode", "auto")
+    expected = EPOCH_LOG_KEYS.get(monitor)
+    require(
+        mode == "auto" or expected in (None, mode),
+        f"{entry.key}.mode={mode!r}: {monitor} improves towards {expected}; set "
+        f"{entry.key}.mode={expected}.",
+    )
 
 
 def parse_loss(cfg: DictConfig) -> TargetSettings | None:

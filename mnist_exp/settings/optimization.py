@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from omegaconf import DictConfig, OmegaConf
 
-from mnist_exp.settings.schema import OptionSettings, check_log_key, require
+from mnist_exp.settings.schema import OptionSettings, require
 
 
 @dataclass(frozen=True)
@@ -111,17 +111,3 @@ class OneCycleSchedule(ScheduleSettings, option="one_cycle"):
         super().__post_init__()
         require(0 < self.peak_fraction < 1, "schedule.peak_fraction must be in (0, 1).")
         require(0 <= self.final_fraction <= 1, "schedule.final_fraction must be in [0, 1].")
-
-
-@dataclass(kw_only=True)
-class ReduceOnPlateauSchedule(ScheduleSettings, option="reduce_on_plateau"):
-    monitor: str
-    factor: float
-    patience: int
-    min_learning_rate: float
-
-    def __post_init__(self):
-        super().__post_init__()
-        check_log_key("schedule.monitor", self.monitor)
-        require(0 < self.factor < 1, "schedule.factor must be in (0, 1).")
-        require(self.patience >= 0, "schedule.patience must be >= 0.")

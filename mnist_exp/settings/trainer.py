@@ -9,15 +9,6 @@ from mnist_exp.settings.schema import EPOCH_LOG_KEYS, LAST_EPOCH, check_log_key,
 
 
 @dataclass(kw_only=True)
-class EarlyStoppingSettings:
-    enabled: bool
-    monitor: str
-    patience: int
-    min_delta: float
-    restore_best_weights: bool
-
-
-@dataclass(kw_only=True)
 class TrainerSettings:
     epochs: int
     batch_size: int
@@ -31,7 +22,7 @@ class TrainerSettings:
     progress: str
     histogram_freq: int  # TensorBoard weight histograms every N epochs (0: none)
     write_graph: bool  # the model graph in TensorBoard
-    early_stopping: EarlyStoppingSettings
+    restore_best_weights: bool  # the test set scored with the best epoch's weights
 
     def __post_init__(self):
         require(self.epochs >= 1, f"trainer.epochs={self.epochs} must be >= 1.")
@@ -51,9 +42,7 @@ class TrainerSettings:
             self.progress in ("auto", "on", "off"),
             f"trainer.progress={self.progress!r}: expected auto, on or off.",
         )
-        require(self.early_stopping.patience >= 0, "trainer.early_stopping.patience must be >= 0.")
         check_log_key("trainer.checkpoint_monitor", self.checkpoint_monitor, (LAST_EPOCH,))
-        check_log_key("trainer.early_stopping.monitor", self.early_stopping.monitor)
 
 
 def better_direction(log_key: str) -> str:

@@ -39,7 +39,7 @@ def _of_kind(made, entry: TargetSettings, kind: type, expected: str):
     return made
 
 
-def user_callbacks(entries: tuple[TargetSettings, ...]) -> list[keras.callbacks.Callback]:
+def config_callbacks(entries: tuple[TargetSettings, ...]) -> list[keras.callbacks.Callback]:
     return [
         _of_kind(_made(entry), entry, keras.callbacks.Callback, "a keras.callbacks.Callback")
         for entry in entries

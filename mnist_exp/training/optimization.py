@@ -9,7 +9,6 @@ from hydra.utils import instantiate
 
 from mnist_exp.errors import ConfigError
 from mnist_exp.settings import OptimizerSettings, ScheduleSettings
-from mnist_exp.settings.trainer import better_direction
 
 
 @keras.saving.register_keras_serializable(package="mnist_exp")
@@ -46,13 +45,13 @@ class OneCycle(keras.optimizers.schedules.LearningRateSchedule):
 def build_learning_rate(
     schedule: ScheduleSettings, *, learning_rate: float, steps_per_epoch: int, epochs: int
 ):
-    """Returns a float (constant, reduce_on_plateau) or a LearningRateSchedule.
+    """Returns a float (constant) or a LearningRateSchedule.
 
     Epoch-valued settings (warmup_epochs, decay_epochs, boundaries) are converted to steps.
     """
     total_steps = max(1, steps_per_epoch * epochs)
     schedules = keras.optimizers.schedules
-    if schedule.name in ("constant", "reduce_on_plateau"):
+    if schedule.name == "constant":
         return learning_rate
     if schedule.name == "exponential":
         return schedules.ExponentialDecay(
@@ -77,21 +76,6 @@ def build_learning_rate(
     if schedule.name == "one_cycle":
         return OneCycle(learning_rate, total_steps, schedule.peak_fraction, schedule.final_fraction)
     raise ConfigError(f"Unknown schedule '{schedule.name}'.")
-
-
-def schedule_callbacks(schedule: ScheduleSettings) -> list[keras.callbacks.Callback]:
-    """Callbacks a schedule needs: ReduceLROnPlateau for `reduce_on_plateau`, else none."""
-    if schedule.name != "reduce_on_plateau":
-        return []
-    return [
-        keras.callbacks.ReduceLROnPlateau(
-            monitor=schedule.monitor,
-            mode=better_direction(schedule.monitor),
-            factor=schedule.factor,
-            patience=schedule.patience,
-            min_lr=schedule.min_learning_rate,
-        )
-    ]
 
 
 def build_optimizer(optimizer: OptimizerSettings, learning_rate) -> keras.optimizers.Optimizer:

@@ -11,7 +11,6 @@ import keras
 from mnist_exp.reporting.tensorboard_names import tensorboard_dir
 from mnist_exp.runs import artifacts
 from mnist_exp.settings import ExperimentSettings
-from mnist_exp.settings.trainer import better_direction
 from mnist_exp.training.averaging import with_averaged_weights
 from mnist_exp.training.backup import with_backup
 from mnist_exp.training.batch_plan import BatchPlan
@@ -25,8 +24,7 @@ from mnist_exp.training.callbacks import (
     TensorBoardEpochs,
 )
 from mnist_exp.training.epoch_progress import ProgressBar, wanted
-from mnist_exp.training.extensions import user_callbacks
-from mnist_exp.training.optimization import schedule_callbacks
+from mnist_exp.training.extensions import config_callbacks
 
 
 @dataclass(frozen=True)
@@ -57,18 +55,10 @@ def build_callbacks(
         callbacks.append(ProgressBar(trainer.epochs, plan.steps_per_epoch, plan.global_batch))
     if trainer.terminate_on_nan:
         callbacks.append(keras.callbacks.TerminateOnNaN())
-    callbacks += [epoch_logger, saver, *schedule_callbacks(settings.schedule)]
-    stopping = trainer.early_stopping
-    if stopping.enabled:
-        callbacks.append(
-            keras.callbacks.EarlyStopping(
-                monitor=stopping.monitor,
-                mode=better_direction(stopping.monitor),
-                patience=stopping.patience,
-                min_delta=stopping.min_delta,
-            )
-        )
-    callbacks += user_callbacks(settings.callbacks)  # then those that record each epoch's logs
+    callbacks += [epoch_logger, saver]
+    # the config's (presets such as early stopping, then the user's); then those that record
+    # each epoch's logs
+    callbacks += config_callbacks(settings.callbacks)
     if tracker is not None:
         callbacks.append(EpochsTo(tracker.epoch))
     callbacks += [

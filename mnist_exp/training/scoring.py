@@ -104,7 +104,7 @@ def score(
     initial_epoch: int,
 ) -> Scores:
     """The run's metrics: the history's, then the test set's with the best checkpoint's
-    weights restored when early stopping asks for them."""
+    weights restored when trainer.restore_best_weights asks for them."""
     history = read_history(output_dir)
     summary = HistorySummary.of(history)
     metrics = summary.metrics()
@@ -118,7 +118,7 @@ def score(
     saver, epoch_logger = run.saver, run.epoch_logger
     scored_epoch = metrics["epochs_run"]
     if (
-        settings.trainer.early_stopping.restore_best_weights
+        settings.trainer.restore_best_weights
         and saver.best_epoch is not None
         and saver.best_epoch != scored_epoch  # the last epoch's weights are the model's own
     ):

@@ -11,6 +11,7 @@ import logging
 from omegaconf import OmegaConf
 
 from mnist_exp.settings import CONFIG_DIR, AugmentSettings, ExperimentSettings
+from mnist_exp.settings.extensions import TargetSettings, parse_named_targets
 from mnist_exp.settings.schema import parse_section
 
 log = logging.getLogger(__name__)
@@ -20,13 +21,9 @@ log = logging.getLogger(__name__)
 # pick an epoch by (one run's val_loss went 0.46 -> 10 -> 3.5 while its training accuracy
 # rose; stopped early on it, its test accuracy was 0.77 where the last epoch scores 1.0).
 # docs/data.md has the figures.
-SMALL_DATA_TRAINER = {
-    "batch_size": 16,
-    "epochs": 30,
-    "early_stopping.enabled": False,
-    "checkpoint_monitor": "last",
-}
+SMALL_DATA_TRAINER = {"batch_size": 16, "epochs": 30, "checkpoint_monitor": "last"}
 SMALL_DATA_AUGMENT = "light"  # in place of "none"
+SMALL_DATA_DROPPED = "early_stopping"  # the callbacks preset, as packaged
 
 
 def _packaged(group: str, option: str):
@@ -39,15 +36,16 @@ def _augment(option: str) -> AugmentSettings:
     )
 
 
-def _value(section, key: str):
-    for part in key.split("."):
-        section = getattr(section, part)
-    return section
+def _preset_callback(name: str) -> TargetSettings:
+    cfg = OmegaConf.create({"callbacks": _packaged("callbacks", name)})
+    (entry,) = parse_named_targets(cfg, "callbacks")
+    return entry
 
 
 def for_data(settings: ExperimentSettings, num_train: int) -> tuple[ExperimentSettings, dict]:
     """`settings` for `num_train` training images, and what was changed for them
-    ({"trainer.KEY": value, "augment": name}; empty when nothing was)."""
+    ({"trainer.KEY": value, "callbacks.early_stopping": None, "augment": name}; empty when
+    nothing was)."""
     below = getattr(settings.dataset, "small_below", 0)
     if num_train >= below:
         return settings, {}
@@ -55,22 +53,22 @@ def for_data(settings: ExperimentSettings, num_train: int) -> tuple[ExperimentSe
     trainer = {
         key: value
         for key, value in SMALL_DATA_TRAINER.items()
-        if _value(settings.trainer, key) == OmegaConf.select(defaults, key)
+        if getattr(settings.trainer, key) == defaults[key]
     }
+    stopping = _preset_callback(SMALL_DATA_DROPPED)
+    callbacks = tuple(entry for entry in settings.callbacks if entry != stopping)
     augment = settings.augment == _augment("none")
-    if not trainer and not augment:
+    if not trainer and not augment and callbacks == settings.callbacks:
         return settings, {}
-    stopping = {key.split(".")[1]: value for key, value in trainer.items() if "." in key}
     adapted = dataclasses.replace(
         settings,
-        trainer=dataclasses.replace(
-            settings.trainer,
-            **{key: value for key, value in trainer.items() if "." not in key},
-            early_stopping=dataclasses.replace(settings.trainer.early_stopping, **stopping),
-        ),
+        trainer=dataclasses.replace(settings.trainer, **trainer),
+        callbacks=callbacks,
         augment=_augment(SMALL_DATA_AUGMENT) if augment else settings.augment,
     )
     changed = {f"trainer.{key}": value for key, value in trainer.items()}
+    if callbacks != settings.callbacks:
+        changed[stopping.key] = None
     if augment:
         changed["augment"] = SMALL_DATA_AUGMENT
     log.info(
@@ -78,6 +76,9 @@ def for_data(settings: ExperimentSettings, num_train: int) -> tuple[ExperimentSe
         "defaults. Set them yourself, or dataset.small_below=0, to keep others.",
         num_train,
         below,
-        ", ".join(f"{key}={str(value).lower()}" for key, value in changed.items()),
+        ", ".join(
+            f"~{key}" if value is None else f"{key}={str(value).lower()}"
+            for key, value in changed.items()
+        ),
     )
     return adapted, changed
