@@ -15,13 +15,14 @@ from dataclasses import dataclass
 class Command:
     script: str  # the console script
     module: str  # `python -m MODULE` runs the same thing
-    target: str  # the console script's entry point, "module:function"
+    target: str  # the console script's entry point, "module:function"; the commands that
+    # start runs are started from mnist_exp/__main__.py (exits.start_command)
 
 
 COMMANDS = {
     "train": Command("mnist-exp", "mnist_exp", "mnist_exp.__main__:main"),
-    "resume": Command("mnist-exp-resume", "mnist_exp.cli.resume", "mnist_exp.cli.resume:main"),
-    "tune": Command("mnist-exp-tune", "mnist_exp.cli.tune", "mnist_exp.cli.tune:main"),
+    "resume": Command("mnist-exp-resume", "mnist_exp.cli.resume", "mnist_exp.__main__:resume"),
+    "tune": Command("mnist-exp-tune", "mnist_exp.cli.tune", "mnist_exp.__main__:tune"),
     "compare": Command("mnist-exp-compare", "mnist_exp.cli.compare", "mnist_exp.cli.compare:main"),
     "board": Command("mnist-exp-board", "mnist_exp.cli.board", "mnist_exp.cli.board:main"),
     "ensemble": Command(

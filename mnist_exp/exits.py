@@ -9,8 +9,10 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
+import signal
 import sys
 from collections.abc import Callable
 from typing import NoReturn
@@ -50,6 +52,24 @@ def run_app(app: Callable[[], object]) -> None:
     try:
         app()
     except KeyboardInterrupt:
+        sys.exit(INTERRUPTED)
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
+
+
+def start_command(module: str, command: str) -> int | None:
+    """Runs `module`'s main(), a command that starts runs, with SIGTERM taken as Ctrl-C from
+    the first moment: a stop signal that lands while Python imports the command or Hydra
+    composes its config ends it with INTERRUPTED and one line, never a traceback or a death
+    by signal. Once a run holds its folder, the run's own handling (training/stop.py) takes
+    over, records it as interrupted and says how to continue."""
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        return importlib.import_module(module).main()
+    except KeyboardInterrupt:
+        print(f"{command}: interrupted.", file=sys.stderr)
         sys.exit(INTERRUPTED)
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -91,7 +93,7 @@ def test_a_run_directory_is_held_by_one_process(tmp_path):
     # 3000 epochs: still running when killed, however fast the machine.
     holder = subprocess.Popen(
         [sys.executable, "-m", "mnist_exp", *SMOKE, "model=mlp", "trainer.epochs=3000",
-         "trainer.early_stopping.enabled=false", f"hydra.run.dir={run_dir}"],
+         "~callbacks.early_stopping", f"hydra.run.dir={run_dir}"],
         cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
@@ -135,10 +137,25 @@ def start_a_long_run(tmp_path, run_dir):
     env = {**os.environ, "HOME": str(tmp_path), "MNIST_EXP_CACHE": str(tmp_path / "cache")}
     process = subprocess.Popen(
         [sys.executable, "-m", "mnist_exp", *SMOKE, "model=mlp", "trainer.epochs=3000",
-         "trainer.early_stopping.enabled=false", f"hydra.run.dir={run_dir}"],
+         "~callbacks.early_stopping", f"hydra.run.dir={run_dir}"],
         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     return process, env
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["Ctrl-C", "SIGTERM"])
+def test_a_stop_signal_while_the_command_starts_ends_it_quietly(tmp_path, stop):
+    """While Python imports the command and Hydra composes its config (before the run holds a
+    folder): exit 130 and one line, never a traceback or a death by signal."""
+    for after in (0.15, 0.3, 0.6, 1.0):
+        process, _ = start_a_long_run(tmp_path, tmp_path / "D")
+        time.sleep(after)
+        process.send_signal(stop)
+        output, _ = process.communicate(timeout=60)
+        assert process.returncode == 130, (after, process.returncode, output[-2000:])
+        assert "Traceback" not in output, (after, output[-2000:])
+        shutil.rmtree(tmp_path / "D", ignore_errors=True)
 
 
 def wait_while_running(process, condition, seconds: float = 120) -> None:

@@ -1,5 +1,6 @@
-"""`mnist-exp [overrides]` (`python -m mnist_exp`): train and evaluate one experiment, `-m` a
-sweep, `resume=RUN_DIR` continue a run. The logic is in mnist_exp.training."""
+"""`mnist-exp [overrides]` (`python -m mnist_exp`, which starts it through
+`exits.start_command`): train and evaluate one experiment, `-m` a sweep, `resume=RUN_DIR`
+continue a run. The logic is in mnist_exp.training."""
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -41,7 +42,3 @@ def main() -> None:
     run_app(run)
     if _single_run_finished:
         leave_without_teardown()
-
-
-if __name__ == "__main__":
-    main()
