@@ -7,11 +7,14 @@ working directory (console scripts do not put it on sys.path by themselves).
 
 from __future__ import annotations
 
+import ast
 import importlib
 import importlib.util
 import os
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 
 from mnist_exp.errors import ConfigError
 
@@ -66,3 +69,55 @@ def import_target(target: str, key: str) -> Callable:
             f"function '{attribute}'."
         )
     return function
+
+
+@dataclass(frozen=True)
+class Parameters:
+    """A function's parameters as its source writes them: each name with its annotation's
+    last name (`Rate` for `dropout_rate: Rate`; None without one), the ones without a
+    default, and whether it takes any keyword (`**kwargs`)."""
+
+    annotations: dict[str, str | None]
+    required: tuple[str, ...]
+    any_keyword: bool
+
+
+def read_parameters(target: str, key: str) -> Parameters | None:
+    """The parameters of the function `target` names, read from its module's source without
+    running it (no TensorFlow start for a builder's checks); None when the source does not
+    define it with a plain `def`, or is not Python source.
+
+    Raises:
+        ConfigError: the module cannot be found (see `find_module`).
+    """
+    find_module(target, key)
+    module, attribute = _split(target, key)
+    try:
+        origin = importlib.util.find_spec(module).origin
+        tree = ast.parse(Path(origin).read_bytes())
+    except Exception:  # a package's own import failing is reported when it is imported
+        return None
+    found = [
+        node
+        for node in tree.body
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == attribute
+    ]
+    if not found:
+        return None
+    arguments = found[-1].args
+    positional = [*arguments.posonlyargs, *arguments.args]
+    with_defaults = len(arguments.defaults)
+    required = [a.arg for a in positional[: len(positional) - with_defaults]]
+    required += [
+        a.arg
+        for a, default in zip(arguments.kwonlyargs, arguments.kw_defaults, strict=True)
+        if default is None
+    ]
+    return Parameters(
+        annotations={
+            a.arg: ast.unparse(a.annotation).rpartition(".")[2] if a.annotation else None
+            for a in [*positional, *arguments.kwonlyargs]
+        },
+        required=tuple(required),
+        any_keyword=arguments.kwarg is not None,
+    )

@@ -83,6 +83,8 @@ def test_unknown_option_lists_available_options(tmp_path):
         (["schedule=reduce_on_plateau"], "config",
          "schedule=reduce_on_plateau: it is a callbacks preset now: schedule=constant +callbacks="),
         (["+model=cnn"], "config", "+model=...: model is already chosen; drop the +"),
+        (["+trainer.epochs=3"], "config", "+trainer.epochs=...: trainer.epochs is already set; "
+         "drop the + to change it (trainer.epochs=VALUE)"),
         (["search=smoke"], "config", "search is a choice of the tuner (mnist-exp-tune)"),
         (["model=mlp,cnnx"], "config", "model=cnnx: there is no such model; did you mean"),
         (["model=["], "config", "cannot read an override: no viable alternative at input '['"),

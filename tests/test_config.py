@@ -9,7 +9,7 @@ from hydra import compose, initialize_config_dir
 from hydra.errors import MissingConfigException
 
 from mnist_exp.errors import ConfigError
-from mnist_exp.settings import ModelSettings, parse_settings
+from mnist_exp.settings import parse_settings
 
 
 def options(group: str) -> list[str]:
@@ -27,13 +27,15 @@ def test_readme_lists_every_option_of_every_group(group):
     assert not missing, f"README's {group} row lacks {missing}"
 
 
-def test_each_model_option_has_its_settings_class_and_builder():
-    import importlib
+def test_each_model_option_names_its_builder_whose_keys_it_sets():
+    from mnist_exp.targets import read_parameters
 
-    assert sorted(ModelSettings.options) == options("model")
-    for settings in ModelSettings.options.values():
-        module, _, function = settings.builder.rpartition(".")
-        assert callable(getattr(importlib.import_module(module), function)), settings
+    for model in options("model"):
+        settings = parse_settings(smoke_config(f"model={model}"))
+        assert settings.model.builder == f"mnist_exp.models.{model}.build_model"
+        parameters = read_parameters(settings.model.builder, "model._target_")
+        typed = {key: kind for key, kind in parameters.annotations.items() if kind}
+        assert set(settings.model.arguments()) == set(typed) - {"input_shape", "num_classes"}
 
 
 @pytest.mark.parametrize("model", options("model"))
@@ -172,7 +174,8 @@ def test_the_readme_quotes_the_defaults_the_config_has():
         ("augment.elastic_sigma=0", r"elastic_sigma=0.0 must be in 0.5..14"),
         ("augment.plain_final_share=0.6", r"plain_final_share=0.6 must be in \[0, 0.5\]"),
         ("model=fast_cnn", None),
-        ("model=fast_cnn model.kernel_sizes=[5]", r"kernel_sizes=\[5\] needs one kernel size per"),
+        ("model.dropout_rate=abc", "model.dropout_rate='abc' must be a number in"),
+        ("model.convs_per_block=1.5", r"model.convs_per_block=1.5 must be an integer >= 1"),
         ("schedule=step", None),
         ("trainer.checkpoint_monitor=val_acc", r"checkpoint_monitor='val_acc'.*'last'"),
         ("callbacks.early_stopping.monitor=accuracy", None),
@@ -212,6 +215,11 @@ def test_fast_cnn_too_deep_for_the_image_names_the_stage():
 
     with pytest.raises(ValueError, match="stage 2: a 5x5 feature map is too small"):
         build_model(0, [5, 3, 5])
+    with pytest.raises(ValueError, match=r"kernel_sizes=\[5\] needs one kernel size per entry"):
+        fast_cnn.build_model(
+            input_shape=(28, 28, 1), num_classes=10, crop=0, filters=[8, 8], kernel_sizes=[5],
+            dense_units=16, dropout_rate=0.0, l2_regularization=0.0,
+        )  # fmt: skip
     with pytest.raises(ValueError, match="model.crop=14 leaves nothing of a 28x28 image"):
         build_model(14, [3])
     # The crop is inside the model: it takes whole images and sees their middle.

@@ -18,6 +18,7 @@ def format_1_run(tmp_path, *overrides):
     del saved["strategy"]["cpu_devices"]
     del saved["augment"]["erasing_probability"], saved["augment"]["erasing_size"]
     del saved["augment"]["elastic_alpha"], saved["augment"]["elastic_sigma"]
+    del saved["model"]["_target_"]  # built-in models were named by their option alone
     run_dir = tmp_path / "old"
     record.write_record(run_dir, OmegaConf.create(saved), {}, [])
     (run_dir / "metrics.json").write_text(json.dumps({"status": "completed"}))
@@ -40,7 +41,7 @@ def test_an_old_fast_cnn_run_reads_without_crop_or_label_smoothing(tmp_path):
     del saved["model"]["crop"], saved["trainer"]["label_smoothing"]
     record.write_record(tmp_path / "old", OmegaConf.create(saved), {}, [])
     settings = parse_settings(record.read_config(tmp_path / "old"))
-    assert settings.model.crop == 0 and settings.trainer.label_smoothing == 0.0
+    assert settings.model.arguments()["crop"] == 0 and settings.trainer.label_smoothing == 0.0
 
 
 def test_an_old_run_names_its_datasets_classes(tmp_path):

@@ -17,7 +17,7 @@ from mnist_exp.data.folder import read_folder
 from mnist_exp.data.sources import load_dataset
 from mnist_exp.errors import ConfigError, DataError
 from mnist_exp.input_spec import InputSpec
-from mnist_exp.settings import BuilderSettings, parse_settings
+from mnist_exp.settings import ModelSettings, parse_settings
 
 
 def write_shapes(root, classes: dict[str, int], per_class: int = 4, size=(60, 80)) -> None:
@@ -124,6 +124,7 @@ def test_folder_options_and_foreign_dataset_keys_are_checked_before_tensorflow(t
 
 BUILDERS = """
 import keras
+from mnist_exp.builder_types import Positive, Rate
 
 def good(input_shape, num_classes, units=8):
     inputs = keras.Input(shape=input_shape)
@@ -137,6 +138,11 @@ def not_a_model(input_shape, num_classes):
 def three_outputs(input_shape, num_classes):
     inputs = keras.Input(shape=input_shape)
     return keras.Model(inputs, keras.layers.Dense(3)(keras.layers.Flatten()(inputs)))
+
+def typed(input_shape, num_classes, *, depth: Positive, rate: Rate = 0.1):
+    return good(input_shape, num_classes)
+
+assigned = good  # no `def` of its own: its keys are checked when it is called
 
 not_callable = 42
 """
@@ -154,14 +160,14 @@ def user_module(tmp_path, monkeypatch):
 
 def builder_config(target: str, *extra: str):
     removed = ("~model.hidden_units", "~model.dropout_rate", "~model.l2_regularization")
-    return smoke_config("model=mlp", f"+model._target_={target}", *removed, *extra)
+    return smoke_config("model=mlp", f"model._target_={target}", *removed, *extra)
 
 
 def test_a_users_builder_in_the_working_directory_builds_the_model(user_module):
     from mnist_exp.models.builders import build_network
 
     settings = parse_settings(builder_config("user_nets.good", "+model.units=4"))
-    assert settings.model == BuilderSettings("user_nets.good", "mlp", {"units": 4})
+    assert settings.model == ModelSettings("user_nets.good", "mlp", {"units": 4})
     model = build_network(settings.model, (28, 28, 1), 10)
     assert model.output_shape == (None, 10)
 
@@ -174,15 +180,24 @@ def test_a_users_builder_in_the_working_directory_builds_the_model(user_module):
         ("user_nets.not_callable", "has no function 'not_callable'"),
         ("user_nets.not_a_model", "returned str, not a keras.Model"),
         ("user_nets.three_outputs", "must be (None, 10)"),
-        ("user_nets.good", "refused its arguments"),
+        ("user_nets.assigned", "refused its arguments"),
+        ("user_nets.good", "model=mlp does not use model.colour; its keys are model.units."),
+        ("user_nets.typed", "model=mlp needs model.depth (user_nets.typed has no default"),
     ],
 )
 def test_a_bad_builder_is_one_message(user_module, target, message):
     from mnist_exp.models.builders import build_network
 
-    extra = ("+model.colour=red",) if message == "refused its arguments" else ()
+    extra = ("+model.colour=red",) if "colour" in message or "refused" in message else ()
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
         build_network(parse_settings(builder_config(target, *extra)).model, (28, 28, 1), 10)
+
+
+def test_a_users_builder_has_its_values_checked_by_the_types_it_writes(user_module):
+    with pytest.raises(ConfigError, match=r"model.rate=2 must be in \[0, 1\)"):
+        parse_settings(builder_config("user_nets.typed", "+model.depth=2", "+model.rate=2"))
+    with pytest.raises(ConfigError, match="model.depth='deep' must be an integer >= 1"):
+        parse_settings(builder_config("user_nets.typed", "+model.depth=deep"))
 
 
 def test_keys_the_framework_supplies_are_refused_in_a_builder_option(user_module):

@@ -132,6 +132,10 @@ def _explain(message: str, defaults: DictConfig, config_name: str) -> str:
         named = [".".join([*parts[:depth], c, *parts[depth + 1 :]]) for c in close]
         guess = f"; did you mean {' or '.join(named)}?" if close else "."
         return f"{name}: the config has no such key{guess} (+{name}=VALUE adds a key of your own)"
+    taken = re.search(r"An item is already at '([^']+)'", message)
+    if taken:
+        name = taken.group(1)
+        return f"+{name}=...: {name} is already set; drop the + to change it ({name}=VALUE)"
     multiple = re.search(r"Multiple values for (\S+)\.", message)
     if multiple:
         group = multiple.group(1)

@@ -2,7 +2,7 @@
 
     build_model(input_shape, num_classes, *, l2_regularization, **architecture) -> keras.Model
 
-and `mnist_exp.settings.models` has one class per builder, whose fields are its keyword
-arguments (their values live in conf/model/NAME.yaml). Users' own builders take the same
-path (`model._target_`, see `builders`).
+named by `_target_` in conf/model/NAME.yaml, which holds its keyword arguments; the types on
+its parameters (`mnist_exp.builder_types`) say what each value must be, checked before
+TensorFlow starts (`mnist_exp.settings.models`). Users' own builders take the same path.
 """

@@ -8,7 +8,7 @@ from __future__ import annotations
 from mnist_exp.errors import ConfigError
 from mnist_exp.targets import import_target
 
-FRAMEWORK_ARGUMENTS = ("input_shape", "num_classes")
+FRAMEWORK_ARGUMENTS = ("input_shape", "num_classes")  # from the data, never from the config
 TARGET_KEY = "model._target_"
 
 
@@ -47,7 +47,7 @@ def build_from_target(target: str, *, input_shape, num_classes: int, **arguments
 def build_network(model, input_shape, num_classes: int):
     """The uncompiled model from the builder that the model settings name (`model.builder`,
     called with `model.arguments()`): a built-in one (mnist_exp.models.NAME.build_model) or
-    the user's own function (`_target_`)."""
+    the user's own function, named alike by `model._target_`."""
     return build_from_target(
         model.builder, input_shape=input_shape, num_classes=num_classes, **model.arguments()
     )

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import keras
 from keras import layers
 
+from mnist_exp.builder_types import NonNegative, Positive, Rate, Sizes
 from mnist_exp.models.layers import (
     classifier_head,
     flattened_within,
@@ -22,11 +23,11 @@ def build_model(
     input_shape: Sequence[int],
     num_classes: int,
     *,
-    filters: Sequence[int],
-    dense_units: int,
-    conv_dropout_rate: float,
-    dense_dropout_rate: float,
-    l2_regularization: float,
+    filters: Sizes,
+    dense_units: Positive,
+    conv_dropout_rate: Rate,
+    dense_dropout_rate: Rate,
+    l2_regularization: NonNegative,
 ) -> keras.Model:
     """Builds stacked 3x3 same-padded convolutions, one max-pool, then a Dense layer.
 

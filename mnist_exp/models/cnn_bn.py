@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import keras
 from keras import layers
 
+from mnist_exp.builder_types import NonNegative, Positive, Rate, Sizes
 from mnist_exp.models.layers import (
     classifier_head,
     conv_bn_relu,
@@ -22,10 +23,10 @@ def build_model(
     input_shape: Sequence[int],
     num_classes: int,
     *,
-    filters: Sequence[int],
-    convs_per_block: int,
-    dropout_rate: float,
-    l2_regularization: float,
+    filters: Sizes,
+    convs_per_block: Positive,
+    dropout_rate: Rate,
+    l2_regularization: NonNegative,
 ) -> keras.Model:
     """Builds blocks of `convs_per_block` conv-BN-ReLU layers, each block ending in a 2x2
     max-pool, then flattens the last (3x3 for three blocks) feature map into the classifier.

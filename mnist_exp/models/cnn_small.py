@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import keras
 from keras import layers
 
+from mnist_exp.builder_types import Count, NonNegative, Rate, Sizes
 from mnist_exp.models.layers import (
     classifier_head,
     flattened_within,
@@ -22,10 +23,10 @@ def build_model(
     input_shape: Sequence[int],
     num_classes: int,
     *,
-    filters: Sequence[int],
-    dense_units: int,
-    dropout_rate: float,
-    l2_regularization: float,
+    filters: Sizes,
+    dense_units: Count,
+    dropout_rate: Rate,
+    l2_regularization: NonNegative,
 ) -> keras.Model:
     """Builds a small convnet of unpadded 3x3 convolutions, each followed by 2x2 pooling.
 

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import keras
 from keras import layers
 
+from mnist_exp.builder_types import Count, NonNegative, Rate, Sizes
 from mnist_exp.models.layers import (
     classifier_head,
     flattened_within,
@@ -26,12 +27,12 @@ def build_model(
     input_shape: Sequence[int],
     num_classes: int,
     *,
-    crop: int,
-    filters: Sequence[int],
-    kernel_sizes: Sequence[int],
-    dense_units: int,
-    dropout_rate: float,
-    l2_regularization: float,
+    crop: Count,
+    filters: Sizes,
+    kernel_sizes: Sizes,
+    dense_units: Count,
+    dropout_rate: Rate,
+    l2_regularization: NonNegative,
 ) -> keras.Model:
     """Builds unpadded Conv -> 2x2 MaxPool -> ReLU stages (28 -> 24 -> 12 -> 10 -> 5 for the
     option's kernels), a hidden Dense layer and the classifier.
@@ -49,8 +50,8 @@ def build_model(
     """
     if len(kernel_sizes) != len(filters):
         raise ValueError(
-            f"fast_cnn needs one kernel size per stage: filters={list(filters)}, "
-            f"kernel_sizes={list(kernel_sizes)}."
+            f"model.kernel_sizes={list(kernel_sizes)} needs one kernel size per entry of "
+            f"model.filters={list(filters)}."
         )
     inputs, features = image_input(input_shape)
     if crop:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import keras
 from keras import layers
 
+from mnist_exp.builder_types import NonNegative, Rate, Sizes
 from mnist_exp.models.layers import (
     classifier_head,
     flattened_within,
@@ -21,9 +22,9 @@ def build_model(
     input_shape: Sequence[int],
     num_classes: int,
     *,
-    hidden_units: Sequence[int],
-    dropout_rate: float,
-    l2_regularization: float,
+    hidden_units: Sizes,
+    dropout_rate: Rate,
+    l2_regularization: NonNegative,
 ) -> keras.Model:
     """Builds a multi-layer perceptron.
 

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import keras
 from keras import layers
 
+from mnist_exp.builder_types import NonNegative, Positive, Rate, Sizes
 from mnist_exp.models.layers import batch_norm, classifier_head, conv_bn_relu, image_input
 
 
@@ -28,10 +29,10 @@ def build_model(
     input_shape: Sequence[int],
     num_classes: int,
     *,
-    filters: Sequence[int],
-    blocks_per_stage: int,
-    dropout_rate: float,
-    l2_regularization: float,
+    filters: Sizes,
+    blocks_per_stage: Positive,
+    dropout_rate: Rate,
+    l2_regularization: NonNegative,
 ) -> keras.Model:
     """Builds a stem conv and one stage of basic residual blocks per entry of `filters`;
     every stage after the first halves the resolution (28 -> 14 -> 7).

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import keras
 from keras import layers
 
+from mnist_exp.builder_types import NonNegative, Positive, Rate, Sizes
 from mnist_exp.models.layers import classifier_head, conv_bn_relu, image_input
 
 # Two unpadded 3x3 convolutions take this much off each side before the stride-2 one.
@@ -22,10 +23,10 @@ def build_model(
     input_shape: Sequence[int],
     num_classes: int,
     *,
-    filters: Sequence[int],
-    head_filters: int,
-    dropout_rate: float,
-    l2_regularization: float,
+    filters: Sizes,
+    head_filters: Positive,
+    dropout_rate: Rate,
+    l2_regularization: NonNegative,
 ) -> keras.Model:
     """Builds one block per entry of `filters`, each followed by dropout, then a conv-BN-ReLU
     layer of `head_filters` whose kernel spans the last feature map, dropout and the classifier.

@@ -35,11 +35,13 @@ def flatten_config(cfg: DictConfig, prefix: str = "") -> dict[str, object]:
 
 def with_group_choices(flat: dict[str, object], choices: dict | None) -> dict[str, object]:
     """Adds Hydra's group choices (model=cnn_bn, optimizer=adam) under the group's name and
-    drops the `GROUP.name` keys they repeat. Hydra's own groups (hydra/...) are left out."""
+    drops the `GROUP.name` and `GROUP._target_` keys they stand for. Hydra's own groups
+    (hydra/...) are left out."""
     merged = dict(flat)
     for group, choice in (choices or {}).items():
         if group.startswith("hydra") or choice is None:
             continue
         merged.pop(f"{group}.name", None)
+        merged.pop(f"{group}._target_", None)
         merged[group] = choice
     return merged

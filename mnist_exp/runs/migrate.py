@@ -73,7 +73,18 @@ def upgraded_config(config: DictConfig) -> DictConfig:
     upgraded = OmegaConf.to_container(config, resolve=False)
     moved = _move_settings(upgraded)
     added = _add_keys(upgraded)
-    return OmegaConf.create(upgraded) if moved or added else config
+    named = _name_the_builder(upgraded)
+    return OmegaConf.create(upgraded) if moved or added or named else config
+
+
+def _name_the_builder(config: dict) -> bool:
+    """A built-in model's YAML names its builder (`_target_`) since models are built as users'
+    are; before, the option's name did."""
+    model = config.get("model")
+    if not isinstance(model, dict) or "_target_" in model:
+        return False
+    config["model"] = {"_target_": f"mnist_exp.models.{model['name']}.build_model", **model}
+    return True
 
 
 def _add_keys(config: dict) -> bool:

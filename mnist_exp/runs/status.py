@@ -108,7 +108,8 @@ def decide(run_dir: Path, experiment: DictConfig | None = None, resume: bool = F
         differences = record.config_differences(
             record.read_config(run_dir), upgraded_config(experiment)
         )
-        if differences:
+        if differences:  # the options chosen (model.name) first, then their keys
+            differences.sort(key=lambda line: not line.split(":")[0].endswith(".name"))
             listed = "; ".join(differences[:5]) + (" ..." if len(differences) > 5 else "")
             return Decision(
                 Action.REFUSE,

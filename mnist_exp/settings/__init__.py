@@ -17,7 +17,7 @@ from mnist_exp.settings.data import AugmentSettings, DatasetSettings
 from mnist_exp.settings.extensions import TargetSettings, parse_loss, parse_named_targets
 from mnist_exp.settings.hardware import PrecisionSettings, StrategySettings
 from mnist_exp.settings.logger import LoggerSettings
-from mnist_exp.settings.models import BuilderSettings, ModelSettings, parse_builder
+from mnist_exp.settings.models import ModelSettings, parse_model
 from mnist_exp.settings.optimization import OptimizerSettings, ScheduleSettings, parse_optimizer
 from mnist_exp.settings.schema import LAST_EPOCH, parse_option, parse_section, require
 from mnist_exp.settings.trainer import ObjectiveSettings, TrainerSettings
@@ -26,7 +26,6 @@ __all__ = [
     "CONFIG_DIR",
     "LAST_EPOCH",
     "AugmentSettings",
-    "BuilderSettings",
     "DatasetSettings",
     "ExperimentSettings",
     "ModelSettings",
@@ -51,7 +50,7 @@ class ExperimentSettings:
     seed: int
     objective: ObjectiveSettings
     dataset: DatasetSettings
-    model: ModelSettings | BuilderSettings
+    model: ModelSettings
     optimizer: OptimizerSettings
     schedule: ScheduleSettings
     augment: AugmentSettings
@@ -111,11 +110,7 @@ def parse_settings(cfg: DictConfig) -> ExperimentSettings:
     )
     return ExperimentSettings(
         seed=seed,
-        model=(
-            parse_builder(cfg)
-            if "_target_" in cfg.get("model", {})
-            else parse_option(cfg, ModelSettings)
-        ),
+        model=parse_model(cfg),
         dataset=parse_option(cfg, DatasetSettings),
         schedule=parse_option(cfg, ScheduleSettings),
         augment=parse_section(cfg, "augment", AugmentSettings),

@@ -20,12 +20,7 @@ from mnist_exp.runs.flatten import flatten_config, with_group_choices
 from mnist_exp.runs.migrate import FORMAT_KEY, RUN_FORMAT, migrate
 from mnist_exp.runs.status import Action, Decision, Status, decide
 from mnist_exp.scratch import make_scratch_folder
-from mnist_exp.settings import (
-    BuilderSettings,
-    ExperimentSettings,
-    dataset_path_as_written,
-    parse_settings,
-)
+from mnist_exp.settings import ExperimentSettings, dataset_path_as_written, parse_settings
 from mnist_exp.settings.logger import LoggerSettings, MlflowLogger
 from mnist_exp.text import shown_path
 from mnist_exp.training import stop
@@ -33,6 +28,8 @@ from mnist_exp.training.cluster import is_chief_process
 from mnist_exp.training.threads import configure_threads
 
 log = logging.getLogger(__name__)
+
+BUILT_IN_MODELS = "mnist_exp.models."  # their option's name says where they came from
 
 
 def _now() -> str:
@@ -173,7 +170,7 @@ def run_checked(
             label = new_label(output_dir, settings.model.name, settings.seed)
             record = migrate(output_dir, record, label)
         record.update(model=settings.model.name, dataset=settings.dataset.name, seed=settings.seed)
-        if isinstance(settings.model, BuilderSettings):
+        if not settings.model.builder.startswith(BUILT_IN_MODELS):
             record["model_builder"] = settings.model.builder  # where the model came from
         record["threads"] = configure_threads(settings.strategy.threads or cpu_share)
         safe_files.write_json_atomically(run_dir / artifacts.METRICS_FILE, record)
