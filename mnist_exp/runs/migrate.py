@@ -8,6 +8,10 @@ metrics.json carries `run_format`; a run without it has format 1, whose differen
   record; now in tensorboard/LABEL/, named for the run);
 - metrics.json has no class_names (its dataset's own names).
 
+A saved config of any format may also hold settings that moved since (early stopping from
+the trainer into the callbacks presets, the plateau schedule into a callback, a built-in
+model's builder named by its option alone): read in their current places.
+
 Readers get the current form without writing (`upgraded_config`, `class_names`); `migrate`
 rewrites the files of a run that is being continued, by the process that holds it.
 """
