@@ -64,8 +64,22 @@ def test_every_optimizer_and_schedule_instantiates(optimizer, schedule):
     assert float(built.learning_rate) > 0
 
 
+def test_a_schedule_whose_keys_disagree_is_one_message_before_training():
+    from mnist_exp.errors import ConfigError
+    from mnist_exp.training.optimization import build_learning_rate
+
+    for overrides, message in [
+        (["schedule=step", "schedule.factors=[1.0]"], "needs one more factor than boundaries"),
+        (["schedule=step", "schedule.boundaries=[8,4]"], r"boundaries=\[8, 4\] must be incr"),
+        (["schedule=one_cycle", "schedule.peak_fraction=1.0"], r"peak_fraction=1.0 must be in"),
+    ]:
+        settings = parse_settings(smoke_config(*overrides))
+        with pytest.raises(ConfigError, match=f"schedule={overrides[0][9:]} .*{message}"):
+            build_learning_rate(settings.schedule, learning_rate=0.1, steps_per_epoch=10, epochs=2)
+
+
 def test_one_cycle_rises_then_falls():
-    from mnist_exp.training.optimization import OneCycle
+    from mnist_exp.training.schedules import OneCycle
 
     schedule = OneCycle(0.01, total_steps=100, peak_fraction=0.3, final_fraction=0.0)
     values = [float(schedule(step)) for step in range(101)]

@@ -18,7 +18,7 @@ def format_1_run(tmp_path, *overrides):
     del saved["strategy"]["cpu_devices"]
     del saved["augment"]["erasing_probability"], saved["augment"]["erasing_size"]
     del saved["augment"]["elastic_alpha"], saved["augment"]["elastic_sigma"]
-    del saved["model"]["_target_"]  # built-in models were named by their option alone
+    del saved["model"]["_target_"], saved["schedule"]["_target_"]  # named by their option
     run_dir = tmp_path / "old"
     record.write_record(run_dir, OmegaConf.create(saved), {}, [])
     (run_dir / "metrics.json").write_text(json.dumps({"status": "completed"}))

@@ -17,7 +17,7 @@ from mnist_exp.data.folder import read_folder
 from mnist_exp.data.sources import load_dataset
 from mnist_exp.errors import ConfigError, DataError
 from mnist_exp.input_spec import InputSpec
-from mnist_exp.settings import ModelSettings, parse_settings
+from mnist_exp.settings import BuilderSettings, parse_settings
 
 
 def write_shapes(root, classes: dict[str, int], per_class: int = 4, size=(60, 80)) -> None:
@@ -124,7 +124,7 @@ def test_folder_options_and_foreign_dataset_keys_are_checked_before_tensorflow(t
 
 BUILDERS = """
 import keras
-from mnist_exp.builder_types import Positive, Rate
+from mnist_exp.builder_types import Fraction, Positive, Rate
 
 def good(input_shape, num_classes, units=8):
     inputs = keras.Input(shape=input_shape)
@@ -143,6 +143,11 @@ def typed(input_shape, num_classes, *, depth: Positive, rate: Rate = 0.1):
     return good(input_shape, num_classes)
 
 assigned = good  # no `def` of its own: its keys are checked when it is called
+
+def warm_start(learning_rate, steps_per_epoch, epochs, *, start: Fraction = 0.1):
+    return keras.optimizers.schedules.PolynomialDecay(
+        learning_rate * start, steps_per_epoch * epochs, learning_rate, power=1.0
+    )
 
 not_callable = 42
 """
@@ -167,7 +172,7 @@ def test_a_users_builder_in_the_working_directory_builds_the_model(user_module):
     from mnist_exp.models.builders import build_network
 
     settings = parse_settings(builder_config("user_nets.good", "+model.units=4"))
-    assert settings.model == ModelSettings("user_nets.good", "mlp", {"units": 4})
+    assert settings.model == BuilderSettings("user_nets.good", "mlp", {"units": 4})
     model = build_network(settings.model, (28, 28, 1), 10)
     assert model.output_shape == (None, 10)
 
@@ -198,6 +203,19 @@ def test_a_users_builder_has_its_values_checked_by_the_types_it_writes(user_modu
         parse_settings(builder_config("user_nets.typed", "+model.depth=2", "+model.rate=2"))
     with pytest.raises(ConfigError, match="model.depth='deep' must be an integer >= 1"):
         parse_settings(builder_config("user_nets.typed", "+model.depth=deep"))
+
+
+def test_a_users_schedule_is_a_builder_like_the_built_in_ones(user_module):
+    from mnist_exp.training.optimization import build_learning_rate
+
+    own = ("schedule=constant", "schedule._target_=user_nets.warm_start", "schedule.name=warm")
+    settings = parse_settings(smoke_config(*own, "+schedule.start=0.5"))
+    rate = build_learning_rate(settings.schedule, learning_rate=0.1, steps_per_epoch=5, epochs=2)
+    assert float(rate(0)) == pytest.approx(0.05) and float(rate(10)) == pytest.approx(0.1)
+    with pytest.raises(ConfigError, match=r"schedule.start=2 must be in \[0, 1\]"):
+        parse_settings(smoke_config(*own, "+schedule.start=2"))
+    with pytest.raises(ConfigError, match="schedule.epochs is supplied by mnist_exp"):
+        parse_settings(smoke_config(*own, "+schedule.epochs=3"))
 
 
 def test_keys_the_framework_supplies_are_refused_in_a_builder_option(user_module):

@@ -4,5 +4,5 @@
 
 named by `_target_` in conf/model/NAME.yaml, which holds its keyword arguments; the types on
 its parameters (`mnist_exp.builder_types`) say what each value must be, checked before
-TensorFlow starts (`mnist_exp.settings.models`). Users' own builders take the same path.
+TensorFlow starts (`mnist_exp.settings.builders`). Users' own builders take the same path.
 """

@@ -10,7 +10,7 @@ metrics.json carries `run_format`; a run without it has format 1, whose differen
 
 A saved config of any format may also hold settings that moved since (early stopping from
 the trainer into the callbacks presets, the plateau schedule into a callback, a built-in
-model's builder named by its option alone): read in their current places.
+model's or schedule's builder named by its option alone): read in their current places.
 
 Readers get the current form without writing (`upgraded_config`, `class_names`); `migrate`
 rewrites the files of a run that is being continued, by the process that holds it.
@@ -81,14 +81,22 @@ def upgraded_config(config: DictConfig) -> DictConfig:
     return OmegaConf.create(upgraded) if moved or added or named else config
 
 
+# Built-in options that name their builder (`_target_`) since they are built as users' are;
+# before, the option's name did.
+BUILDERS = {
+    "model": "mnist_exp.models.{}.build_model",
+    "schedule": "mnist_exp.training.schedules.{}",
+}
+
+
 def _name_the_builder(config: dict) -> bool:
-    """A built-in model's YAML names its builder (`_target_`) since models are built as users'
-    are; before, the option's name did."""
-    model = config.get("model")
-    if not isinstance(model, dict) or "_target_" in model:
-        return False
-    config["model"] = {"_target_": f"mnist_exp.models.{model['name']}.build_model", **model}
-    return True
+    named = False
+    for group, builder in BUILDERS.items():
+        option = config.get(group)
+        if isinstance(option, dict) and "_target_" not in option:
+            config[group] = {"_target_": builder.format(option["name"]), **option}
+            named = True
+    return named
 
 
 def _add_keys(config: dict) -> bool:

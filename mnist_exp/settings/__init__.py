@@ -2,8 +2,10 @@
 
 Everything here runs before TensorFlow is imported, so a wrong type, an unknown key or an
 impossible value costs the user a second, not a TensorFlow start-up. The values live in the
-YAML files of `conf/`; the classes in this package say each key's type and check it (see
-`schema`). A config group with options has one class per option, found by its `name`.
+YAML files of `conf/`. A model and a schedule name their builder function (`_target_`), whose
+parameters say the keys and their types (`builders`); for the other sections the classes in
+this package say each key's type and check it (see `schema`), one class per option of a
+group, found by its `name`.
 """
 
 from __future__ import annotations
@@ -13,12 +15,17 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from mnist_exp.models.builders import FRAMEWORK_ARGUMENTS
+from mnist_exp.settings.builders import BuilderSettings, parse_builder
 from mnist_exp.settings.data import AugmentSettings, DatasetSettings
 from mnist_exp.settings.extensions import TargetSettings, parse_loss, parse_named_targets
 from mnist_exp.settings.hardware import PrecisionSettings, StrategySettings
 from mnist_exp.settings.logger import LoggerSettings
-from mnist_exp.settings.models import ModelSettings, parse_model
-from mnist_exp.settings.optimization import OptimizerSettings, ScheduleSettings, parse_optimizer
+from mnist_exp.settings.optimization import (
+    SCHEDULE_ARGUMENTS,
+    OptimizerSettings,
+    parse_optimizer,
+)
 from mnist_exp.settings.schema import LAST_EPOCH, parse_option, parse_section, require
 from mnist_exp.settings.trainer import ObjectiveSettings, TrainerSettings
 
@@ -26,13 +33,12 @@ __all__ = [
     "CONFIG_DIR",
     "LAST_EPOCH",
     "AugmentSettings",
+    "BuilderSettings",
     "DatasetSettings",
     "ExperimentSettings",
-    "ModelSettings",
     "ObjectiveSettings",
     "OptimizerSettings",
     "PrecisionSettings",
-    "ScheduleSettings",
     "StrategySettings",
     "TrainerSettings",
     "dataset_path_as_written",
@@ -50,9 +56,9 @@ class ExperimentSettings:
     seed: int
     objective: ObjectiveSettings
     dataset: DatasetSettings
-    model: ModelSettings
+    model: BuilderSettings  # conf/model: a builder function and its keys
     optimizer: OptimizerSettings
-    schedule: ScheduleSettings
+    schedule: BuilderSettings  # conf/schedule: the same
     augment: AugmentSettings
     trainer: TrainerSettings
     strategy: StrategySettings
@@ -110,9 +116,9 @@ def parse_settings(cfg: DictConfig) -> ExperimentSettings:
     )
     return ExperimentSettings(
         seed=seed,
-        model=parse_model(cfg),
+        model=parse_builder(cfg, "model", FRAMEWORK_ARGUMENTS),
         dataset=parse_option(cfg, DatasetSettings),
-        schedule=parse_option(cfg, ScheduleSettings),
+        schedule=parse_builder(cfg, "schedule", SCHEDULE_ARGUMENTS),
         augment=parse_section(cfg, "augment", AugmentSettings),
         trainer=parse_section(cfg, "trainer", TrainerSettings),
         strategy=parse_option(cfg, StrategySettings),

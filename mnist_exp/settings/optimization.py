@@ -1,4 +1,5 @@
-"""Optimizer and learning-rate schedule settings: one class per schedule (conf/schedule/)."""
+"""The optimizer's settings; and what a learning-rate schedule's builder is given by the
+framework (the schedule itself is an option made by a builder: `settings.builders`)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from dataclasses import dataclass, field
 
 from omegaconf import DictConfig, OmegaConf
 
-from mnist_exp.settings.schema import OptionSettings, require
+from mnist_exp.settings.schema import require
 
 
 @dataclass(frozen=True)
@@ -52,62 +53,5 @@ def _check_weight_averaging(arguments: dict) -> None:
     )
 
 
-@dataclass(kw_only=True)
-class ScheduleSettings(OptionSettings, group="schedule"):
-    """How the learning rate moves from optimizer.learning_rate over the run."""
-
-
-@dataclass(kw_only=True)
-class ConstantSchedule(ScheduleSettings, option="constant"):
-    pass
-
-
-@dataclass(kw_only=True)
-class ExponentialSchedule(ScheduleSettings, option="exponential"):
-    decay_rate: float
-    decay_epochs: float
-
-    def __post_init__(self):
-        super().__post_init__()
-        require(0 < self.decay_rate <= 1, "schedule.decay_rate must be in (0, 1].")
-        require(self.decay_epochs > 0, "schedule.decay_epochs must be > 0.")
-
-
-@dataclass(kw_only=True)
-class StepSchedule(ScheduleSettings, option="step"):
-    boundaries: list[float]  # epochs
-    factors: list[float]  # of the learning rate, one more than boundaries
-
-    def __post_init__(self):
-        super().__post_init__()
-        require(
-            len(self.factors) == len(self.boundaries) + 1,
-            f"schedule=step needs one more factor than boundaries; got "
-            f"boundaries={self.boundaries}, factors={self.factors}.",
-        )
-        require(
-            list(self.boundaries) == sorted(self.boundaries),
-            "schedule.boundaries must be increasing.",
-        )
-
-
-@dataclass(kw_only=True)
-class CosineSchedule(ScheduleSettings, option="cosine"):
-    warmup_epochs: float
-    final_fraction: float
-
-    def __post_init__(self):
-        super().__post_init__()
-        require(self.warmup_epochs >= 0, "schedule.warmup_epochs must be >= 0.")
-        require(0 <= self.final_fraction <= 1, "schedule.final_fraction must be in [0, 1].")
-
-
-@dataclass(kw_only=True)
-class OneCycleSchedule(ScheduleSettings, option="one_cycle"):
-    peak_fraction: float
-    final_fraction: float
-
-    def __post_init__(self):
-        super().__post_init__()
-        require(0 < self.peak_fraction < 1, "schedule.peak_fraction must be in (0, 1).")
-        require(0 <= self.final_fraction <= 1, "schedule.final_fraction must be in [0, 1].")
+# A schedule's builder is called with these, and the option's keys (training/schedules.py).
+SCHEDULE_ARGUMENTS = ("learning_rate", "steps_per_epoch", "epochs")
