@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from conftest import run_module
@@ -147,15 +148,25 @@ def start_a_long_run(tmp_path, run_dir):
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["Ctrl-C", "SIGTERM"])
 def test_a_stop_signal_while_the_command_starts_ends_it_quietly(tmp_path, stop):
     """While Python imports the command and Hydra composes its config (before the run holds a
-    folder): exit 130 and one line, never a traceback or a death by signal."""
+    folder): exit 130 and one line, never a traceback or a death by signal. For the training
+    command and, as a console script, the search."""
+    search = [
+        str(Path(sys.executable).parent / "mnist-exp-tune"), *SMOKE, "search=smoke",
+        "model=mlp", "tuner.max_trials=2", f"hydra.run.dir={tmp_path / 'T'}",
+    ]  # fmt: skip
     for after in (0.15, 0.3, 0.6, 1.0):
         process, _ = start_a_long_run(tmp_path, tmp_path / "D")
+        tuner = subprocess.Popen(search, cwd=tmp_path, stdout=subprocess.PIPE, text=True,
+                                 stderr=subprocess.STDOUT)  # fmt: skip
         time.sleep(after)
         process.send_signal(stop)
-        output, _ = process.communicate(timeout=60)
-        assert process.returncode == 130, (after, process.returncode, output[-2000:])
-        assert "Traceback" not in output, (after, output[-2000:])
-        shutil.rmtree(tmp_path / "D", ignore_errors=True)
+        tuner.send_signal(stop)
+        for command in (process, tuner):
+            output, _ = command.communicate(timeout=60)
+            assert command.returncode == 130, (after, command.args, output[-2000:])
+            assert "Traceback" not in output, (after, output[-2000:])
+        for folder in ("D", "T"):
+            shutil.rmtree(tmp_path / folder, ignore_errors=True)
 
 
 def wait_while_running(process, condition, seconds: float = 120) -> None:
