@@ -16,7 +16,7 @@ class Command:
     script: str  # the console script
     module: str  # `python -m MODULE` runs the same thing
     target: str  # the console script's entry point, "module:function"; the commands that
-    # start runs are started from mnist_exp/__main__.py (exits.start_command)
+    # start runs are started from mnist_exp/__main__.py, which answers a stop from their first line
 
 
 COMMANDS = {

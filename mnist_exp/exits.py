@@ -9,10 +9,8 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
-import signal
 import sys
 from collections.abc import Callable
 from typing import NoReturn
@@ -55,25 +53,7 @@ def run_app(app: Callable[[], object]) -> None:
         sys.exit(INTERRUPTED)
 
 
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
-
-
-def start_command(module: str, command: str) -> int | None:
-    """Runs `module`'s main(), a command that starts runs, with SIGTERM taken as Ctrl-C from
-    the first moment: a stop signal that lands while Python imports the command or Hydra
-    composes its config ends it with INTERRUPTED and one line, never a traceback or a death
-    by signal. Once a run holds its folder, the run's own handling (training/stop.py) takes
-    over, records it as interrupted and says how to continue."""
-    signal.signal(signal.SIGTERM, _interrupt)
-    try:
-        return importlib.import_module(module).main()
-    except KeyboardInterrupt:
-        print(f"{command}: interrupted.", file=sys.stderr)
-        sys.exit(INTERRUPTED)
-
-
-def leave_without_teardown() -> NoReturn:
+def leave_without_teardown(status: int = DONE) -> NoReturn:
     """Ends a command that has finished and closed everything it wrote, without Python's
     teardown: freeing TensorFlow's objects one by one takes about a second, an eighth of a
     whole fast run (benchmarks/whole_run), for nobody. Logs and the console are flushed
@@ -82,4 +62,4 @@ def leave_without_teardown() -> NoReturn:
     logging.shutdown()
     sys.stdout.flush()
     sys.stderr.flush()
-    os._exit(DONE)
+    os._exit(status)

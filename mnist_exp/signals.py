@@ -1,4 +1,11 @@
-"""Stop signals (Ctrl-C's SIGINT, and SIGTERM from `kill` and schedulers) handled for a while."""
+"""Stop signals (Ctrl-C's SIGINT, and SIGTERM from `kill` and schedulers): each one received is
+noted for the process, then raised as KeyboardInterrupt.
+
+The note is what makes a stop certain. Python drops an exception raised while it runs a
+finalizer (`__del__`, a weakref callback), and a library may turn one into its own error (an
+OmegaConf load into an AttributeError); so while a command starts, a signal is only noted and
+raised at the next safe point, and during a run the note stays until the stop is acted on, so
+the run's callback (training/stop.py) still stops at its next step."""
 
 from __future__ import annotations
 
@@ -7,6 +14,61 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+_received: list[str] = []  # stop signals received and not yet acted on, in this process
+
+
+def note(signum: int) -> str:
+    """Notes the stop signal `signum`; returns its name."""
+    name = signal.Signals(signum).name
+    _received.append(name)
+    return name
+
+
+def received() -> str | None:
+    """The last stop signal received and not yet acted on, if any."""
+    return _received[-1] if _received else None
+
+
+def acted_on() -> None:
+    """Forgets the stop signals received: something has stopped for them."""
+    _received.clear()
+
+
+def interrupt(signum, frame):
+    """A handler: notes the signal and raises KeyboardInterrupt."""
+    raise KeyboardInterrupt(f"signal {note(signum)}")
+
+
+def quiet_about_dropped_interrupts(report: Callable) -> Callable:
+    """A `sys.unraisablehook` that leaves out the interrupts Python dropped (raised in a
+    finalizer) while a stop is noted, which the note still acts on, and hands the rest to
+    `report`: otherwise Python prints each as "Exception ignored in ... Traceback"."""
+
+    def hook(unraisable) -> None:
+        if not (received() and isinstance(unraisable.exc_value, KeyboardInterrupt)):
+            report(unraisable)
+
+    return hook
+
+
+def note_stops() -> None:
+    """Installs a handler that only notes SIGINT and SIGTERM, for the rest of the process: a
+    command's first step. Raised where nothing is half done (`raise_if_received`), a stop
+    cannot land inside a library's import or config code and come out as another error; a
+    run installs its own handling for its duration (training/stop.py)."""
+    for stop in STOP_SIGNALS:
+        signal.signal(stop, _note_only)
+
+
+def _note_only(signum, frame) -> None:
+    note(signum)
+
+
+def raise_if_received() -> None:
+    """Raises KeyboardInterrupt for a stop signal noted and not yet acted on."""
+    if name := received():
+        raise KeyboardInterrupt(f"signal {name}")
 
 
 @contextmanager

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 from conftest import read_json, smoke_config
 
+from mnist_exp import signals
 from mnist_exp.cli.resume import main as resume_main
 from mnist_exp.errors import MnistExpError
 from mnist_exp.training import backup
@@ -240,7 +241,7 @@ def test_a_signal_whose_interrupt_python_dropped_still_stops_the_run(tmp_path):
     from mnist_exp.training import stop
 
     with pytest.raises(KeyboardInterrupt, match="SIGTERM"), stop.interrupt_on_signals():
-        stop._requested.append("SIGTERM")  # the handler ran, its KeyboardInterrupt was lost
+        signals.note(signal.SIGTERM)  # the handler ran, its KeyboardInterrupt was lost
         run_experiment(smoke_config("model=mlp", "trainer.epochs=50"), tmp_path)
     assert stop.requested() is None, "acted on, then forgotten"
     metrics = read_json(tmp_path / "metrics.json")
@@ -254,7 +255,7 @@ def test_a_run_stopped_before_its_first_epoch_ended_continues_from_the_start(tmp
 
     cfg = smoke_config("model=mlp", "trainer.epochs=2", "~callbacks.early_stopping")
     with pytest.raises(KeyboardInterrupt), stop.interrupt_on_signals():
-        stop._requested.append("SIGTERM")  # stops at the first step
+        signals.note(signal.SIGTERM)  # stops at the first step
         run_experiment(cfg, tmp_path)
     assert (tmp_path / "history.csv").read_text() == ""
     resumed = run_experiment(cfg, tmp_path, resume=True)
@@ -270,7 +271,7 @@ def test_an_interrupt_dropped_in_a_finalizer_is_noted_without_an_ignored_excepti
     report is not shown. Other dropped exceptions are still reported."""
     from mnist_exp.training import stop
 
-    monkeypatch.setattr(stop, "_requested", [])  # this note is never acted on: no run here
+    monkeypatch.setattr(signals, "_received", [])  # this note is never acted on: no run here
     reported = []
     monkeypatch.setattr(sys, "unraisablehook", reported.append)
 
@@ -301,9 +302,9 @@ def test_a_stop_no_run_acted_on_stops_the_next_run_in_the_process(tmp_path, monk
     the next run in the process (a sweep's next job) at once, and is forgotten only then."""
     from mnist_exp.training import stop
 
-    monkeypatch.setattr(stop, "_requested", [])
+    monkeypatch.setattr(signals, "_received", [])
     with stop.interrupt_on_signals():
-        stop._requested.append("SIGTERM")  # the handler ran as the run ended; its raise lost
+        signals.note(signal.SIGTERM)  # the handler ran as the run ended; its raise lost
     assert stop.requested() == "SIGTERM", "the stop was forgotten with the run"
     with pytest.raises(KeyboardInterrupt, match="SIGTERM"), stop.interrupt_on_signals():
         run_experiment(smoke_config("model=mlp", "trainer.epochs=50"), tmp_path)
@@ -319,12 +320,12 @@ def test_an_interrupt_that_surfaces_as_another_error_is_recorded_as_interrupted(
     a run). With the signal noted, that is an interruption: resumable, not a failure."""
     from mnist_exp.training import engine, stop
 
-    monkeypatch.setattr(stop, "_requested", [])
+    monkeypatch.setattr(signals, "_received", [])
     fit = engine.fit
     mangled = "Objects/listobject.c:338: bad argument to internal function"
 
     def fit_stopped_in_c_code(*args, **kwargs):
-        stop._requested.append("SIGTERM")
+        signals.note(signal.SIGTERM)
         raise SystemError(mangled)
 
     cfg = smoke_config("model=mlp", "trainer.epochs=2", "~callbacks.early_stopping")
@@ -362,7 +363,7 @@ def test_during_fit_a_stop_signal_is_noted_for_the_next_step_not_raised_in_tenso
     CI run printed its SystemError); while fit runs, StopWhenAsked raises it after the step."""
     from mnist_exp.training import stop
 
-    monkeypatch.setattr(stop, "_requested", [])
+    monkeypatch.setattr(signals, "_received", [])
     with pytest.raises(KeyboardInterrupt, match="SIGTERM"), stop.interrupt_on_signals():
         with stop.checked_at_every_step():
             signal.raise_signal(signal.SIGTERM)  # nothing raised inside fit

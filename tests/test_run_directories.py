@@ -144,29 +144,63 @@ def start_a_long_run(tmp_path, run_dir):
     return process, env
 
 
+def catches_sigterm(pid: int) -> bool:
+    """Whether the process has its own SIGTERM handler (Linux: /proc/PID/status's SigCgt)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("SigCgt:"):
+            return bool(int(line.split()[1], 16) & (1 << (signal.SIGTERM - 1)))
+    return False
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["Ctrl-C", "SIGTERM"])
 def test_a_stop_signal_while_the_command_starts_ends_it_quietly(tmp_path, stop):
     """While Python imports the command and Hydra composes its config (before the run holds a
     folder): exit 130 and one line, never a traceback or a death by signal. For the training
-    command and, as a console script, the search."""
+    command and, as a console script, the search; from the moment the command has run its
+    first line (the ~40 ms of Python's own start before it are Python's)."""
     search = [
         str(Path(sys.executable).parent / "mnist-exp-tune"), *SMOKE, "search=smoke",
         "model=mlp", "tuner.max_trials=2", f"hydra.run.dir={tmp_path / 'T'}",
     ]  # fmt: skip
-    for after in (0.15, 0.3, 0.6, 1.0):
+    for after in (0.0, 0.05, 0.15, 0.3, 0.6):
         process, _ = start_a_long_run(tmp_path, tmp_path / "D")
         tuner = subprocess.Popen(search, cwd=tmp_path, stdout=subprocess.PIPE, text=True,
                                  stderr=subprocess.STDOUT)  # fmt: skip
+        for command in (process, tuner):
+            wait_while_running(command, lambda command=command: catches_sigterm(command.pid), 30)
         time.sleep(after)
         process.send_signal(stop)
         tuner.send_signal(stop)
-        for command in (process, tuner):
+        for command, folder in ((process, "D"), (tuner, "T")):
             output, _ = command.communicate(timeout=60)
             assert command.returncode == 130, (after, command.args, output[-2000:])
             assert "Traceback" not in output, (after, output[-2000:])
+            started = "Continue" in output  # else nothing was written, no folder left behind
+            assert started or not (tmp_path / folder).exists(), (after, output[-2000:])
         for folder in ("D", "T"):
             shutil.rmtree(tmp_path / folder, ignore_errors=True)
+
+
+def test_a_stop_between_a_sweeps_jobs_ends_the_sweep_and_keeps_the_finished_job(tmp_path):
+    sweep = tmp_path / "S"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mnist_exp", "-m", *SMOKE, "model=mlp", "seed=0,1",
+         "trainer.epochs=60", "~callbacks.early_stopping", f"hydra.sweep.dir={sweep}"],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+
+    def first_job_done() -> bool:
+        metrics = sweep / "0" / "metrics.json"
+        return metrics.is_file() and json.loads(metrics.read_text())["status"] == "completed"
+
+    wait_while_running(process, first_job_done)
+    process.terminate()
+    output, _ = process.communicate(timeout=60)
+    assert process.returncode == 130 and "Traceback" not in output, output[-2000:]
+    second = sweep / "1" / "metrics.json"  # stopped before it started, or as a run
+    assert not second.is_file() or json.loads(second.read_text())["status"] == "interrupted"
+    assert json.loads((sweep / "0" / "metrics.json").read_text())["status"] == "completed"
 
 
 def wait_while_running(process, condition, seconds: float = 120) -> None:

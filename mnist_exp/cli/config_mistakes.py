@@ -18,6 +18,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException, MissingConfigException, OverrideParseException
 from omegaconf import DictConfig
 
+from mnist_exp import signals
 from mnist_exp.exits import REFUSED
 from mnist_exp.settings import CONFIG_DIR
 
@@ -50,6 +51,7 @@ def answer_config_mistakes(command: str, config_name: str) -> None:
     if arguments.help or arguments.hydra_help or arguments.cfg or arguments.info:
         return
     problem = config_problem(config_name, arguments.overrides, arguments.config_dir)
+    signals.raise_if_received()  # a stop noted while Hydra composed
     if problem:
         shown = problem.rstrip(".")
         print(
@@ -90,7 +92,7 @@ def config_problem(config_name: str, overrides: list[str], config_dir: str | Non
             if found:
                 group, option = found.groups()
                 return _no_such_option(group, option, options_of(group))
-            return str(error).splitlines()[0]
+            return (str(error).splitlines() or ["Hydra could not compose the config"])[0]
         except HydraException as error:
             defaults = compose(config_name, overrides=searchpath)
             return _explain(str(error), defaults, config_name)
@@ -142,4 +144,4 @@ def _explain(message: str, defaults: DictConfig, config_name: str) -> str:
         return (
             f"+{group}=...: {group} is already chosen; drop the + to choose another ({group}=NAME)"
         )
-    return message.splitlines()[0]
+    return (message.splitlines() or ["Hydra could not compose the config"])[0]

@@ -1,5 +1,5 @@
 """`mnist-exp [overrides]` (`python -m mnist_exp`, which starts it through
-`exits.start_command`): train and evaluate one experiment, `-m` a sweep, `resume=RUN_DIR`
+`mnist_exp/__main__.py`): train and evaluate one experiment, `-m` a sweep, `resume=RUN_DIR`
 continue a run. The logic is in mnist_exp.training."""
 
 import hydra

@@ -18,6 +18,7 @@ from pathlib import Path
 import yaml
 from omegaconf import DictConfig, OmegaConf
 
+from mnist_exp import signals
 from mnist_exp.commands import shown
 from mnist_exp.errors import ConfigError, MnistExpError
 from mnist_exp.runs import artifacts, record
@@ -133,6 +134,7 @@ def run_job(cfg: DictConfig, job: Job) -> dict:
     outcome, run_dir = Outcome.REFUSED, job.output_dir.resolve()
     with ExitStack() as held:
         try:
+            signals.raise_if_received()  # a stop noted while the command started
             resume_dir = resume_dir_of(cfg)
             if resume_dir is not None:
                 run_dir = resume_dir.resolve()
@@ -155,8 +157,12 @@ def run_job(cfg: DictConfig, job: Job) -> dict:
         except BaseException as error:
             if outcome is Outcome.FAILED:
                 outcome = _outcome_of(error)
-            elif outcome is Outcome.REFUSED and job.sweep_dir is None:
-                remove_if_empty(run_dir)
+            elif outcome is Outcome.REFUSED:
+                if job.sweep_dir is None:
+                    remove_if_empty(run_dir)
+                if isinstance(error, KeyboardInterrupt):
+                    log.error("Stopped (%s) before the run started; nothing was written.", error)
+                    outcome = Outcome.INTERRUPTED
             if isinstance(error, MnistExpError):
                 log.error("%s", error)
             raise

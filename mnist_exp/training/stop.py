@@ -1,37 +1,35 @@
 """Ending a run on SIGTERM (what `kill` and schedulers send) or Ctrl-C: recorded as interrupted
 and resumable.
 
-The signal handler raises KeyboardInterrupt at once, but Python drops an exception raised
-while it runs a finalizer (`__del__` of an h5py or TensorFlow object, a weakref callback):
-then training would go on. So the handler also leaves a note, and the StopWhenAsked callback
-(training/callbacks.py) raises again at the next step or epoch boundary. Python would also
-print the dropped interrupt as "Exception ignored in ... Traceback"; that report is kept quiet,
-as the note still stops the run. A note no run acted on (the interrupt dropped after the last
-step: the run completed) is kept, so that the next run in this process, a sweep's next job,
-stops at its first step instead of the sweep going on. While Keras's fit runs, where
-StopWhenAsked looks at the note after every step, the handler only notes: raised at once,
-the interrupt mostly lands in TensorFlow's C code, which prints it or turns it into another
-error. No TensorFlow here: job.py imports it before config errors are reported.
+The signal handler raises KeyboardInterrupt at once, but Python drops an exception raised while
+it runs a finalizer (`__del__` of an h5py or TensorFlow object, a weakref callback): then
+training would go on. So the handler also leaves a note (`mnist_exp.signals`), and the
+StopWhenAsked callback (training/callbacks.py) raises again at the next step or epoch boundary.
+Python would also print the dropped interrupt as "Exception ignored in ... Traceback"; that
+report is kept quiet, as the note still stops the run. A note no run acted on (the interrupt
+dropped after the last step: the run completed) is kept, so that the next run in this process,
+a sweep's next job, stops at its first step instead of the sweep going on. While Keras's fit
+runs, where StopWhenAsked looks at the note after every step, the handler only notes: raised at
+once, the interrupt mostly lands in TensorFlow's C code, which prints it or turns it into
+another error. No TensorFlow here: job.py imports it before config errors are reported.
 """
 
 from __future__ import annotations
 
-import signal
 import sys
 import threading
 from contextlib import contextmanager
 
-from mnist_exp.signals import stop_signals_handled_by
+from mnist_exp import signals
 
-_requested: list[str] = []  # the stop signals received and not yet acted on
 _checked_at_steps = False  # whether a fit that checks the note after every step runs
 
 
 def _interrupt(signum, frame):
-    name = signal.Signals(signum).name
-    _requested.append(name)
-    if not _checked_at_steps:
-        raise KeyboardInterrupt(f"signal {name}")
+    if _checked_at_steps:
+        signals.note(signum)
+    else:
+        signals.interrupt(signum, frame)
 
 
 @contextmanager
@@ -54,22 +52,15 @@ def interrupt_on_signals():
         yield
         return
     report_unraisable = sys.unraisablehook
-
-    def quiet_about_dropped_interrupts(unraisable):
-        if not (_requested and isinstance(unraisable.exc_value, KeyboardInterrupt)):
-            report_unraisable(unraisable)
-
-    sys.unraisablehook = quiet_about_dropped_interrupts
+    sys.unraisablehook = signals.quiet_about_dropped_interrupts(report_unraisable)
     try:
-        with stop_signals_handled_by(_interrupt):
+        with signals.stop_signals_handled_by(_interrupt):
             yield
     except KeyboardInterrupt:
-        _requested.clear()  # acted on: the run stopped
+        signals.acted_on()  # the run stopped
         raise
     finally:
         sys.unraisablehook = report_unraisable
 
 
-def requested() -> str | None:
-    """The last stop signal received and not yet acted on, if any."""
-    return _requested[-1] if _requested else None
+requested = signals.received  # the last stop signal received and not yet acted on, if any

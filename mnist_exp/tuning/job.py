@@ -10,11 +10,12 @@ from contextlib import ExitStack
 
 from omegaconf import DictConfig
 
+from mnist_exp import signals
 from mnist_exp.commands import shown
 from mnist_exp.errors import MnistExpError
 from mnist_exp.runs import record
 from mnist_exp.runs.lock import RunLock
-from mnist_exp.training.job import Job, resume_dir_of, without_resume
+from mnist_exp.training.job import Job, remove_if_empty, resume_dir_of, without_resume
 from mnist_exp.training.stop import interrupt_on_signals
 from mnist_exp.tuning.preset import Composer
 from mnist_exp.tuning.search import run_search
@@ -66,6 +67,12 @@ def run_search_job(
         compose: composes a trial's training config from overrides.
         compose_search: composes the whole tuning config (needed for `resume=DIR`).
     """
+    if signals.received():  # noted while the command started
+        log.error("Stopped (signal %s) before the search started; nothing was written.",
+                  signals.received())  # fmt: skip
+        if job.sweep_dir is None:
+            remove_if_empty(job.output_dir)
+        signals.raise_if_received()
     with ExitStack() as held:
         try:
             overrides = list(job.overrides)
@@ -84,9 +91,14 @@ def run_search_job(
                 held.enter_context(record.logging_into(output_dir, "tune"))
 
             with interrupt_on_signals():
-                return run_search(
-                    cfg, output_dir, overrides, compose=compose, on_start=take_directory
-                )
+                try:
+                    return run_search(
+                        cfg, output_dir, overrides, compose=compose, on_start=take_directory
+                    )
+                except MnistExpError as error:
+                    if signals.received():  # the stop, turned into an error where it landed
+                        raise KeyboardInterrupt(f"signal {signals.received()}") from error
+                    raise
         except MnistExpError as error:
             log.error("%s", error)
             raise
