@@ -243,24 +243,39 @@ def test_a_signal_whose_interrupt_python_dropped_still_stops_the_run(tmp_path):
     with pytest.raises(KeyboardInterrupt, match="SIGTERM"), stop.interrupt_on_signals():
         signals.note(signal.SIGTERM)  # the handler ran, its KeyboardInterrupt was lost
         run_experiment(smoke_config("model=mlp", "trainer.epochs=50"), tmp_path)
-    assert stop.requested() is None, "acted on, then forgotten"
+    assert signals.received() is None, "acted on, then forgotten"
     metrics = read_json(tmp_path / "metrics.json")
     assert metrics["status"] == "interrupted" and metrics.get("epochs_run") is None
 
 
-def test_a_run_stopped_before_its_first_epoch_ended_continues_from_the_start(tmp_path):
-    """Stopped in its first epoch: no backup, and a history.csv with not even its header. The
-    run continues in place from epoch 1 (a sweep run again does this), and completes."""
-    from mnist_exp.training import stop
+def test_a_run_stopped_before_its_first_epoch_ended_continues_from_the_start(tmp_path, monkeypatch):
+    """Stopped while its model was built (the stop waits for the end of TensorFlow's graph
+    building: no history.csv yet), or in its first epoch (no backup, and a history.csv with
+    not even its header): the run continues in place from epoch 1 (a sweep run again does
+    this), and completes."""
+    from mnist_exp.training import engine, stop
 
     cfg = smoke_config("model=mlp", "trainer.epochs=2", "~callbacks.early_stopping")
-    with pytest.raises(KeyboardInterrupt), stop.interrupt_on_signals():
-        signals.note(signal.SIGTERM)  # stops at the first step
-        run_experiment(cfg, tmp_path)
-    assert (tmp_path / "history.csv").read_text() == ""
-    resumed = run_experiment(cfg, tmp_path, resume=True)
-    assert resumed["status"] == "completed"
-    assert epochs_in(tmp_path / "history.csv") == [1, 2]
+    real_fit = engine.fit
+
+    def stopped_as_fit_starts(*args, **kwargs):
+        signals.note(signal.SIGTERM)  # arrives as fit starts: stops at the first step
+        return real_fit(*args, **kwargs)
+
+    for where, history in (("while built", None), ("in the first epoch", "")):
+        run_dir = tmp_path / where
+        with pytest.raises(KeyboardInterrupt), stop.interrupt_on_signals():
+            if history is None:
+                signals.note(signal.SIGTERM)  # noted before the model is built
+            else:
+                monkeypatch.setattr(engine, "fit", stopped_as_fit_starts)
+            run_experiment(cfg, run_dir)
+        monkeypatch.setattr(engine, "fit", real_fit)
+        path = run_dir / "history.csv"
+        assert (path.read_text() if path.is_file() else None) == history, where
+        resumed = run_experiment(cfg, run_dir, resume=True)
+        assert resumed["status"] == "completed"
+        assert epochs_in(run_dir / "history.csv") == [1, 2]
 
 
 def test_an_interrupt_dropped_in_a_finalizer_is_noted_without_an_ignored_exception_report(
@@ -288,7 +303,7 @@ def test_an_interrupt_dropped_in_a_finalizer_is_noted_without_an_ignored_excepti
         thing = Finalized()
         watcher = weakref.ref(thing, on_collected)
         del thing
-        assert stop.requested() == "SIGTERM" and watcher() is None
+        assert signals.received() == "SIGTERM" and watcher() is None
         assert reported == [], "the dropped interrupt was reported"
         other = Finalized()
         other_watcher = weakref.ref(other, failing_callback)
@@ -305,10 +320,10 @@ def test_a_stop_no_run_acted_on_stops_the_next_run_in_the_process(tmp_path, monk
     monkeypatch.setattr(signals, "_received", [])
     with stop.interrupt_on_signals():
         signals.note(signal.SIGTERM)  # the handler ran as the run ended; its raise lost
-    assert stop.requested() == "SIGTERM", "the stop was forgotten with the run"
+    assert signals.received() == "SIGTERM", "the stop was forgotten with the run"
     with pytest.raises(KeyboardInterrupt, match="SIGTERM"), stop.interrupt_on_signals():
         run_experiment(smoke_config("model=mlp", "trainer.epochs=50"), tmp_path)
-    assert stop.requested() is None, "acted on, then forgotten"
+    assert signals.received() is None, "acted on, then forgotten"
     assert read_json(tmp_path / "metrics.json")["status"] == "interrupted"
 
 
@@ -367,6 +382,6 @@ def test_during_fit_a_stop_signal_is_noted_for_the_next_step_not_raised_in_tenso
     with pytest.raises(KeyboardInterrupt, match="SIGTERM"), stop.interrupt_on_signals():
         with stop.checked_at_every_step():
             signal.raise_signal(signal.SIGTERM)  # nothing raised inside fit
-            assert stop.requested() == "SIGTERM"
+            assert signals.received() == "SIGTERM"
         signal.raise_signal(signal.SIGTERM)  # outside fit: at once
-    assert stop.requested() is None
+    assert signals.received() is None

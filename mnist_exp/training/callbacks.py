@@ -10,10 +10,10 @@ from pathlib import Path
 
 import keras
 
+from mnist_exp import signals
 from mnist_exp.runs.disk import out_of_space_named, training_state_bytes
 from mnist_exp.settings import LAST_EPOCH
 from mnist_exp.settings.trainer import better_direction
-from mnist_exp.training import stop
 
 log = logging.getLogger(__name__)
 
@@ -159,8 +159,7 @@ class StopWhenAsked(keras.callbacks.Callback):
     async_safe = True  # a list check: safe anywhere, never makes Keras wait
 
     def _check(self, *args, **kwargs):
-        if signal := stop.requested():
-            raise KeyboardInterrupt(f"signal {signal}")
+        signals.raise_if_received()
 
     on_train_batch_end = _check
     on_test_batch_end = _check

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from mnist_exp import signals
 from mnist_exp.data.prepare import prepare_splits
 from mnist_exp.runs.status import Status
 from mnist_exp.settings import ExperimentSettings
+from mnist_exp.training import stop
 from mnist_exp.training.backup import remove_backups, restore_latest
 from mnist_exp.training.fitting import fit
 from mnist_exp.training.run_callbacks import build_callbacks
@@ -42,12 +44,14 @@ def train_and_evaluate(
     strategy = build_strategy(settings.strategy)  # first: it must precede any TensorFlow work
     splits = prepare_splits(settings.dataset, settings.seed, path_label=data_label)
     settings, adapted = for_data(settings, len(splits.y_train))
-    plan, model = build_trainable(settings, splits, strategy)
-    restored = restore_latest(model, output_dir) if resume else None
-    initial_epoch = restored["epoch"] if restored else 0
-    if resume:
-        keep_history_before(output_dir, initial_epoch)
-    run = build_callbacks(settings, output_dir, plan, model, restored, tracker)
+    with stop.checked_at_every_step():  # TensorFlow builds graphs: a stop waits for its end
+        plan, model = build_trainable(settings, splits, strategy)
+        restored = restore_latest(model, output_dir) if resume else None
+        initial_epoch = restored["epoch"] if restored else 0
+        if resume:
+            keep_history_before(output_dir, initial_epoch)
+        run = build_callbacks(settings, output_dir, plan, model, restored, tracker)
+    signals.raise_if_received()
     fit(model, strategy, settings, splits, plan, initial_epoch, run.callbacks)
     scores = score(model, splits, plan, run, settings, output_dir, initial_epoch)
     if adapted:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from mnist_exp import safe_files
+from mnist_exp import safe_files, signals
 from mnist_exp.commands import shown
 from mnist_exp.errors import ConfigError, MnistExpError
 from mnist_exp.reporting.tensorboard_names import new_label
@@ -23,7 +23,6 @@ from mnist_exp.scratch import make_scratch_folder
 from mnist_exp.settings import ExperimentSettings, dataset_path_as_written, parse_settings
 from mnist_exp.settings.logger import LoggerSettings, MlflowLogger
 from mnist_exp.text import shown_path
-from mnist_exp.training import stop
 from mnist_exp.training.cluster import is_chief_process
 from mnist_exp.training.threads import configure_threads
 
@@ -71,7 +70,7 @@ def _as_interrupt(error: BaseException) -> KeyboardInterrupt | None:
     a stop signal noted, any error but the framework's own messages is that interrupt."""
     if isinstance(error, KeyboardInterrupt):
         return error
-    signal_name = stop.requested()
+    signal_name = signals.received()
     if signal_name and isinstance(error, Exception) and not isinstance(error, MnistExpError):
         return KeyboardInterrupt(f"signal {signal_name}")
     return None

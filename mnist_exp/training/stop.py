@@ -34,7 +34,9 @@ def _interrupt(signum, frame):
 
 @contextmanager
 def checked_at_every_step():
-    """For Keras's fit with StopWhenAsked: a stop signal is noted, and raised at the next step."""
+    """While TensorFlow builds graphs or fits (where an exception raised inside its C code can
+    come out as another error, or crash the process): a stop signal is only noted, and raised
+    at the next step by StopWhenAsked, or after the block (`signals.raise_if_received`)."""
     global _checked_at_steps
     outer, _checked_at_steps = _checked_at_steps, True
     try:
@@ -61,6 +63,3 @@ def interrupt_on_signals():
         raise
     finally:
         sys.unraisablehook = report_unraisable
-
-
-requested = signals.received  # the last stop signal received and not yet acted on, if any
