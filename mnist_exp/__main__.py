@@ -26,18 +26,26 @@ def _start(module: str, name: str) -> int | None:
     checked, as the run or search starts (`run_job`, `run_search_job`). A stop before the run
     holds its folder ends the command with exit status 130 and one line, never a traceback
     or a death by signal; after, the run's own handling (training/stop.py) records it as
-    interrupted and says how to continue."""
+    interrupted and says how to continue. Either way the process then ends without Python's
+    teardown (`exits.leave_without_teardown`)."""
     signals.note_stops()  # first: the imports take a while
+    stopped = None
     try:
         command = importlib.import_module(module)
         signals.raise_if_received()
-        return command.main()
+        status = command.main()
     except KeyboardInterrupt as stop:  # only before a run: runs end with their own status
-        from mnist_exp.commands import shown
-        from mnist_exp.exits import INTERRUPTED, leave_without_teardown
+        stopped, status = stop, None
+    from mnist_exp.exits import INTERRUPTED, leave_without_teardown
 
-        print(f"{shown(name)}: stopped ({stop}) before anything was written.", file=sys.stderr)
+    if stopped is not None:
+        from mnist_exp.commands import shown
+
+        print(f"{shown(name)}: stopped ({stopped}) before anything was written.", file=sys.stderr)
+        status = INTERRUPTED
+    if status == INTERRUPTED:  # a stopped run has recorded its end (see exits.end_hydra_job)
         leave_without_teardown(INTERRUPTED)
+    return status
 
 
 if __name__ == "__main__":

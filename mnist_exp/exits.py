@@ -38,8 +38,12 @@ def exit_status(error: BaseException) -> int:
 def end_hydra_job(error: BaseException, single_run: bool) -> None:
     """Exits without a traceback after a job has logged why it ended: always on Ctrl-C, and for
     a refused or failed single run. In a sweep a failed job returns to the launcher instead,
-    which records it and runs the others."""
-    if single_run or isinstance(error, KeyboardInterrupt):
+    which records it and runs the others. A single run leaves without Python's teardown: it
+    has recorded how it ended, and tearing TensorFlow down after an interrupt landed in it
+    can crash (SIGSEGV) or end the process by SIGINT instead of this status."""
+    if single_run:
+        leave_without_teardown(exit_status(error))
+    if isinstance(error, KeyboardInterrupt):
         sys.exit(exit_status(error))
 
 
