@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from conftest import CONFIG_DIR, REPO_ROOT, compose_config, smoke_config
@@ -331,3 +334,21 @@ def test_steps_per_execution_must_divide_an_epochs_steps():
         plan("trainer.epochs=2", "trainer.steps_per_execution=4")
     assert plan("trainer.epochs=2", "trainer.steps_per_execution=5").steps_per_epoch == 10
     assert plan("trainer.epochs=1", "trainer.steps_per_execution=4").steps_per_epoch == 10
+
+
+def test_builders_are_checked_from_their_source_without_tensorflow():
+    """A model's and a schedule's keys are checked against their builders' parameters read
+    from the source: parsing the settings imports neither TensorFlow nor Keras."""
+    code = """
+import sys
+from hydra import compose, initialize_config_dir
+from mnist_exp.settings import CONFIG_DIR, parse_settings
+with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
+    for overrides in (["model=fast_cnn", "schedule=step"], ["model=strided_cnn"]):
+        settings = parse_settings(compose("config", overrides=["debug=smoke", *overrides]))
+        assert settings.model.arguments() and settings.schedule.builder
+print(sorted(name for name in ("tensorflow", "keras") if name in sys.modules))
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "[]"
