@@ -26,7 +26,13 @@ from mnist_exp.settings.optimization import (
     OptimizerSettings,
     parse_optimizer,
 )
-from mnist_exp.settings.schema import LAST_EPOCH, parse_option, parse_section, require
+from mnist_exp.settings.schema import (
+    LAST_EPOCH,
+    is_integer,
+    parse_option,
+    parse_section,
+    require,
+)
 from mnist_exp.settings.trainer import ObjectiveSettings, TrainerSettings
 
 __all__ = [
@@ -111,7 +117,7 @@ def parse_settings(cfg: DictConfig) -> ExperimentSettings:
     )
     seed = cfg.get("seed", 0)
     require(
-        isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0,
+        is_integer(seed) and seed >= 0,
         f"seed={seed!r} must be a non-negative integer.",
     )
     return ExperimentSettings(

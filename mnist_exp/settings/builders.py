@@ -19,9 +19,11 @@ from mnist_exp.settings.schema import (
     check_positive,
     check_positive_list,
     check_rate,
+    is_integer,
+    is_number,
     require,
 )
-from mnist_exp.targets import Parameters, find_module, read_parameters
+from mnist_exp.targets import Parameters, read_parameters
 
 
 @dataclass(frozen=True)
@@ -38,14 +40,6 @@ class BuilderSettings:
         return dict(self.keyword_arguments)
 
 
-def _number(value) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _integer(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def _in_unit_interval(key: str, value: float) -> None:
     require(0 <= value <= 1, f"{key}={value} must be in [0, 1].")
 
@@ -60,14 +54,14 @@ def _anything(key: str, value) -> None:
 
 # For each type of mnist_exp.builder_types: the value's kind, then its range.
 VALUE_CHECKS = {
-    "Rate": (_number, check_rate),
-    "Fraction": (_number, _in_unit_interval),
-    "NonNegative": (_number, check_non_negative),
-    "PositiveNumber": (_number, _positive_number),
-    "Positive": (_integer, check_positive),
-    "Count": (_integer, partial(check_positive, zero_means="none")),
-    "Sizes": (lambda v: isinstance(v, list) and all(map(_integer, v)), check_positive_list),
-    "Numbers": (lambda v: isinstance(v, list) and all(map(_number, v)), _anything),
+    "Rate": (is_number, check_rate),
+    "Fraction": (is_number, _in_unit_interval),
+    "NonNegative": (is_number, check_non_negative),
+    "PositiveNumber": (is_number, _positive_number),
+    "Positive": (is_integer, check_positive),
+    "Count": (is_integer, partial(check_positive, zero_means="none")),
+    "Sizes": (lambda v: isinstance(v, list) and all(map(is_integer, v)), check_positive_list),
+    "Numbers": (lambda v: isinstance(v, list) and all(map(is_number, v)), _anything),
 }
 
 
@@ -92,10 +86,8 @@ def parse_builder(cfg: DictConfig, group: str, framework_arguments: tuple[str, .
         f"{group}.{supplied[0] if supplied else ''} is supplied by mnist_exp; remove it from "
         f"the {group} option.",
     )
-    key = f"{group}._target_"
-    find_module(target, key)
     name = str(arguments.pop("name", None) or target.rpartition(".")[2])
-    parameters = read_parameters(target, key)
+    parameters = read_parameters(target, f"{group}._target_")  # which finds the module first
     if parameters is not None:
         _check_arguments(group, name, target, arguments, parameters, framework_arguments)
     return BuilderSettings(builder=target, name=name, keyword_arguments=arguments)

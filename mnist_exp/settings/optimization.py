@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from omegaconf import DictConfig, OmegaConf
 
-from mnist_exp.settings.schema import require
+from mnist_exp.settings.schema import is_number, require
 
 
 @dataclass(frozen=True)
@@ -30,15 +30,11 @@ def parse_optimizer(cfg: DictConfig) -> OptimizerSettings:
     )
     rate = optimizer.pop("learning_rate", None)
     require(
-        _is_number(rate) and rate > 0,
+        is_number(rate) and rate > 0,
         f"optimizer.learning_rate={rate!r} must be a positive number.",
     )
     _check_weight_averaging(optimizer)
     return OptimizerSettings(target=target, learning_rate=float(rate), arguments=optimizer)
-
-
-def _is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)  # YAML's true is no 1
 
 
 def _check_weight_averaging(arguments: dict) -> None:
@@ -47,7 +43,7 @@ def _check_weight_averaging(arguments: dict) -> None:
     require(isinstance(use_ema, bool), f"optimizer.use_ema={use_ema!r} must be true or false.")
     momentum = arguments.get("ema_momentum", 0.99)
     require(
-        _is_number(momentum) and 0 <= momentum < 1,
+        is_number(momentum) and 0 <= momentum < 1,
         f"optimizer.ema_momentum={momentum!r} must be a number in [0, 1): the share of the "
         "weight average kept at each step (0.99 averages about the last 100 steps).",
     )

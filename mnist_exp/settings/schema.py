@@ -26,6 +26,14 @@ def require(condition: bool, message: str) -> None:
         raise ConfigError(message)
 
 
+def is_number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)  # YAML's true is no 1
+
+
+def is_integer(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def check_rate(key: str, value: float) -> None:
     require(0.0 <= value < 1.0, f"{key}={value} must be in [0, 1).")
 

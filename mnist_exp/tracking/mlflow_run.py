@@ -27,6 +27,7 @@ from mnist_exp.runs import artifacts, provenance
 from mnist_exp.runs.load import Run
 from mnist_exp.runs.table import SEARCH_LOG
 from mnist_exp.settings.logger import MlflowLogger
+from mnist_exp.settings.schema import is_number
 from mnist_exp.tracking import RUN_FILE
 
 log = logging.getLogger(__name__)
@@ -116,9 +117,7 @@ def _metrics(values: dict, step: int):
 
     stamp = int(time.time() * 1000)
     return [
-        Metric(key, float(value), stamp, step)
-        for key, value in values.items()
-        if isinstance(value, (int, float)) and not isinstance(value, bool)
+        Metric(key, float(value), stamp, step) for key, value in values.items() if is_number(value)
     ]
 
 

@@ -13,6 +13,7 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 
 from mnist_exp.errors import ConfigError
+from mnist_exp.settings.schema import is_number
 
 TYPES = ("float", "int", "choice", "boolean")
 SAMPLINGS = ("linear", "log", "reverse_log")
@@ -139,7 +140,7 @@ def _choice_values(key: str, spec: dict) -> tuple:
     labels = [label(v) for v in values]
     if len(set(map(str, labels))) != len(labels):
         raise ConfigError(f"search.space.{key}: values repeat: {values}.")
-    numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in labels)
+    numeric = all(map(is_number, labels))
     if numeric and any(isinstance(v, float) for v in labels):
         values = [float(v) for v in values]  # one type, as Keras Tuner requires
     elif len({type(v) for v in labels}) > 1:
