@@ -29,19 +29,16 @@ def _start(module: str, name: str) -> int | None:
     interrupted and says how to continue. Either way the process then ends without Python's
     teardown (`exits.leave_without_teardown`)."""
     signals.note_stops()  # first: the imports take a while
-    stopped = None
+    from mnist_exp.exits import INTERRUPTED, leave_without_teardown  # a stop is only noted now
+
     try:
         command = importlib.import_module(module)
         signals.raise_if_received()
         status = command.main()
     except KeyboardInterrupt as stop:  # only before a run: runs end with their own status
-        stopped, status = stop, None
-    from mnist_exp.exits import INTERRUPTED, leave_without_teardown
-
-    if stopped is not None:
         from mnist_exp.commands import shown
 
-        print(f"{shown(name)}: stopped ({stopped}) before anything was written.", file=sys.stderr)
+        print(f"{shown(name)}: stopped ({stop}) before anything was written.", file=sys.stderr)
         status = INTERRUPTED
     if status == INTERRUPTED:  # a stopped run has recorded its end (see exits.end_hydra_job)
         leave_without_teardown(INTERRUPTED)

@@ -37,7 +37,8 @@ def acted_on() -> None:
 
 def interrupt(signum, frame):
     """A handler: notes the signal and raises KeyboardInterrupt."""
-    raise KeyboardInterrupt(f"signal {note(signum)}")
+    note(signum)
+    raise_if_received()
 
 
 def quiet_about_dropped_interrupts(report: Callable) -> Callable:
@@ -65,10 +66,15 @@ def _note_only(signum, frame) -> None:
     note(signum)
 
 
+def noted_interrupt() -> KeyboardInterrupt | None:
+    """The KeyboardInterrupt that stands for the stop signal noted and not yet acted on."""
+    return KeyboardInterrupt(f"signal {name}") if (name := received()) else None
+
+
 def raise_if_received() -> None:
     """Raises KeyboardInterrupt for a stop signal noted and not yet acted on."""
-    if name := received():
-        raise KeyboardInterrupt(f"signal {name}")
+    if stop := noted_interrupt():
+        raise stop
 
 
 @contextmanager

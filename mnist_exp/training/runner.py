@@ -70,9 +70,8 @@ def _as_interrupt(error: BaseException) -> KeyboardInterrupt | None:
     a stop signal noted, any error but the framework's own messages is that interrupt."""
     if isinstance(error, KeyboardInterrupt):
         return error
-    signal_name = signals.received()
-    if signal_name and isinstance(error, Exception) and not isinstance(error, MnistExpError):
-        return KeyboardInterrupt(f"signal {signal_name}")
+    if isinstance(error, Exception) and not isinstance(error, MnistExpError):
+        return signals.noted_interrupt()
     return None
 
 

@@ -67,12 +67,11 @@ def run_search_job(
         compose: composes a trial's training config from overrides.
         compose_search: composes the whole tuning config (needed for `resume=DIR`).
     """
-    if signals.received():  # noted while the command started
-        log.error("Stopped (signal %s) before the search started; nothing was written.",
-                  signals.received())  # fmt: skip
+    if stop := signals.noted_interrupt():  # noted while the command started
+        log.error("Stopped (%s) before the search started; nothing was written.", stop)
         if job.sweep_dir is None:
             remove_if_empty(job.output_dir)
-        signals.raise_if_received()
+        raise stop
     with ExitStack() as held:
         try:
             overrides = list(job.overrides)
@@ -96,8 +95,8 @@ def run_search_job(
                         cfg, output_dir, overrides, compose=compose, on_start=take_directory
                     )
                 except MnistExpError as error:
-                    if signals.received():  # the stop, turned into an error where it landed
-                        raise KeyboardInterrupt(f"signal {signals.received()}") from error
+                    if stop := signals.noted_interrupt():  # turned into an error where it landed
+                        raise stop from error
                     raise
         except MnistExpError as error:
             log.error("%s", error)
