@@ -65,7 +65,7 @@ def config_problem(config_name: str, overrides: list[str], config_dir: str | Non
     try:
         parsed = OverridesParser.create().parse_overrides(overrides)
     except OverrideParseException as error:
-        return f"cannot read an override: {str(error).splitlines()[0]}"
+        return f"cannot read an override: {_first_line(str(error))}"
     searchpath = [f"hydra.searchpath=[file://{Path(config_dir).resolve()}]"] if config_dir else []
     with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
         loader = GlobalHydra.instance().config_loader()
@@ -92,7 +92,7 @@ def config_problem(config_name: str, overrides: list[str], config_dir: str | Non
             if found:
                 group, option = found.groups()
                 return _no_such_option(group, option, options_of(group))
-            return (str(error).splitlines() or ["Hydra could not compose the config"])[0]
+            return _first_line(str(error))
         except HydraException as error:
             defaults = compose(config_name, overrides=searchpath)
             return _explain(str(error), defaults, config_name)
@@ -144,4 +144,10 @@ def _explain(message: str, defaults: DictConfig, config_name: str) -> str:
         return (
             f"+{group}=...: {group} is already chosen; drop the + to choose another ({group}=NAME)"
         )
+    return _first_line(message)
+
+
+def _first_line(message: str) -> str:
+    """A Hydra error's first line; its message can be empty (an exception raised inside
+    OmegaConf without one)."""
     return (message.splitlines() or ["Hydra could not compose the config"])[0]

@@ -123,27 +123,31 @@ def _move_settings(config: dict) -> bool:
     if stopping is not None:
         config["trainer"]["restore_best_weights"] = stopping.get("restore_best_weights", True)
         if stopping.get("enabled", True):
-            presets["early_stopping"] = {
-                "_target_": "keras.callbacks.EarlyStopping",
-                "monitor": stopping["monitor"],
-                "mode": EPOCH_LOG_KEYS[stopping["monitor"]],
-                "patience": stopping["patience"],
-                "min_delta": stopping["min_delta"],
-            }
+            presets["early_stopping"] = _monitoring(
+                "keras.callbacks.EarlyStopping",
+                stopping["monitor"],
+                patience=stopping["patience"],
+                min_delta=stopping["min_delta"],
+            )
     schedule = config.get("schedule", {})
     if schedule.get("name") == "reduce_on_plateau":
         config["schedule"] = {"name": "constant"}
-        presets["reduce_lr_on_plateau"] = {
-            "_target_": "keras.callbacks.ReduceLROnPlateau",
-            "monitor": schedule["monitor"],
-            "mode": EPOCH_LOG_KEYS[schedule["monitor"]],
-            "factor": schedule["factor"],
-            "patience": schedule["patience"],
-            "min_lr": schedule["min_learning_rate"],
-        }
+        presets["reduce_lr_on_plateau"] = _monitoring(
+            "keras.callbacks.ReduceLROnPlateau",
+            schedule["monitor"],
+            factor=schedule["factor"],
+            patience=schedule["patience"],
+            min_lr=schedule["min_learning_rate"],
+        )
     if presets:
         config["callbacks"] = {**presets, **(config.get("callbacks") or {})}
     return stopping is not None or bool(presets)
+
+
+def _monitoring(target: str, monitor: str, **keys) -> dict:
+    """A callbacks preset as conf/callbacks/ writes it: its class, the history column it
+    watches and the direction that column improves in, then its own keys."""
+    return {"_target_": target, "monitor": monitor, "mode": EPOCH_LOG_KEYS[monitor], **keys}
 
 
 def class_names(metrics: dict, config: DictConfig) -> tuple[str, ...]:
