@@ -88,15 +88,24 @@ def read_parameters(target: str, key: str) -> Parameters | None:
     define it with a plain `def`, or is not Python source.
 
     Raises:
-        ConfigError: the module cannot be found (see `find_module`).
+        ConfigError: the module cannot be found (see `find_module`), or its source is not
+            Python that would import (a syntax error, binary bytes).
     """
     find_module(target, key)
     module, attribute = _split(target, key)
     try:
-        origin = importlib.util.find_spec(module).origin
-        tree = ast.parse(Path(origin).read_bytes())
+        origin = str(importlib.util.find_spec(module).origin)
+        source = Path(origin).read_bytes() if origin.endswith(".py") else None
     except Exception:  # a package's own import failing is reported when it is imported
         return None
+    if source is None:
+        return None
+    try:
+        tree = ast.parse(source, filename=origin)
+    except (SyntaxError, ValueError) as error:  # as the import would fail, only sooner
+        raise ConfigError(
+            f"{key}={target}: importing '{module}' failed: {type(error).__name__}: {error}"
+        ) from None
     found = [
         node
         for node in tree.body

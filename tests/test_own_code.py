@@ -218,6 +218,15 @@ def test_a_users_schedule_is_a_builder_like_the_built_in_ones(user_module):
         parse_settings(smoke_config(*own, "+schedule.epochs=3"))
 
 
+def test_a_builder_module_that_would_not_import_is_refused_before_tensorflow(user_module, tmp_path):
+    (tmp_path / "broken_nets.py").write_text("def build(input_shape, num_classes:\n")
+    (tmp_path / "binary_nets.py").write_bytes(b"\x00\x01\x02")
+    for module in ("broken_nets", "binary_nets"):
+        refused = f"importing '{module}' failed: (Syntax|Value)Error"
+        with pytest.raises(ConfigError, match=refused):
+            parse_settings(builder_config(f"{module}.build"))
+
+
 def test_keys_the_framework_supplies_are_refused_in_a_builder_option(user_module):
     with pytest.raises(ConfigError, match="model.num_classes is supplied by mnist_exp"):
         parse_settings(builder_config("user_nets.good", "+model.num_classes=3"))
