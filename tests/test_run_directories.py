@@ -182,6 +182,24 @@ def test_a_stop_signal_while_the_command_starts_ends_it_quietly(tmp_path, stop):
             shutil.rmtree(tmp_path / folder, ignore_errors=True)
 
 
+@pytest.mark.parametrize("module", ["mnist_exp.cli.tune", "mnist_exp.cli.resume"])
+def test_python_dash_m_notes_a_stop_before_the_command_imports_its_libraries(tmp_path, module):
+    """`python -m mnist_exp.cli.tune` (and .resume) start as their console scripts do: the stop
+    handler is in place before OmegaConf, Hydra or the training library is imported (it came
+    after the module's imports, ~0.3 s in, and a stop then was a traceback)."""
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", module, "--help"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    imported = [
+        line.rsplit("|", 1)[1].strip()
+        for line in result.stderr.splitlines()
+        if line.startswith("import time:")
+    ]
+    assert imported.index("mnist_exp.signals") < imported.index("omegaconf")
+
+
 def test_a_stop_between_a_sweeps_jobs_ends_the_sweep_and_keeps_the_finished_job(tmp_path):
     sweep = tmp_path / "S"
     process = subprocess.Popen(
@@ -198,8 +216,11 @@ def test_a_stop_between_a_sweeps_jobs_ends_the_sweep_and_keeps_the_finished_job(
     process.terminate()
     output, _ = process.communicate(timeout=60)
     assert process.returncode == 130 and "Traceback" not in output, output[-2000:]
-    second = sweep / "1" / "metrics.json"  # stopped before it started, or as a run
-    assert not second.is_file() or json.loads(second.read_text())["status"] == "interrupted"
+    second = sweep / "1" / "metrics.json"  # stopped as a run, or before it started: no folder
+    if second.is_file():
+        assert json.loads(second.read_text())["status"] == "interrupted"
+    else:
+        assert not (sweep / "1").exists(), "a job stopped before it started left its folder"
     assert json.loads((sweep / "0" / "metrics.json").read_text())["status"] == "completed"
 
 

@@ -6,9 +6,13 @@ backup. The result matches an uninterrupted run (exactly with trainer.determinis
 
 from __future__ import annotations
 
+if __name__ == "__main__":  # started as the console script is: a stop is noted from here on
+    from mnist_exp.__main__ import resume
+
+    raise SystemExit(resume())
+
 import argparse
 import logging
-import sys
 from pathlib import Path
 
 from omegaconf import OmegaConf
@@ -42,7 +46,3 @@ def main(argv=None) -> int:
         logging.getLogger("mnist_exp").error("%s", os_error_text(error))
         return REFUSED
     return DONE
-
-
-if __name__ == "__main__":
-    sys.exit(main())

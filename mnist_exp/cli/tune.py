@@ -1,6 +1,11 @@
 """`mnist-exp-tune [tuner=...] [search=...] [overrides]` (`python -m mnist_exp.cli.tune`): a Keras
 Tuner search (`resume=DIR` continues a killed one). The logic is in mnist_exp.tuning."""
 
+if __name__ == "__main__":  # started as the console script is: a stop is noted from here on
+    from mnist_exp.__main__ import tune
+
+    raise SystemExit(tune())
+
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
@@ -61,7 +66,3 @@ def main() -> None:
     refuse_missing_config_dirs(shown("tune"))
     answer_config_mistakes(shown("tune"), CONFIG_NAME)
     run_app(run)
-
-
-if __name__ == "__main__":
-    main()

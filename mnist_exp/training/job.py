@@ -158,8 +158,7 @@ def run_job(cfg: DictConfig, job: Job) -> dict:
             if outcome is Outcome.FAILED:
                 outcome = _outcome_of(error)
             elif outcome is Outcome.REFUSED:
-                if job.sweep_dir is None:
-                    remove_if_empty(run_dir)
+                remove_if_empty(run_dir)
                 if isinstance(error, KeyboardInterrupt):
                     log.error("Stopped (%s) before the run started; nothing was written.", error)
                     outcome = Outcome.INTERRUPTED
@@ -201,11 +200,12 @@ def _train(
     held: ExitStack,
 ):
     checked = not isinstance(settings, ConfigError)
+    chief = not checked or is_chief_process(settings.strategy)
     if record.has_record(run_dir):
         choices = record.read_choices(run_dir)
     else:
         choices = job.choices
-        if not checked or is_chief_process(settings.strategy):  # other workers keep a log
+        if chief:  # other workers keep a log
             record.write_record(run_dir, experiment, job.hydra, job.overrides)
     held.enter_context(record.logging_into(run_dir, "train"))
     if not checked:
@@ -216,7 +216,7 @@ def _train(
     with interrupt_on_signals():
         try:
             result = run_checked(
-                experiment, settings, run_dir, decision, choices=choices, cpu_share=job.cpu_share
+                experiment, settings, run_dir, decision, chief, choices, job.cpu_share
             )
         except KeyboardInterrupt:
             log.error(
