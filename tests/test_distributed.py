@@ -70,6 +70,8 @@ def test_mirrored_over_two_logical_cpus_matches_default(tmp_path, default_run):
 
 @pytest.mark.slow
 def test_two_local_workers_train_like_one_and_only_the_chief_writes(tmp_path, default_run):
+    """Across workers the run trains in its own loop (training/custom_loop.py): Keras 3's fit
+    fails under MultiWorkerMirroredStrategy (keras-team/keras#20585, tensorflow#72388)."""
     run_dir = tmp_path / "run"
     result = run_module(
         "mnist_exp.cli.launch", "--workers", "2", "--run-dir", str(run_dir), *TINY, cwd=tmp_path

@@ -26,6 +26,8 @@ LAUNCHERS = {
 @pytest.mark.slow
 @pytest.mark.parametrize("launcher", LAUNCHERS.values(), ids=LAUNCHERS.keys())
 def test_a_launcher_runs_the_sweep_records_the_failure_and_exits_non_zero(tmp_path, launcher):
+    """The exit status comes from the jobs' notes, not the launcher's word: submitit reports a
+    failed job as completed (facebookresearch/hydra#1928, the guard in SweepSummary)."""
     sweep_dir = tmp_path / "sweep"
     result = run_module(
         "mnist_exp", "-m", *launcher, "debug=smoke", "model=mlp",

@@ -181,7 +181,8 @@ def test_divergence_stops_with_status_diverged(tmp_path):
 
 def test_the_train_step_is_traced_once():
     """Optimizer and metric variables exist before fit, so the first step is traced once
-    (a tf.function creating variables on its first call is traced twice)."""
+    (a tf.function creating variables on its first call is traced twice: tensorflow#48851,
+    the guard in training/optimization.create_training_variables)."""
     from mnist_exp.data.prepare import prepare_splits
     from mnist_exp.settings import parse_settings
     from mnist_exp.training.fitting import training_dataset

@@ -281,6 +281,8 @@ def tune_command(*arguments: str) -> list[str]:
 
 @pytest.mark.slow
 def test_kill_minus_nine_mid_search_then_resume_completes_the_configured_trials(tmp_path):
+    """Grid search keeps its order across a resume: Keras Tuner's GridSearchOracle does not
+    save it and fails with KeyError (keras-team/keras-tuner#1055, the guard in oracles.py)."""
     search_dir = tmp_path / "search"
     arguments = ("tuner=grid", "tuner.max_epochs=1", f"hydra.run.dir={search_dir}")
     env = {**os.environ, "HOME": str(tmp_path)}

@@ -120,21 +120,21 @@ def parse_settings(cfg: DictConfig) -> ExperimentSettings:
         is_integer(seed) and seed >= 0,
         f"seed={seed!r} must be a non-negative integer.",
     )
-    return ExperimentSettings(
+    return ExperimentSettings(  # grouped by the module that parses them
         seed=seed,
-        model=parse_builder(cfg, "model", FRAMEWORK_ARGUMENTS),
         dataset=parse_option(cfg, DatasetSettings),
-        schedule=parse_builder(cfg, "schedule", SCHEDULE_ARGUMENTS),
+        strategy=parse_option(cfg, StrategySettings),
+        logger=parse_option(cfg, LoggerSettings),
         augment=parse_section(cfg, "augment", AugmentSettings),
         trainer=parse_section(cfg, "trainer", TrainerSettings),
-        strategy=parse_option(cfg, StrategySettings),
         precision=parse_section(cfg, "precision", PrecisionSettings),
         objective=parse_section(cfg, "objective", ObjectiveSettings),
+        model=parse_builder(cfg, "model", FRAMEWORK_ARGUMENTS),
+        schedule=parse_builder(cfg, "schedule", SCHEDULE_ARGUMENTS),
         optimizer=parse_optimizer(cfg),
         callbacks=parse_named_targets(cfg, "callbacks"),
         metrics=parse_named_targets(cfg, "metrics"),
         loss=parse_loss(cfg),
-        logger=parse_option(cfg, LoggerSettings),
     )
 
 

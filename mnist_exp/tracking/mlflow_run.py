@@ -26,7 +26,7 @@ from mnist_exp import safe_files
 from mnist_exp.runs import artifacts, provenance
 from mnist_exp.runs.load import Run
 from mnist_exp.runs.table import SEARCH_LOG
-from mnist_exp.settings.logger import MlflowLogger
+from mnist_exp.settings.logger import LoggerSettings, MlflowLogger
 from mnist_exp.settings.schema import is_number
 from mnist_exp.tracking import RUN_FILE
 
@@ -246,3 +246,8 @@ class MlflowSender:
                 FINISH_SECONDS,
                 self.run_dir,
             )
+
+
+def start_tracking(logger: LoggerSettings, run_dir: Path, params: dict) -> MlflowSender | None:
+    """The run's MLflow sender with logger=mlflow (None with TensorBoard's folder only)."""
+    return MlflowSender(logger, run_dir, params) if isinstance(logger, MlflowLogger) else None

@@ -21,7 +21,6 @@ from mnist_exp.runs.migrate import FORMAT_KEY, RUN_FORMAT, migrate
 from mnist_exp.runs.status import Action, Decision, Status, decide
 from mnist_exp.scratch import make_scratch_folder
 from mnist_exp.settings import ExperimentSettings, dataset_path_as_written, parse_settings
-from mnist_exp.settings.logger import LoggerSettings, MlflowLogger
 from mnist_exp.text import shown_path
 from mnist_exp.training.cluster import is_chief_process
 from mnist_exp.training.threads import configure_threads
@@ -131,7 +130,8 @@ def run_experiment(
     except ConfigError as error:
         record_failure(output_dir, decision, error)
         raise
-    return run_checked(cfg, settings, output_dir, decision, choices=choices, cpu_share=cpu_share)
+    chief = is_chief_process(settings.strategy)
+    return run_checked(cfg, settings, output_dir, decision, chief, choices, cpu_share)
 
 
 def run_checked(
@@ -139,11 +139,13 @@ def run_checked(
     settings: ExperimentSettings,
     output_dir: Path,
     decision: Decision,
+    chief: bool,
     choices: dict | None = None,
     cpu_share: int | None = None,
 ) -> dict:
     """Trains and evaluates the checked experiment (`settings`, made from `cfg`) as `decision`
-    says (start, or continue from the last backup), writing metrics.json into `output_dir`.
+    says (start, or continue from the last backup), writing metrics.json into `output_dir`;
+    a `chief` false (a multi-worker run's other workers) writes into a scratch folder.
 
     A failure is recorded in metrics.json (status "failed", with the error) and re-raised; a
     stop signal as "interrupted", raising KeyboardInterrupt.
@@ -160,7 +162,7 @@ def run_checked(
     attempt = None  # this attempt's entry in provenance.json, once written
     tracker = None  # the MLflow sender, with logger=mlflow
     try:
-        if not is_chief_process(settings.strategy):
+        if not chief:
             if resume:
                 raise MnistExpError("Resuming a multi-worker run is not supported; start it again.")
             run_dir = make_scratch_folder("mnist_exp_worker_")
@@ -173,6 +175,7 @@ def run_checked(
         record["threads"] = configure_threads(settings.strategy.threads or cpu_share)
         safe_files.write_json_atomically(run_dir / artifacts.METRICS_FILE, record)
         # Imported here so that config errors surface before TensorFlow starts.
+        from mnist_exp.tracking.mlflow_run import start_tracking
         from mnist_exp.training.engine import train_and_evaluate
 
         hparams = with_group_choices(flatten_config(cfg), choices)
@@ -204,12 +207,3 @@ def run_checked(
     else:
         log.info("Worker finished; the chief wrote the run's artifacts.")
     return record
-
-
-def start_tracking(logger: LoggerSettings, run_dir: Path, params: dict):
-    """The run's MLflow sender with logger=mlflow (None with TensorBoard's folder only)."""
-    if not isinstance(logger, MlflowLogger):
-        return None
-    from mnist_exp.tracking.mlflow_run import MlflowSender
-
-    return MlflowSender(logger, run_dir, params)
