@@ -19,6 +19,8 @@ pytest.importorskip("mlflow")
 from mlflow.tracking import MlflowClient
 
 from mnist_exp.errors import ConfigError
+from mnist_exp.exits import PARTLY
+from mnist_exp.runs.lock import RunLock
 from mnist_exp.settings import parse_settings
 from mnist_exp.training.runner import run_experiment
 
@@ -113,6 +115,13 @@ def test_a_server_that_is_down_never_fails_the_run_and_track_sends_it_later(serv
     warnings = [line for line in output.splitlines() if "WARNING" in line]
     assert len(warnings) == 1 and f"mnist-exp-track {run_dir}" in warnings[0], warnings
 
+    with RunLock(run_dir):  # a process holds the run (resuming it, say): track sends nothing
+        busy = subprocess.run(
+            [sys.executable, "-m", "mnist_exp.cli.track", str(run_dir), "--tracking-uri", server],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+    assert busy.returncode == PARTLY and "in use by another process" in busy.stderr, busy.stderr
+    assert runs_of(server, "late")[1] == [] and not (run_dir / "mlflow.json").exists()
     sent = subprocess.run(
         [sys.executable, "-m", "mnist_exp.cli.track", str(run_dir), "--tracking-uri", server],
         capture_output=True, text=True, timeout=120,

@@ -49,6 +49,7 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     from mnist_exp.runs import record
     from mnist_exp.runs.flatten import flatten_config, with_group_choices
+    from mnist_exp.runs.lock import RunLock
     from mnist_exp.runs.table import find_run_dirs
 
     runs = find_run_dirs(arguments.paths)
@@ -62,10 +63,11 @@ def main(argv=None) -> int:
     failed = 0
     for run_dir in runs:
         try:
-            config = record.read_config(run_dir)
-            settings = _settings(config, arguments)
-            params = with_group_choices(flatten_config(config), record.read_choices(run_dir))
-            run_id = send_run(settings, run_dir, params)
+            with RunLock(run_dir):  # it writes mlflow.json: never beside a run's own process
+                config = record.read_config(run_dir)
+                settings = _settings(config, arguments)
+                params = with_group_choices(flatten_config(config), record.read_choices(run_dir))
+                run_id = send_run(settings, run_dir, params)
             print(f"{run_dir}: MLflow run {run_id}", flush=True)
         except Exception as error:
             failed += 1
