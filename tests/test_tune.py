@@ -211,14 +211,14 @@ def test_each_tuner_completes_a_search(tmp_path, caplog, tuner, budget, expected
 def test_a_failing_trial_is_recorded_and_the_search_goes_on(tmp_path, monkeypatch):
     from mnist_exp.tuning import trials
 
-    real_run = trials.run_experiment
+    real_run = trials.run_job
 
-    def run_or_fail(cfg, run_dir, **kwargs):
+    def run_or_fail(cfg, job):
         if list(cfg.model.hidden_units) == [32]:  # the first trial of the grid
             raise RuntimeError("out of memory (simulated)")
-        return real_run(cfg, run_dir, **kwargs)
+        return real_run(cfg, job)
 
-    monkeypatch.setattr(trials, "run_experiment", run_or_fail)
+    monkeypatch.setattr(trials, "run_job", run_or_fail)
     summary, table = tune(tmp_path, "tuner=grid", "tuner.max_trials=2", "tuner.max_epochs=1")
     assert len(table) == 2 and summary["completed"] == 1 and summary["failed"] == 1
     assert list(table["status"]) == ["COMPLETED", "FAILED"], "failed trials sort last"
@@ -228,10 +228,10 @@ def test_a_failing_trial_is_recorded_and_the_search_goes_on(tmp_path, monkeypatc
 
 @pytest.mark.slow
 def test_failures_in_a_row_stop_the_search_with_one_message(tmp_path, monkeypatch):
-    def always_fail(cfg, run_dir, **kwargs):
+    def always_fail(cfg, job):
         raise RuntimeError("broken (simulated)")
 
-    monkeypatch.setattr("mnist_exp.tuning.trials.run_experiment", always_fail)
+    monkeypatch.setattr("mnist_exp.tuning.trials.run_job", always_fail)
     with pytest.raises(MnistExpError, match="2 trials in a row failed; their reasons are in"):
         tune(tmp_path, "tuner=grid", "tuner.max_consecutive_failed_trials=2")
     table = pd.read_csv(tmp_path / "search" / "trials.csv")

@@ -53,6 +53,7 @@ class Job:
     sweep_dir: Path | None = None  # in a multirun: where the job notes its outcome
     job_number: int = 0
     cpu_share: int | None = None  # cores for this job when a launcher runs several at once
+    says_how_to_continue: bool = True  # False in a search, whose own command continues it
 
     @classmethod
     def from_hydra(cls) -> Job:
@@ -219,11 +220,12 @@ def _train(
                 experiment, settings, run_dir, decision, chief, choices, job.cpu_share
             )
         except KeyboardInterrupt:
-            log.error(
-                "Interrupted; recorded as 'interrupted'. Continue with: %s %s",
-                shown("resume"),
-                run_dir,
-            )
+            if job.says_how_to_continue:
+                log.error(
+                    "Interrupted; recorded as 'interrupted'. Continue with: %s %s",
+                    shown("resume"),
+                    run_dir,
+                )
             raise
     if result["status"] == Status.DIVERGED:
         raise RunDiverged(_diverged_message(result, run_dir))

@@ -102,36 +102,26 @@ def record_failure(output_dir: Path, decision: Decision, error: BaseException) -
     _record_the_end(error, record, output_dir, time.perf_counter())
 
 
-def run_experiment(
-    cfg: DictConfig,
-    output_dir: Path,
-    choices: dict | None = None,
-    resume: bool = False,
-    cpu_share: int | None = None,
-    decision: Decision | None = None,
-) -> dict:
-    """The library's way to train: `cfg` checked, `output_dir` decided on (unless the caller
-    did, as a tuner trial does), then `run_checked`. A config error is recorded in
-    metrics.json as the run's failure, and re-raised.
+def run_experiment(cfg: DictConfig, output_dir: Path, resume: bool = False) -> dict:
+    """A run for a caller of the library, such as a notebook or a test: `output_dir` decided
+    on, `cfg` checked, then `run_checked`; no folder lock, no record of the config, no log file
+    (the commands, sweeps and searches go through `training.job.run_job`, which does those).
+    A config error is recorded in metrics.json as the run's failure, and re-raised; a
+    diverged run returns its metrics.
 
     Args:
         cfg: the composed config.
         output_dir: the run's own directory.
-        choices: Hydra's config-group choices, recorded with the config for TensorBoard.
         resume: continue an interrupted run in `output_dir` from its last backup.
-        cpu_share: cores for this job when a launcher runs several at once (None: all);
-            `strategy.threads` overrides it.
-        decision: what `runs.status.decide` said of `output_dir` when the caller took it.
     """
     output_dir = Path(output_dir)
-    decision = decision or decide(output_dir, resume=resume)
+    decision = decide(output_dir, resume=resume)
     try:
         settings = parse_settings(cfg)
     except ConfigError as error:
         record_failure(output_dir, decision, error)
         raise
-    chief = is_chief_process(settings.strategy)
-    return run_checked(cfg, settings, output_dir, decision, chief, choices, cpu_share)
+    return run_checked(cfg, settings, output_dir, decision, is_chief_process(settings.strategy))
 
 
 def run_checked(

@@ -1,4 +1,5 @@
-"""One trial = one or more ordinary training runs (`run_experiment`) of a composed config.
+"""One trial = one or more ordinary training runs (`run_job`, as a command's) of a composed
+config.
 
 This is the tuner's hypermodel: the trial's values become Hydra overrides, and the same
 config composition, model builders, data pipeline, strategy and callbacks as
@@ -14,10 +15,9 @@ from pathlib import Path
 
 from mnist_exp.errors import ConfigError, MnistExpError
 from mnist_exp.reporting.tensorboard_names import write_swept_keys
-from mnist_exp.runs import record
-from mnist_exp.runs.status import Action, Status, decide
+from mnist_exp.runs.status import Status
 from mnist_exp.settings import ObjectiveSettings, parse_settings
-from mnist_exp.training.runner import run_experiment
+from mnist_exp.training.job import Job, run_job
 from mnist_exp.tuning.overrides import render
 from mnist_exp.tuning.preset import Composer
 from mnist_exp.tuning.settings import TunerSettings
@@ -38,11 +38,6 @@ def best_score(metrics: dict, run_dir: Path) -> float:
     if not math.isfinite(score):
         raise TrialFailed(f"no finite {metrics.get('objective_name')} in {run_dir}")
     return score
-
-
-def write_hydra_files(run_dir: Path, cfg, choices: dict, overrides: list[str]) -> None:
-    """The files Hydra leaves in a run directory, so a trial reads like any run."""
-    record.write_record(run_dir, cfg, {"runtime": {"choices": choices}}, overrides)
 
 
 def first_value(parameter) -> object:
@@ -148,21 +143,18 @@ class TrialRunner:
         return sum(scores) / len(scores)
 
     def _run_once(self, run_dir: Path, overrides: list[str]) -> dict:
+        """The run's metrics: trained, continued, or those of a run that finished before the
+        search was stopped (the run's folder is held, decided on and recorded as a command's)."""
         cfg, choices = self.compose(overrides)
-        decision = decide(run_dir, cfg)
-        if decision.action is Action.REFUSE:
-            raise TrialFailed(decision.reason)
-        if decision.action is Action.SKIP:
-            return decision.metrics  # finished before the search was killed
-        if not record.has_record(run_dir):
-            write_hydra_files(run_dir, cfg, choices, overrides)
+        job = Job(
+            output_dir=run_dir,
+            choices=choices,
+            overrides=tuple(overrides),
+            hydra={"runtime": {"choices": choices}},
+            says_how_to_continue=False,  # the search does: its command continues the trial
+        )
         try:
-            return run_experiment(
-                cfg,
-                run_dir,
-                choices=choices,
-                decision=decision,
-            )
+            return run_job(cfg, job)
         except MnistExpError as error:
             raise TrialFailed(str(error)) from None
         except Exception as error:
