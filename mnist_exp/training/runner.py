@@ -44,21 +44,12 @@ def _summary(metrics: dict, output_dir: Path) -> str:
     )
 
 
-def _start_record(output_dir: Path, resume: bool, decision: Decision) -> dict:
-    if decision.action is Action.REFUSE:
-        raise MnistExpError(decision.reason)
-    if resume:
-        if decision.action is not Action.CONTINUE:
-            raise MnistExpError(f"{output_dir} holds no run to resume (no metrics.json).")
+def _start_record(decision: Decision) -> dict:
+    """metrics.json as this attempt starts: a new run's, or the continued run's own."""
+    if decision.action is Action.CONTINUE:
         # What the interrupted attempt left (its error, its end) is not this attempt's.
         kept = {k: v for k, v in decision.metrics.items() if k not in ("error", "finished_at")}
         return {**kept, "status": Status.RUNNING, "resumed_at": _now()}
-    if decision.action is not Action.START:
-        raise MnistExpError(
-            f"{output_dir} already holds a run (status {decision.status}); refusing to "
-            "overwrite it. Choose another hydra.run.dir, or resume it: "
-            f"{shown('resume')} {output_dir}"
-        )
     return {"status": Status.RUNNING, "started_at": _now(), FORMAT_KEY: RUN_FORMAT}
 
 
@@ -98,7 +89,7 @@ def _record_the_end(error: BaseException, record: dict, run_dir: Path, started: 
 def record_failure(output_dir: Path, decision: Decision, error: BaseException) -> None:
     """Records, in metrics.json, a run that failed before it could start (a sweep's job with a
     wrong config), so that the sweep's summary and a later run of the sweep see it."""
-    record = _start_record(output_dir, decision.action is Action.CONTINUE, decision)
+    record = _start_record(decision)
     _record_the_end(error, record, output_dir, time.perf_counter())
 
 
@@ -116,6 +107,15 @@ def run_experiment(cfg: DictConfig, output_dir: Path, resume: bool = False) -> d
     """
     output_dir = Path(output_dir)
     decision = decide(output_dir, resume=resume)
+    if decision.action is Action.REFUSE:
+        raise MnistExpError(decision.reason)
+    if resume and decision.action is not Action.CONTINUE:
+        raise MnistExpError(f"{output_dir} holds no run to resume (no metrics.json).")
+    if not resume and decision.action is not Action.START:
+        raise MnistExpError(
+            f"{output_dir} already holds a run (status {decision.status}); refusing to "
+            f"overwrite it. Choose another folder, or resume it: {shown('resume')} {output_dir}"
+        )
     try:
         settings = parse_settings(cfg)
     except ConfigError as error:
@@ -134,7 +134,7 @@ def run_checked(
     cpu_share: int | None = None,
 ) -> dict:
     """Trains and evaluates the checked experiment (`settings`, made from `cfg`) as `decision`
-    says (start, or continue from the last backup), writing metrics.json into `output_dir`;
+    (start or continue, decided by the caller) says, writing metrics.json into `output_dir`;
     a `chief` false (a multi-worker run's other workers) writes into a scratch folder.
 
     A failure is recorded in metrics.json (status "failed", with the error) and re-raised; a
@@ -146,7 +146,7 @@ def run_checked(
     """
     output_dir = Path(output_dir)
     resume = decision.action is Action.CONTINUE
-    record = _start_record(output_dir, resume, decision)
+    record = _start_record(decision)
     started = time.perf_counter()
     run_dir = output_dir  # where artifacts go: a scratch folder on non-chief workers
     attempt = None  # this attempt's entry in provenance.json, once written
