@@ -184,6 +184,10 @@ def test_the_readme_quotes_the_defaults_the_config_has():
             r"ema_momentum=1 must be a number in \[0, 1\)",
         ),
         ("+optimizer.use_ema=true +optimizer.ema_momentum=0.999", None),
+        (
+            "optimizer._target_=keras_optimizers.Adam",
+            "optimizer._target_=keras_optimizers.Adam: no",
+        ),
         ("dataset.validation_size=0", "validation_size"),
         ("seed=1.5", "seed=1.5 must be a non-negative integer"),
         ("augment.zoom_fraction=2", "zoom_fraction=2.0 must be in"),

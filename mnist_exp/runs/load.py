@@ -64,12 +64,7 @@ class Run:
         return parse_settings(self.config)
 
     def history(self) -> pd.DataFrame:
-        import pandas as pd  # here: predicting and serving never read a history (0.2 s)
-
-        path = self.directory / artifacts.HISTORY_FILE
-        if not path.is_file():
-            return pd.DataFrame(columns=["epoch", "loss", "val_loss", "val_accuracy"])
-        return pd.read_csv(path)
+        return artifacts.read_history(self.directory)
 
     @property
     def class_names(self) -> tuple[str, ...]:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from omegaconf import DictConfig, OmegaConf
 
 from mnist_exp.settings.schema import is_number, require
+from mnist_exp.targets import find_module
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ def parse_optimizer(cfg: DictConfig) -> OptimizerSettings:
         isinstance(target, str) and bool(target),
         "optimizer needs a _target_ (e.g. keras.optimizers.Adam).",
     )
+    find_module(target, "optimizer._target_")
     rate = optimizer.pop("learning_rate", None)
     require(
         is_number(rate) and rate > 0,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import keras
-from hydra.utils import instantiate
 
 from mnist_exp.errors import ConfigError
 from mnist_exp.settings import BuilderSettings, OptimizerSettings
@@ -33,17 +32,17 @@ def build_learning_rate(
 
 
 def build_optimizer(optimizer: OptimizerSettings, learning_rate) -> keras.optimizers.Optimizer:
-    """Instantiates the optimizer config (`_target_` plus keyword arguments) with the schedule.
+    """The optimizer class `optimizer._target_` names, called with the learning rate (or
+    schedule) and the option's other keys, as every other `_target_` is.
 
     Raises:
         ConfigError: when the optimizer rejects a key or value.
     """
+    factory = import_target(optimizer.target, "optimizer._target_")
     try:
-        config = {"_target_": optimizer.target, **optimizer.arguments}
-        return instantiate(config, learning_rate=learning_rate)
+        return factory(learning_rate=learning_rate, **optimizer.arguments)
     except Exception as error:
-        cause = error.__cause__ or error
-        raise ConfigError(f"optimizer ({optimizer.target}): {cause}") from None
+        raise ConfigError(f"optimizer ({optimizer.target}): {error}") from None
 
 
 def create_training_variables(model: keras.Model, image_shape) -> None:

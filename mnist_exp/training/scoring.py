@@ -62,13 +62,6 @@ class HistorySummary:
         }
 
 
-def read_history(output_dir: Path) -> pd.DataFrame:
-    path = output_dir / artifacts.HISTORY_FILE
-    if path.is_file():
-        return pd.read_csv(path)
-    return pd.DataFrame(columns=["epoch", "loss", "val_loss", "val_accuracy"])
-
-
 def keep_history_before(output_dir: Path, epoch: int) -> None:
     """Drops history rows a killed run wrote after its last backup (epochs after `epoch`,
     counted from 1), so none is duplicated. Kept rows are copied as text."""
@@ -105,7 +98,7 @@ def score(
 ) -> Scores:
     """The run's metrics: the history's, then the test set's with the best checkpoint's
     weights restored when trainer.restore_best_weights asks for them."""
-    history = read_history(output_dir)
+    history = artifacts.read_history(output_dir)
     summary = HistorySummary.of(history)
     metrics = summary.metrics()
     metrics.update(
