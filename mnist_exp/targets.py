@@ -1,8 +1,11 @@
-"""Functions named in config as "module.function" (`model._target_`, a built-in option's
-builder or loader): found and imported the way a user's own are.
+"""Functions and classes named in config as "module.Name" (`model._target_`, a built-in
+option's builder or loader, an optimizer, a callback): found and imported the way a user's
+own are.
 
 The module is found where `python -m` would find it: installed, on PYTHONPATH, or in the
-working directory (console scripts do not put it on sys.path by themselves).
+working directory (console scripts do not put it on sys.path by themselves). Before anything
+is imported (`find_target`, `read_parameters`), its source is read instead: a misspelt name is
+refused before TensorFlow starts.
 """
 
 from __future__ import annotations
@@ -47,6 +50,95 @@ def find_module(target: str, key: str) -> None:
         )
 
 
+def _module_file(module: str) -> Path | None:
+    """The source file of `module`, found without importing it or the packages above it
+    (which may start TensorFlow); None for a module that is not plain Python source."""
+    top, *parts = module.split(".")
+    spec = importlib.util.find_spec(top)  # a top-level module: found, not imported
+    if spec is None:
+        return None
+    path = Path(spec.origin) if spec.origin else None
+    folders = [Path(folder) for folder in spec.submodule_search_locations or ()]
+    for part in parts:
+        found = [
+            candidate
+            for folder in folders
+            for candidate in (folder / part / "__init__.py", folder / f"{part}.py")
+            if candidate.is_file()
+        ]
+        if not found:
+            return None
+        path = found[0]
+        folders = [path.parent] if path.name == "__init__.py" else []
+    return path if path is not None and path.suffix == ".py" else None
+
+
+def _parsed(target: str, key: str) -> tuple[Path, ast.Module] | None:
+    """The file and syntax tree of `target`'s module (None: no Python source to read).
+
+    Raises:
+        ConfigError: the source is not Python that would import (a syntax error, binary
+            bytes), as the import would say.
+    """
+    module = _split(target, key)[0]
+    path = _module_file(module)
+    if path is None:
+        return None
+    try:
+        return path, ast.parse(path.read_bytes(), filename=str(path))
+    except (SyntaxError, ValueError) as error:  # as the import would fail, only sooner
+        raise ConfigError(
+            f"{key}={target}: importing '{module}' failed: {type(error).__name__}: {error}"
+        ) from None
+    except OSError:
+        return None
+
+
+def _bound_names(tree: ast.Module) -> set[str] | None:
+    """The names a module binds when it runs (definitions, imports, assignments, at its top
+    level or under if/try/with); None when it can make others (a star import, __getattr__)."""
+    names: set[str] = set()
+    statements = list(tree.body)
+    while statements:
+        node = statements.pop()
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            if any(alias.name == "*" for alias in node.names):
+                return None
+            names.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names.update(n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name))
+        elif isinstance(node, ast.If | ast.Try | ast.With | ast.For | ast.While):
+            statements += [*node.body, *getattr(node, "orelse", ())]
+            statements += [*getattr(node, "finalbody", ())]
+            statements += [s for h in getattr(node, "handlers", ()) for s in h.body]
+    return None if "__getattr__" in names else names
+
+
+def find_target(target: str, key: str) -> ast.Module | None:
+    """Checks, without importing anything, that `target`'s module can be imported and, where
+    its source says which names it binds, that it binds `target`'s name.
+
+    Returns:
+        The module's syntax tree (None for a module that is not Python source).
+
+    Raises:
+        ConfigError: naming `key`: the module is not found, its source would not import, or
+            it has no such name.
+    """
+    find_module(target, key)
+    parsed = _parsed(target, key)
+    if parsed is None:
+        return None
+    (path, tree), (module, name) = parsed, _split(target, key)
+    names = _bound_names(tree)
+    if names is not None and name not in names:
+        raise ConfigError(f"{key}={target}: module '{module}' ({path}) has no '{name}'.")
+    return tree
+
+
 def import_target(target: str, key: str) -> Callable:
     """The function `target` names (`key` is the config key that names it, for messages).
 
@@ -88,24 +180,12 @@ def read_parameters(target: str, key: str) -> Parameters | None:
     define it with a plain `def`, or is not Python source.
 
     Raises:
-        ConfigError: the module cannot be found (see `find_module`), or its source is not
-            Python that would import (a syntax error, binary bytes).
+        ConfigError: as `find_target`.
     """
-    find_module(target, key)
-    module, attribute = _split(target, key)
-    try:
-        origin = str(importlib.util.find_spec(module).origin)
-        source = Path(origin).read_bytes() if origin.endswith(".py") else None
-    except Exception:  # a package's own import failing is reported when it is imported
+    tree = find_target(target, key)
+    if tree is None:
         return None
-    if source is None:
-        return None
-    try:
-        tree = ast.parse(source, filename=origin)
-    except (SyntaxError, ValueError) as error:  # as the import would fail, only sooner
-        raise ConfigError(
-            f"{key}={target}: importing '{module}' failed: {type(error).__name__}: {error}"
-        ) from None
+    attribute = _split(target, key)[1]
     found = [
         node
         for node in tree.body

@@ -96,6 +96,9 @@ def test_a_users_callback_metric_and_loss_take_part_in_the_run(project):
     ("overrides", "message"),
     [
         (["+callbacks.x._target_=no_such_module.Thing"], "no module named 'no_such_module'"),
+        (["+callbacks.x._target_=keras.callbacks.CSVLoger"], "has no 'CSVLoger'"),
+        (["+metrics.m._target_=keras.metrics.Nope"], "has no 'Nope'"),  # was found at the fit check
+        (["optimizer._target_=keras.optimizers.Adamm"], "keras.optimizers.Adamm: module"),
         (["+callbacks.x=3"], "callbacks.x=3 must name a class or function"),
         (["+metrics.accuracy._target_=keras.metrics.Accuracy"], "the run's own columns"),
         (["+metrics.val_x._target_=keras.metrics.Accuracy"], "the run's own columns"),
@@ -141,7 +144,6 @@ def test_callback_presets_are_files_in_the_group_turned_on_and_off_by_name():
         (["+metrics.m._target_=keras.metrics.CategoricalAccuracy"], "SparseCategoricalAccuracy"),
         (["loss._target_=keras.losses.CategoricalCrossentropy"], "SparseCategoricalCrossentropy"),
         (["+metrics.m._target_=keras.metrics.MeanSquaredError"], "does not fit the model's"),
-        (["+metrics.m._target_=keras.metrics.Nope"], "has no"),
         (["+metrics.m._target_=keras.metrics.AUC", "+metrics.m.wrong=1"], "metrics.m: keras"),
     ],
 )

@@ -198,6 +198,22 @@ def test_a_bad_builder_is_one_message(user_module, target, message):
         build_network(parse_settings(builder_config(target, *extra)).model, (28, 28, 1), 10)
 
 
+def test_a_builder_in_a_package_is_checked_without_importing_the_package(tmp_path, monkeypatch):
+    """The builder's names and keys are read from its source; the package's __init__ (which
+    may start TensorFlow) is not run. It was run, and an error there left the keys unchecked."""
+    package = tmp_path / "heavy_pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("raise RuntimeError('the package was imported')\n")
+    (package / "nets.py").write_text(BUILDERS)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", ".")])
+    with pytest.raises(ConfigError, match="model=mlp does not use model.colour"):
+        parse_settings(builder_config("heavy_pkg.nets.good", "+model.colour=red"))
+    with pytest.raises(ConfigError, match=r"module 'heavy_pkg.nets' \(.*nets.py\) has no 'gone'"):
+        parse_settings(builder_config("heavy_pkg.nets.gone"))
+    assert "heavy_pkg" not in sys.modules
+
+
 def test_a_users_builder_has_its_values_checked_by_the_types_it_writes(user_module):
     with pytest.raises(ConfigError, match=r"model.rate=2 must be in \[0, 1\)"):
         parse_settings(builder_config("user_nets.typed", "+model.depth=2", "+model.rate=2"))

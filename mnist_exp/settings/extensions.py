@@ -1,6 +1,7 @@
 """What a user adds to a run by `_target_`, as model builders are named: callbacks
 (`callbacks.NAME`), metrics (`metrics.NAME`) and the loss (`loss`). Checked here, before
-TensorFlow starts (the shape of each entry, and that its module can be imported); made into
+TensorFlow starts (the shape of each entry, and that its module exists and binds its name,
+read from its source: `targets.find_target`); made into
 objects by `mnist_exp.training.extensions`."""
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ class TargetSettings:
 
 
 def _parse_target(node, key: str) -> TargetSettings:
-    from mnist_exp.targets import find_module
+    from mnist_exp.targets import find_target
 
     require(
         isinstance(node, dict) and isinstance(node.get("_target_"), str) and node["_target_"],
@@ -39,7 +40,7 @@ def _parse_target(node, key: str) -> TargetSettings:
     )
     arguments = dict(node)
     target = arguments.pop("_target_")
-    find_module(target, f"{key}._target_")
+    find_target(target, f"{key}._target_")
     return TargetSettings(key=key, target=target, keyword_arguments=arguments)
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from omegaconf import DictConfig, OmegaConf
 
 from mnist_exp.settings.schema import is_number, require
-from mnist_exp.targets import find_module
+from mnist_exp.targets import find_target
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ def parse_optimizer(cfg: DictConfig) -> OptimizerSettings:
         isinstance(target, str) and bool(target),
         "optimizer needs a _target_ (e.g. keras.optimizers.Adam).",
     )
-    find_module(target, "optimizer._target_")
+    find_target(target, "optimizer._target_")
     rate = optimizer.pop("learning_rate", None)
     require(
         is_number(rate) and rate > 0,
