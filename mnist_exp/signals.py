@@ -59,10 +59,11 @@ def note_stops() -> None:
     cannot land inside a library's import or config code and come out as another error; a
     run installs its own handling for its duration (training/stop.py)."""
     for stop in STOP_SIGNALS:
-        signal.signal(stop, _note_only)
+        signal.signal(stop, note_only)
 
 
-def _note_only(signum, frame) -> None:
+def note_only(signum, frame) -> None:
+    """A handler: notes the signal, for the code that runs to raise at a safe point."""
     note(signum)
 
 

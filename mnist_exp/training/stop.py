@@ -16,33 +16,27 @@ another error. No TensorFlow here: job.py imports it before config errors are re
 
 from __future__ import annotations
 
+import signal
 import sys
 import threading
 from contextlib import contextmanager
 
 from mnist_exp import signals
 
-_checked_at_steps = False  # whether a fit that checks the note after every step runs
-
-
-def _interrupt(signum, frame):
-    if _checked_at_steps:
-        signals.note(signum)
-    else:
-        signals.interrupt(signum, frame)
-
 
 @contextmanager
 def checked_at_every_step():
     """While TensorFlow builds graphs or fits (where an exception raised inside its C code can
     come out as another error, or crash the process): a stop signal is only noted, and raised
-    at the next step by StopWhenAsked, or after the block (`signals.raise_if_received`)."""
-    global _checked_at_steps
-    outer, _checked_at_steps = _checked_at_steps, True
-    try:
+    at the next step by StopWhenAsked, or after the block (`signals.raise_if_received`). The
+    handler in place says which: inside `interrupt_on_signals` it is swapped for the block;
+    elsewhere (a library caller's own handling, another thread) nothing changes."""
+    ours = signal.getsignal(signal.SIGTERM) is signals.interrupt
+    if not ours or threading.current_thread() is not threading.main_thread():
         yield
-    finally:
-        _checked_at_steps = outer
+        return
+    with signals.stop_signals_handled_by(signals.note_only):
+        yield
 
 
 @contextmanager
@@ -56,7 +50,7 @@ def interrupt_on_signals():
     report_unraisable = sys.unraisablehook
     sys.unraisablehook = signals.quiet_about_dropped_interrupts(report_unraisable)
     try:
-        with signals.stop_signals_handled_by(_interrupt):
+        with signals.stop_signals_handled_by(signals.interrupt):
             yield
     except KeyboardInterrupt:
         signals.acted_on()  # the run stopped
