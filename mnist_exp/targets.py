@@ -94,26 +94,34 @@ def _parsed(target: str, key: str) -> tuple[Path, ast.Module] | None:
         return None
 
 
+# Names through which a module can bind names its source does not spell out.
+_DYNAMIC = {"globals", "vars", "locals", "exec", "eval", "setattr", "__getattr__", "__dict__"}
+
+
 def _bound_names(tree: ast.Module) -> set[str] | None:
-    """The names a module binds when it runs (definitions, imports, assignments, at its top
-    level or under if/try/with); None when it can make others (a star import, __getattr__)."""
+    """The names a module binds at its top level when it runs (definitions, imports,
+    assignments, loop and `with` targets, at any depth outside functions and classes); None
+    when it may bind others (a star import, `globals()`, a module `__getattr__`...)."""
+    if any(isinstance(node, ast.Name) and node.id in _DYNAMIC for node in ast.walk(tree)):
+        return None
     names: set[str] = set()
-    statements = list(tree.body)
-    while statements:
-        node = statements.pop()
+    pending: list[ast.AST] = list(tree.body)
+    while pending:
+        node = pending.pop()
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
             names.add(node.name)
-        elif isinstance(node, ast.Import | ast.ImportFrom):
-            if any(alias.name == "*" for alias in node.names):
+            continue  # what their bodies bind is their own
+        if isinstance(node, ast.alias):
+            if node.name == "*":
                 return None
-            names.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
-        elif isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            names.update(n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name))
-        elif isinstance(node, ast.If | ast.Try | ast.With | ast.For | ast.While):
-            statements += [*node.body, *getattr(node, "orelse", ())]
-            statements += [*getattr(node, "finalbody", ())]
-            statements += [s for h in getattr(node, "handlers", ()) for s in h.body]
+            names.add((node.asname or node.name).split(".")[0])
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        elif isinstance(node, ast.MatchAs | ast.MatchStar) and node.name:
+            names.add(node.name)
+        elif isinstance(node, ast.Lambda):
+            continue
+        pending.extend(ast.iter_child_nodes(node))
     return None if "__getattr__" in names else names
 
 

@@ -214,6 +214,24 @@ def test_a_builder_in_a_package_is_checked_without_importing_the_package(tmp_pat
     assert "heavy_pkg" not in sys.modules
 
 
+def test_only_a_name_the_source_surely_lacks_is_refused(tmp_path, monkeypatch):
+    """Names bound under try/except, loops and `with` count; a module that may bind names its
+    source does not spell out (globals(), a star import) is left to the import to judge."""
+    from mnist_exp.targets import find_target
+
+    (tmp_path / "plain_mod.py").write_text(
+        "try:\n    from math import floor as made\nexcept ImportError:\n    made = None\n"
+        "for looped in range(2):\n    pass\n"
+    )
+    (tmp_path / "dynamic_mod.py").write_text("globals()['made'] = 1\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", ".")])
+    for target in ("plain_mod.made", "plain_mod.looped", "dynamic_mod.made", "dynamic_mod.x"):
+        find_target(target, "callbacks.x._target_")
+    with pytest.raises(ConfigError, match="module 'plain_mod' .* has no 'absent'"):
+        find_target("plain_mod.absent", "callbacks.x._target_")
+
+
 def test_a_users_builder_has_its_values_checked_by_the_types_it_writes(user_module):
     with pytest.raises(ConfigError, match=r"model.rate=2 must be in \[0, 1\)"):
         parse_settings(builder_config("user_nets.typed", "+model.depth=2", "+model.rate=2"))
