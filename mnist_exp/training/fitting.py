@@ -20,13 +20,12 @@ from mnist_exp.training.strategy import is_multi_worker
 def fit(model, strategy, settings, splits, plan, initial_epoch, callbacks):
     """Trains epochs `initial_epoch`.. of the run (its callbacks see every epoch's end)."""
     epochs = settings.trainer.epochs
-    validation_data = make_evaluation_dataset(splits.x_val, splits.y_val)
     if is_multi_worker(strategy):
         fit_with_strategy(
             model,
             strategy,
             dataset_fn=partial(training_dataset, settings, splits, plan, initial_epoch),
-            validation_data=validation_data,
+            validation_data=make_evaluation_dataset(splits.x_val, splits.y_val),
             epochs=epochs,
             initial_epoch=initial_epoch,
             steps_per_epoch=plan.steps_per_epoch,
@@ -35,7 +34,10 @@ def fit(model, strategy, settings, splits, plan, initial_epoch, callbacks):
             callbacks=callbacks,
         )
         return
-    with stop.checked_at_every_step():  # StopWhenAsked is among the callbacks
+    # StopWhenAsked is among the callbacks. The datasets are made in here too: a stop raised
+    # while TensorFlow builds their graphs can end the process by SIGABRT.
+    with stop.checked_at_every_step():
+        validation_data = make_evaluation_dataset(splits.x_val, splits.y_val)
         model.fit(
             training_dataset(settings, splits, plan, initial_epoch),
             validation_data=validation_data,
