@@ -472,3 +472,20 @@ def test_values_read_from_the_environment_never_reach_disk_or_console(
         table = runs_table([run_dir])
         assert len(table) == 2 and all("/trials/trial_" in path for path in table["run_dir"])
         assert not [column for column in table.columns if column.startswith(("search", "tuner"))]
+
+
+def test_a_search_stopped_before_it_started_leaves_no_folder_in_a_sweep_too(tmp_path):
+    from mnist_exp import signals
+    from mnist_exp.training.job import Job
+    from mnist_exp.tuning.job import run_search_job
+
+    sweep = tmp_path / "sweep"
+    folder = sweep / "0"  # made by Hydra before the job runs
+    folder.mkdir(parents=True)
+    signals.note(signal.SIGTERM)  # as while the command started
+    try:
+        with pytest.raises(KeyboardInterrupt, match="SIGTERM"):
+            run_search_job(OmegaConf.create({}), Job(output_dir=folder, sweep_dir=sweep), None)
+    finally:
+        signals.acted_on()
+    assert not folder.exists() and sweep.is_dir()

@@ -69,8 +69,7 @@ def run_search_job(
     """
     if stop := signals.noted_interrupt():  # noted while the command started
         log.error("Stopped (%s) before the search started; nothing was written.", stop)
-        if job.sweep_dir is None:
-            remove_if_empty(job.output_dir)
+        remove_if_empty(job.output_dir)  # as a run stopped then leaves none, in a sweep too
         raise stop
     with ExitStack() as held:
         try:
