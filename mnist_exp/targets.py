@@ -73,19 +73,15 @@ def _module_file(module: str) -> Path | None:
     return path if path is not None and path.suffix == ".py" else None
 
 
-def _parsed(target: str, key: str) -> tuple[Path, ast.Module] | None:
-    """The file and syntax tree of `target`'s module (None: no Python source to read).
+def _syntax_tree(path: Path, module: str, target: str, key: str) -> ast.Module | None:
+    """The syntax tree of `module` (`target`'s), whose source is `path` (None: unreadable).
 
     Raises:
         ConfigError: the source is not Python that would import (a syntax error, binary
             bytes), as the import would say.
     """
-    module = _split(target, key)[0]
-    path = _module_file(module)
-    if path is None:
-        return None
     try:
-        return path, ast.parse(path.read_bytes(), filename=str(path))
+        return ast.parse(path.read_bytes(), filename=str(path))
     except (SyntaxError, ValueError) as error:  # as the import would fail, only sooner
         raise ConfigError(
             f"{key}={target}: importing '{module}' failed: {type(error).__name__}: {error}"
@@ -137,10 +133,11 @@ def find_target(target: str, key: str) -> ast.Module | None:
             it has no such name.
     """
     find_module(target, key)
-    parsed = _parsed(target, key)
-    if parsed is None:
+    module, name = _split(target, key)
+    path = _module_file(module)
+    tree = _syntax_tree(path, module, target, key) if path else None
+    if tree is None:
         return None
-    (path, tree), (module, name) = parsed, _split(target, key)
     names = _bound_names(tree)
     if names is not None and name not in names:
         raise ConfigError(f"{key}={target}: module '{module}' ({path}) has no '{name}'.")
