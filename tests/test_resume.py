@@ -278,6 +278,73 @@ def test_a_run_stopped_before_its_first_epoch_ended_continues_from_the_start(tmp
         assert epochs_in(run_dir / "history.csv") == [1, 2]
 
 
+def test_a_run_stopped_while_it_is_scored_resumes_to_the_scores_it_would_have_had(
+    tmp_path, monkeypatch
+):
+    """A stop after the last epoch waits while TensorFlow scores the test set and the report
+    is written, then ends the run as interrupted, its backups kept. Resumed with no epoch left
+    to train, the run scores the best epoch's weights and counts its training time as the
+    uninterrupted run does (the callbacks' counters were restored only as an epoch began: the
+    resumed record had no best epoch, scored the last epoch's weights and 0 images/s)."""
+    from mnist_exp.training import engine, stop
+
+    cfg = smoke_config(
+        "model=mlp", "trainer.epochs=3", "trainer.deterministic=true", "~callbacks.early_stopping"
+    )
+    reference = run_experiment(cfg, tmp_path / "reference")
+    real_score = engine.score
+
+    def stopped_while_scored(*args, **kwargs):
+        signal.raise_signal(signal.SIGTERM)
+        return real_score(*args, **kwargs)
+
+    run_dir = tmp_path / "stopped"
+    monkeypatch.setattr(engine, "score", stopped_while_scored)
+    with pytest.raises(KeyboardInterrupt, match="SIGTERM"), stop.interrupt_on_signals():
+        run_experiment(cfg, run_dir)
+    monkeypatch.undo()
+    stopped = read_json(run_dir / "metrics.json")
+    assert stopped["status"] == "interrupted" and stopped["resumable"] is True
+    assert (run_dir / "per_class_scores.csv").is_file(), "the stop did not wait for the report"
+
+    resumed = run_experiment(cfg, run_dir, resume=True)
+    assert resumed["resumed_from_epoch"] == 3 and resumed["best_epoch"] is not None
+    for key in ("status", "epochs_run", "best_epoch", "test_loss", "test_accuracy"):
+        assert resumed[key] == reference[key], key
+    assert resumed["images_per_second"] > 0 and resumed["train_seconds"] > 0
+    assert not (run_dir / "backup").exists()
+
+
+def test_a_run_early_stopping_ended_resumes_with_no_epoch_left(tmp_path, monkeypatch):
+    """Killed after early stopping ended its training (while it was scored), the run resumes
+    from its last backup, which says training was stopped there: no epoch is trained, and the
+    scores and history are the uninterrupted run's (it trained one epoch more, and scored
+    other weights)."""
+    cfg = smoke_config(
+        "model=mlp",
+        "trainer.epochs=40",
+        "trainer.deterministic=true",
+        "callbacks.early_stopping.patience=1",
+        "callbacks.early_stopping.min_delta=0.05",
+    )
+    reference = run_experiment(cfg, tmp_path / "reference")
+    assert reference["epochs_run"] < 40, "early stopping did not end the reference run"
+    run_dir = tmp_path / "killed"
+    monkeypatch.setattr("mnist_exp.training.engine.remove_backups", lambda run_dir: None)
+    run_experiment(cfg, run_dir)
+    monkeypatch.undo()
+    metrics = read_json(run_dir / "metrics.json")
+    (run_dir / "metrics.json").write_text(json.dumps({**metrics, "status": "running"}))
+
+    resumed = run_experiment(cfg, run_dir, resume=True)
+    assert resumed["resumed_from_epoch"] == reference["epochs_run"]
+    for key in ("epochs_run", "best_epoch", "test_loss", "objective"):
+        assert resumed[key] == reference[key], key
+    assert (run_dir / "history.csv").read_bytes() == (
+        tmp_path / "reference" / "history.csv"
+    ).read_bytes()
+
+
 def test_an_interrupt_dropped_in_a_finalizer_is_noted_without_an_ignored_exception_report(
     monkeypatch,
 ):

@@ -75,7 +75,8 @@ def restore_latest(model: keras.Model, run_dir: Path) -> dict | None:
     A damaged backup (truncated file, bad JSON) is reported and the previous one tried.
 
     Returns:
-        The backup's state (`epoch`, `callbacks`), or None when there is none usable.
+        The backup's state (`epoch`, `stop_training`, `callbacks`), or None when there is
+        none usable.
     """
     for backup in list_backups(run_dir):
         try:
@@ -113,8 +114,9 @@ def with_backup(callbacks: list, run_dir: Path, restored_state: dict | None) -> 
 
 class RunBackup(keras.callbacks.Callback):
     """Backs up the training state at each finite epoch's end; puts restored callback counters
-    back when the first epoch begins (after every callback's own reset in on_train_begin).
-    Build it with `with_backup`."""
+    back as training begins, after every other callback's own reset (it comes last), and
+    before the first epoch: a run stopped after its last epoch, while it was scored, resumes
+    with no epoch left and still scores the best epoch's weights. Build it with `with_backup`."""
 
     def __init__(self, run_dir: Path, callbacks: list, restored_state: dict | None = None):
         super().__init__()
@@ -122,7 +124,7 @@ class RunBackup(keras.callbacks.Callback):
         self.stateful = _stateful(callbacks)
         self.restored_state = restored_state
 
-    def on_epoch_begin(self, epoch, logs=None):
+    def on_train_begin(self, logs=None):
         if not self.restored_state:
             return
         for key, values in self.restored_state["callbacks"].items():
@@ -130,7 +132,6 @@ class RunBackup(keras.callbacks.Callback):
                 callback, _ = self.stateful[key]
                 for name, value in values.items():
                     setattr(callback, name, value)
-        self.restored_state = None  # once: the counters move on from here
 
     def on_epoch_end(self, epoch, logs=None):
         if not finite_logs(logs or {}):
@@ -158,6 +159,7 @@ class RunBackup(keras.callbacks.Callback):
         self.model.save_weights(folder / WEIGHTS_FILE)
         state = {
             "epoch": epoch + 1,
+            "stop_training": bool(self.model.stop_training),  # early stopping ended it here
             "seed_generators": [
                 keras.ops.convert_to_numpy(v).tolist() for v in _seed_generator_states(self.model)
             ],

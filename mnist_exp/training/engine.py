@@ -48,15 +48,18 @@ def train_and_evaluate(
         plan, model = build_trainable(settings, splits, strategy)
         restored = restore_latest(model, output_dir) if resume else None
         initial_epoch = restored["epoch"] if restored else 0
+        stopped = bool(restored and restored.get("stop_training"))
         if resume:
             keep_history_before(output_dir, initial_epoch)
         run = build_callbacks(settings, output_dir, plan, model, restored, tracker)
     signals.raise_if_received()
-    fit(model, strategy, settings, splits, plan, initial_epoch, run.callbacks)
-    scores = score(model, splits, plan, run, settings, output_dir, initial_epoch)
-    if adapted:
-        scores.metrics["adapted_for_small_data"] = adapted
+    fit(model, strategy, settings, splits, plan, initial_epoch, run.callbacks, stopped)
+    with stop.checked_at_every_step():  # TensorFlow scores: a stop waits for the report
+        scores = score(model, splits, plan, run, settings, output_dir, initial_epoch)
+        if adapted:
+            scores.metrics["adapted_for_small_data"] = adapted
+        write_results(scores, splits, settings, output_dir, run.events_dir, hparams)
+    signals.raise_if_received()  # interrupted with its backups: resumed, it is scored again
     if scores.metrics["status"] != Status.DIVERGED:  # a diverged run keeps its last backup
         remove_backups(output_dir)
-    write_results(scores, splits, settings, output_dir, run.events_dir, hparams)
     return scores.metrics

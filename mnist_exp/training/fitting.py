@@ -17,9 +17,10 @@ from mnist_exp.training.losses import classification_loss
 from mnist_exp.training.strategy import is_multi_worker
 
 
-def fit(model, strategy, settings, splits, plan, initial_epoch, callbacks):
-    """Trains epochs `initial_epoch`.. of the run (its callbacks see every epoch's end)."""
-    epochs = settings.trainer.epochs
+def fit(model, strategy, settings, splits, plan, initial_epoch, callbacks, stopped=False):
+    """Trains epochs `initial_epoch`.. of the run (its callbacks see every epoch's end); none
+    when training was `stopped` there (by early stopping), though fit still begins and ends."""
+    epochs = initial_epoch if stopped else settings.trainer.epochs
     if is_multi_worker(strategy):
         fit_with_strategy(
             model,

@@ -7,11 +7,12 @@ training would go on. So the handler also leaves a note (`mnist_exp.signals`), a
 StopWhenAsked callback (training/callbacks.py) raises again at the next step or epoch boundary.
 Python would also print the dropped interrupt as "Exception ignored in ... Traceback"; that
 report is kept quiet, as the note still stops the run. A note no run acted on (the interrupt
-dropped after the last step: the run completed) is kept, so that the next run in this process,
-a sweep's next job, stops at its first step instead of the sweep going on. While Keras's fit
-runs, where StopWhenAsked looks at the note after every step, the handler only notes: raised at
-once, the interrupt mostly lands in TensorFlow's C code, which prints it or turns it into
-another error. No TensorFlow here: job.py imports it before config errors are reported.
+dropped after the run's last look at the note: the run completed) is kept, so that the next run
+in this process, a sweep's next job, stops at its first step instead of the sweep going on.
+While Keras's fit runs, where StopWhenAsked looks at the note after every step, and while the
+model is built and scored, the handler only notes: raised at once, the interrupt mostly lands
+in TensorFlow's C code, which prints it or turns it into another error. No TensorFlow here:
+job.py imports it before config errors are reported.
 """
 
 from __future__ import annotations
