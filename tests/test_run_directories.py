@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import run_module
+from conftest import run_module, smoke_config
 
 from mnist_exp.errors import MnistExpError
 from mnist_exp.runs.lock import RunLock
@@ -198,6 +198,30 @@ def test_python_dash_m_notes_a_stop_before_the_command_imports_its_libraries(tmp
         if line.startswith("import time:")
     ]
     assert imported.index("mnist_exp.signals") < imported.index("omegaconf")
+
+
+def test_a_stop_after_the_run_took_its_folder_before_it_wrote_leaves_no_folder(
+    tmp_path, monkeypatch
+):
+    """The lock's file is all such a folder holds: it goes as the lock is released, and the
+    folder Hydra made (and its day's folder) with it. A folder that holds more keeps it."""
+    from mnist_exp.training import job
+
+    def stopped(*args, **kwargs):
+        raise KeyboardInterrupt("signal SIGTERM")
+
+    monkeypatch.setattr(job, "decide", stopped)
+    day = tmp_path / "2026-12-08"
+    with pytest.raises(KeyboardInterrupt):
+        job.run_job(smoke_config("model=mlp"), job.Job(output_dir=day / "10-00-00"))
+    assert not day.exists()
+
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    (kept / "notes.txt").write_text("mine\n")
+    with pytest.raises(KeyboardInterrupt):
+        job.run_job(smoke_config("model=mlp"), job.Job(output_dir=kept))
+    assert sorted(entry.name for entry in kept.iterdir()) == [".lock", "notes.txt"]
 
 
 def test_a_stop_between_a_sweeps_jobs_ends_the_sweep_and_keeps_the_finished_job(tmp_path):

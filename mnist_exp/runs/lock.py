@@ -54,10 +54,18 @@ class RunLock:
         os.ftruncate(self._fd, 0)
         os.write(self._fd, f"{os.getpid()}\n".encode())
 
-    def release(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)  # closing the descriptor drops the lock
-            self._fd = None
+    def release(self, drop_if_alone: bool = False) -> None:
+        """Drops the lock; with `drop_if_alone`, its file too when the folder holds nothing
+        else (a run stopped or refused before it wrote anything leaves its folder empty). The
+        file goes while still held: a process that opens it later makes a new one."""
+        if self._fd is None:
+            return
+        if drop_if_alone and [entry.name for entry in self.path.parent.iterdir()] == [
+            self.path.name
+        ]:
+            self.path.unlink(missing_ok=True)
+        os.close(self._fd)  # closing the descriptor drops the lock
+        self._fd = None
 
     def __enter__(self) -> RunLock:
         return self

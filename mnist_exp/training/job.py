@@ -132,7 +132,7 @@ def run_job(cfg: DictConfig, job: Job) -> dict:
     Raises:
         MnistExpError: for a refusal (nothing was written) or a failed run (recorded).
     """
-    outcome, run_dir = Outcome.REFUSED, job.output_dir.resolve()
+    outcome, run_dir, lock = Outcome.REFUSED, job.output_dir.resolve(), None
     with ExitStack() as held:
         try:
             signals.raise_if_received()  # a stop noted while the command started
@@ -143,7 +143,7 @@ def run_job(cfg: DictConfig, job: Job) -> dict:
             else:
                 experiment = without_resume(cfg)
             settings = _checked(experiment, job, run_dir)
-            held.enter_context(RunLock(run_dir))
+            lock = held.enter_context(RunLock(run_dir))
             decision = decide(run_dir, experiment, resume=resume_dir is not None)
             if decision.action is Action.REFUSE:
                 raise MnistExpError(decision.reason)
@@ -159,6 +159,8 @@ def run_job(cfg: DictConfig, job: Job) -> dict:
             if outcome is Outcome.FAILED:
                 outcome = _outcome_of(error)
             elif outcome is Outcome.REFUSED:
+                if lock is not None:
+                    lock.release(drop_if_alone=True)
                 remove_if_empty(run_dir)
                 if isinstance(error, KeyboardInterrupt):
                     log.error("Stopped (%s) before the run started; nothing was written.", error)
