@@ -489,3 +489,40 @@ def test_a_search_stopped_before_it_started_leaves_no_folder_in_a_sweep_too(tmp_
     finally:
         signals.acted_on()
     assert not folder.exists() and sweep.is_dir()
+
+
+def test_a_refused_search_leaves_no_folder_behind(tmp_path):
+    """Refused once the search holds its folder (a wrong tuner key is found there): one
+    message, and no folder, as a refused run leaves none."""
+    run_dir = tmp_path / "outputs" / "2026-12-08" / "10-00-00"
+    result = subprocess.run(
+        tune_command("model=mlp", "tuner.max_trials=-1", f"hydra.run.dir={run_dir}"),
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "tuner.max_trials=-1 must be >= 1" in result.stdout + result.stderr
+    assert not (tmp_path / "outputs" / "2026-12-08").exists()
+
+
+def test_a_search_stopped_while_it_is_checked_says_nothing_was_written(
+    tmp_path, monkeypatch, caplog
+):
+    """A stop while the search space is tried, before the search is recorded: nothing to
+    continue, so no folder and no continue hint (it said "Continue it with: mnist-exp-tune
+    resume=DIR", which then found no search there)."""
+    from mnist_exp.training.job import Job
+    from mnist_exp.tuning import job
+
+    def stopped_while_checked(*args, **kwargs):
+        raise KeyboardInterrupt("signal SIGTERM")
+
+    monkeypatch.setattr(job, "run_search", stopped_while_checked)
+    folder = tmp_path / "2026-12-08" / "10-00-00"
+    folder.mkdir(parents=True)  # made by Hydra
+    with pytest.raises(KeyboardInterrupt):
+        job.run_search_job(tune_config(), Job(output_dir=folder), None)
+    assert not (tmp_path / "2026-12-08").exists()
+    assert "Stopped (signal SIGTERM) before the search started; nothing was written" in (
+        caplog.text
+    )
+    assert "Continue" not in caplog.text

@@ -71,19 +71,22 @@ def run_search_job(
         log.error("Stopped (%s) before the search started; nothing was written.", stop)
         remove_if_empty(job.output_dir)  # as a run stopped then leaves none, in a sweep too
         raise stop
+    resume_dir = resume_dir_of(cfg)
+    output_dir = (resume_dir or job.output_dir).resolve()
+    lock, started = None, False
     with ExitStack() as held:
         try:
             overrides = list(job.overrides)
-            resume_dir = resume_dir_of(cfg)
-            output_dir = (resume_dir or job.output_dir).resolve()
             if resume_dir is not None:
                 overrides = [*saved_search_overrides(output_dir, overrides), RESUME_OVERRIDE]
                 cfg = compose_search(overrides)
             cfg = without_resume(cfg)
             tuning = parse_tuning(cfg)
-            held.enter_context(RunLock(output_dir))
+            lock = held.enter_context(RunLock(output_dir))
 
             def take_directory() -> None:
+                nonlocal started
+                started = True
                 if tuning.role != "worker" and not record.has_record(output_dir):
                     record.write_record(output_dir, cfg, job.hydra, job.overrides)
                 held.enter_context(record.logging_into(output_dir, "tune"))
@@ -97,13 +100,23 @@ def run_search_job(
                     if stop := signals.noted_interrupt():  # turned into an error where it landed
                         raise stop from error
                     raise
-        except MnistExpError as error:
-            log.error("%s", error)
+        except BaseException as error:
+            _report_the_end(error, output_dir, started)
+            if not started:  # refused or stopped while checked: the folder as it was found
+                if lock is not None:
+                    lock.release(drop_if_alone=True)
+                remove_if_empty(output_dir)
             raise
-        except KeyboardInterrupt:
-            log.error(
-                "Interrupted; the search is kept. Continue it with: %s resume=%s",
-                shown("tune"),
-                output_dir,
-            )
-            raise
+
+
+def _report_the_end(error: BaseException, output_dir, started: bool) -> None:
+    if isinstance(error, MnistExpError):
+        log.error("%s", error)
+    elif isinstance(error, KeyboardInterrupt) and not started:
+        log.error("Stopped (%s) before the search started; nothing was written.", error)
+    elif isinstance(error, KeyboardInterrupt):
+        log.error(
+            "Interrupted; the search is kept. Continue it with: %s resume=%s",
+            shown("tune"),
+            output_dir,
+        )
