@@ -526,3 +526,19 @@ def test_a_search_stopped_while_it_is_checked_says_nothing_was_written(
         caplog.text
     )
     assert "Continue" not in caplog.text
+
+
+@pytest.mark.slow
+def test_a_diverged_trial_is_recorded_with_a_short_reason(tmp_path):
+    """The trials table says what happened in a few words; the run's own log keeps the whole
+    message (what was scored, where the last finite backup is, what to try)."""
+    with pytest.raises(MnistExpError, match="No trial completed; see the reasons in"):
+        tune(
+            tmp_path, "tuner=grid", "tuner.max_trials=1", "tuner.max_epochs=2", "optimizer=sgd",
+            "schedule=step", "schedule.boundaries=[1]", "schedule.factors=[1.0,1e12]",
+        )  # fmt: skip
+    table = pd.read_csv(tmp_path / "search" / "trials.csv")
+    assert list(table["status"]) == ["FAILED"]
+    assert table["reason"].iloc[0] == "diverged (non-finite loss after epoch 2)"
+    (log,) = (tmp_path / "search" / "trials").rglob("train.log")
+    assert "Try a lower optimizer.learning_rate" in log.read_text()

@@ -39,7 +39,12 @@ ALLOWED_RESUME_OVERRIDES = ("trainer.verbose",)
 
 
 class RunDiverged(MnistExpError):
-    """The run ended with a non-finite loss (recorded as status 'diverged')."""
+    """The run ended with a non-finite loss (recorded as status 'diverged') after its epoch
+    `epochs_run`."""
+
+    def __init__(self, message: str, epochs_run: int):
+        super().__init__(message)
+        self.epochs_run = epochs_run
 
 
 @dataclass(frozen=True)
@@ -230,7 +235,7 @@ def _train(
                 )
             raise
     if result["status"] == Status.DIVERGED:
-        raise RunDiverged(_diverged_message(result, run_dir))
+        raise RunDiverged(_diverged_message(result, run_dir), result["epochs_run"])
     return result
 
 

@@ -17,7 +17,7 @@ from mnist_exp.errors import ConfigError, MnistExpError
 from mnist_exp.reporting.tensorboard_names import write_swept_keys
 from mnist_exp.runs.status import Status
 from mnist_exp.settings import ObjectiveSettings, parse_settings
-from mnist_exp.training.job import Job, run_job
+from mnist_exp.training.job import Job, RunDiverged, run_job
 from mnist_exp.tuning.overrides import render
 from mnist_exp.tuning.preset import Composer
 from mnist_exp.tuning.settings import TunerSettings
@@ -38,6 +38,10 @@ def best_score(metrics: dict, run_dir: Path) -> float:
     if not math.isfinite(score):
         raise TrialFailed(f"no finite {metrics.get('objective_name')} in {run_dir}")
     return score
+
+
+def _diverged(epochs_run: int) -> str:
+    return f"diverged (non-finite loss after epoch {epochs_run})"
 
 
 def first_value(parameter) -> object:
@@ -135,10 +139,8 @@ class TrialRunner:
             seed = self.seed + execution
             run_dir = Path(trial_dir) / f"seed_{seed}"
             metrics = self._run_once(run_dir, [*overrides, f"seed={seed}"])
-            if metrics["status"] != Status.COMPLETED:
-                raise TrialFailed(
-                    f"{metrics['status']} (non-finite loss after epoch {metrics['epochs_run']})"
-                )
+            if metrics["status"] != Status.COMPLETED:  # a diverged run the search had finished
+                raise TrialFailed(_diverged(metrics["epochs_run"]))
             scores.append(best_score(metrics, run_dir))
         return sum(scores) / len(scores)
 
@@ -155,6 +157,8 @@ class TrialRunner:
         )
         try:
             return run_job(cfg, job)
+        except RunDiverged as error:  # its whole message is in the run's log
+            raise TrialFailed(_diverged(error.epochs_run)) from None
         except MnistExpError as error:
             raise TrialFailed(str(error)) from None
         except Exception as error:
