@@ -1,7 +1,9 @@
 """`python -m benchmarks.streaming_rss [--images 10000] [--budget-mb 32]`: the peak memory
 (RSS) of runs on folders whose converted images are several times `dataset.memory_budget_mb`
 and so stay on disk, at two sizes (N and 2N images), against the same runs with the images
-in memory and a run on a tiny folder (what TensorFlow and the model take without data). Each run is
+in memory and a run on a tiny folder (what TensorFlow and the model take without data); then
+the peak of exporting each on-disk run (`mnist-exp-export RUN --formats tflite_float32`,
+which measures the format on the run's whole test split). Each run is
 `python -m mnist_exp dataset=folder dataset.path=DIR model=cnn_small trainer.epochs=1
 dataset.small_below=0 dataset.memory_budget_mb=B` in its own process; the images are 64x64
 RGB drawings, written fresh (one conversion, shared by the runs through the cache).
@@ -37,11 +39,8 @@ def write_folder(root: Path, count: int, side: int = 64) -> None:
         image.save(root / name / f"{index}.png")
 
 
-def peak_rss_run(folder: Path, budget_mb: int, run_dir: Path, cache: Path) -> dict:
-    """Runs the training command; its peak RSS (from wait4), wall time and metrics."""
-    command = [sys.executable, "-m", "mnist_exp", "dataset=folder", f"dataset.path={folder}",
-               "model=cnn_small", "trainer.epochs=1", "dataset.small_below=0",
-               f"dataset.memory_budget_mb={budget_mb}", f"hydra.run.dir={run_dir}"]  # fmt: skip
+def peak_rss(command: list[str], cache: Path) -> tuple[float, float]:
+    """Runs `command`; its peak RSS in MB (from wait4) and its wall seconds."""
     started = time.perf_counter()
     process = subprocess.Popen(
         command, env={**os.environ, "MNIST_EXP_CACHE": str(cache)},
@@ -49,12 +48,27 @@ def peak_rss_run(folder: Path, budget_mb: int, run_dir: Path, cache: Path) -> di
     )  # fmt: skip
     _, status, usage = os.wait4(process.pid, 0)
     errors = process.stderr.read().decode(errors="replace")
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode != 0:
+    if os.waitstatus_to_exitcode(status) != 0:
         raise RuntimeError(errors[-3000:])
+    return usage.ru_maxrss / 1024, time.perf_counter() - started
+
+
+def peak_rss_run(folder: Path, budget_mb: int, run_dir: Path, cache: Path) -> dict:
+    """Runs the training command; its peak RSS, wall time and metrics."""
+    command = [sys.executable, "-m", "mnist_exp", "dataset=folder", f"dataset.path={folder}",
+               "model=cnn_small", "trainer.epochs=1", "dataset.small_below=0",
+               f"dataset.memory_budget_mb={budget_mb}", f"hydra.run.dir={run_dir}"]  # fmt: skip
+    peak_mb, wall = peak_rss(command, cache)
     metrics = json.loads((run_dir / "metrics.json").read_text())
-    return {"peak_mb": usage.ru_maxrss / 1024, "wall": time.perf_counter() - started,
+    return {"peak_mb": peak_mb, "wall": wall, "run_dir": run_dir,
             "accuracy": metrics["test_accuracy"], "images": metrics["num_train"]}  # fmt: skip
+
+
+def peak_rss_export(run_dir: Path, cache: Path) -> float:
+    """The peak RSS of exporting the run to TFLite, measured on its whole test split."""
+    command = [sys.executable, "-m", "mnist_exp.cli.export", str(run_dir),
+               "--formats", "tflite_float32"]  # fmt: skip
+    return peak_rss(command, cache)[0]
 
 
 def main() -> None:
@@ -75,6 +89,11 @@ def main() -> None:
             runs[(kind, count, budget)] = peak_rss_run(
                 scratch / str(count), budget, scratch / f"run{number}", scratch / "cache"
             )
+        exports = {  # the test split stays on disk: export reads it a chunk at a time
+            count: peak_rss_export(runs[("on disk", count, arguments.budget_mb)]["run_dir"],
+                                   scratch / "cache")
+            for count in sizes
+        }  # fmt: skip
     base = runs[("tiny folder", 60, 4096)]["peak_mb"]
     rows = [
         [kind, count, f"{count * 64 * 64 * 3 / 2**20:.0f}", budget, f"{r['peak_mb']:.0f}",
@@ -88,6 +107,10 @@ def main() -> None:
     data = (sizes[1] - sizes[0]) * 64 * 64 * 3 / 2**20
     print(f"twice the images ({data:.0f} MB more converted): on disk {large - small:+.0f} MB of "
           f"peak RSS, in memory {held_large - held_small:+.0f} MB")  # fmt: skip
+    print(f"exporting the on-disk runs to TFLite (the test split, a fifth of the images, "
+          f"measured whole): peak RSS {exports[sizes[0]]:.0f} MB, then "
+          f"{exports[sizes[1]]:.0f} MB with twice the images "
+          f"({exports[sizes[1]] - exports[sizes[0]]:+.0f} MB)")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -261,6 +261,38 @@ def test_a_folder_over_the_memory_budget_trains_from_disk_as_it_would_in_memory(
     assert sorted(p.name for p in on_disk.iterdir()) == ["labels.npz", "x_test.npy", "x_train.npy"]
 
 
+def test_a_split_kept_on_disk_is_predicted_a_chunk_at_a_time(tmp_path, monkeypatch):
+    """Export measures every format on the run's whole test split: one kept on disk is read
+    and converted to float32 a chunk at a time (it was read whole, then converted whole: four
+    times the split's size in memory), with the same probabilities as the array gives."""
+    from mnist_exp.data.disk_images import DiskImages, write_images
+    from mnist_exp.input_spec import InputSpec
+    from mnist_exp.serving.predictors import ModelFacts, Predictor
+
+    class MeanColour(Predictor):
+        chunk = 64
+
+        def _predict_chunk(self, batch):
+            means = batch.mean(axis=(1, 2))
+            return means / means.sum(axis=1, keepdims=True)
+
+    images = np.random.default_rng(0).integers(1, 256, (300, 8, 6, 3), dtype=np.uint8)
+    on_disk = write_images(tmp_path / "x_test.npy", (8, 6, 3), 300, [images])
+    reads = []
+    read = DiskImages.read
+    monkeypatch.setattr(
+        DiskImages, "read", lambda self, at: reads.append(len(at)) or read(self, at)
+    )
+    facts = ModelFacts("m.keras", "keras", ("r", "g", "b"), InputSpec(8, 6, 3, recipe="as_is"))
+    predictor = MeanColour(facts)
+    assert np.array_equal(predictor.predict(on_disk), predictor.predict(images))
+    assert reads == [64, 64, 64, 64, 44]
+    with pytest.raises(
+        ValueError, match=r"expected images of shape \[N, 8, 6, 3\], got \[300, 8, 6\]"
+    ):
+        predictor.predict(images[..., 0])
+
+
 def test_images_on_disk_read_like_the_array_they_stand_for(tmp_path):
     from mnist_exp.data.disk_images import DiskImages, write_images
 

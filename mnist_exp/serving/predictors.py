@@ -27,7 +27,8 @@ from mnist_exp.runs.load import open_finished_run
 from mnist_exp.tensorflow_threads import set_tensorflow_threads
 
 EXPORT_FILE = "export.json"
-CHUNK = 256  # images per runtime call (Keras models: KerasPredictor.chunk)
+CHUNK = 256  # 28x28 images per runtime call (Keras models: KerasPredictor.chunk)
+MNIST_PIXELS = 28 * 28  # what `chunk` counts in: larger images go fewer to a call
 # What `load_predictor` opens, as the commands' help says it.
 MODEL_SOURCES = "run directory, .keras, SavedModel folder, .tflite, .onnx"
 
@@ -76,15 +77,22 @@ class ModelFacts:
         )
 
 
+def check_shape(shape: tuple[int, ...], spec: InputSpec) -> None:
+    """Raises ValueError unless `shape` is a batch of `spec`'s images ([N, H, W] too when
+    they have one channel)."""
+    batch = tuple(shape) + ((1,) if len(shape) == 3 and spec.channels == 1 else ())
+    if len(batch) != 4 or batch[1:] != spec.shape:
+        single = f"[N, {spec.height}, {spec.width}(, 1)]"
+        expected = single if spec.channels == 1 else f"[N, {', '.join(map(str, spec.shape))}]"
+        raise ValueError(f"expected images of shape {expected}, got {list(shape)}")
+
+
 def as_batch(images: np.ndarray, spec: InputSpec = MNIST_INPUT) -> np.ndarray:
     """Pixels of `spec`'s shape ([N, H, W] also for one channel) as float32 [N, H, W, C]."""
     images = np.asarray(images)
-    if images.ndim == 3 and spec.channels == 1:
+    check_shape(images.shape, spec)
+    if images.ndim == 3:
         images = images[..., np.newaxis]
-    if images.ndim != 4 or images.shape[1:] != spec.shape:
-        grey = f"[N, {spec.height}, {spec.width}(, 1)]"
-        expected = grey if spec.channels == 1 else f"[N, {', '.join(map(str, spec.shape))}]"
-        raise ValueError(f"expected images of shape {expected}, got {list(images.shape)}")
     return images.astype(np.float32, copy=False)
 
 
@@ -115,14 +123,27 @@ class Predictor:
     def __init__(self, facts: ModelFacts):
         self.facts = facts
 
+    @property
+    def images_per_call(self) -> int:
+        """As many pixels as `chunk` MNIST digits, as a run's evaluation batches hold: a
+        model's activations grow with its images (1,024 64x64 RGB images in one call took
+        1.1 GB more than the model itself)."""
+        pixels = self.facts.input.height * self.facts.input.width
+        return max(1, min(self.chunk, self.chunk * MNIST_PIXELS // pixels))
+
     def predict(self, images: np.ndarray) -> np.ndarray:
-        batch = as_batch(images, self.facts.input)
-        if len(batch) == 0:
+        """Class probabilities for `images` (an array, or a split kept on disk), converted and
+        run a chunk at a time: memory holds one chunk's float32 pixels, not the whole set's."""
+        if not hasattr(images, "shape"):
+            images = np.asarray(images)
+        check_shape(tuple(images.shape), self.facts.input)
+        if len(images) == 0:
             return np.zeros((0, len(self.facts.class_names)), np.float32)
+        step = self.images_per_call
         return np.concatenate(
             [
-                self._predict_chunk(batch[start : start + self.chunk])
-                for start in range(0, len(batch), self.chunk)
+                self._predict_chunk(as_batch(images[start : start + step], self.facts.input))
+                for start in range(0, len(images), step)
             ]
         ).astype(np.float32, copy=False)
 
