@@ -12,8 +12,11 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import threading
 from collections.abc import Callable
 from typing import NoReturn
+
+from mnist_exp import signals
 
 DONE = 0
 PARTLY = 1
@@ -67,3 +70,24 @@ def leave_without_teardown(status: int = DONE) -> NoReturn:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(status)
+
+
+def run_stoppable(command: str, main: Callable[[], int]) -> int:
+    """Runs a command's `main` so that Ctrl-C and SIGTERM end it alike: one line (`mnist-exp-
+    export: stopped (signal SIGTERM); run it again to finish.`) and INTERRUPTED, never a
+    traceback or a death by signal. The command's `finally` blocks run (export removes its
+    unfinished folder); the files it wrote are whole, each written atomically. A stop that
+    TensorFlow's C code turned into another error is that stop."""
+    if threading.current_thread() is not threading.main_thread():  # only it takes signals
+        return main()
+    try:
+        with signals.stop_signals_handled_by(signals.interrupt):
+            return main()
+    except BaseException as error:
+        stop = error if isinstance(error, KeyboardInterrupt) else None
+        if stop is None and isinstance(error, Exception):
+            stop = signals.noted_interrupt()
+        if stop is None:
+            raise
+        print(f"{command}: stopped ({stop or 'Ctrl-C'}); run it again to finish.", file=sys.stderr)
+        leave_without_teardown(INTERRUPTED)  # TensorFlow torn down after an interrupt can crash

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -118,3 +119,11 @@ def shapes_run(tmp_path_factory):
     metrics = run_job(cfg, Job(output_dir=root / "run"))
     assert metrics["test_accuracy"] >= 0.95, "the shapes are easy; the MLP must learn them"
     return root / "run", (x_test, y_test)
+
+
+def catches_sigterm(pid: int) -> bool:
+    """Whether the process has its own SIGTERM handler (Linux: /proc/PID/status's SigCgt)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("SigCgt:"):
+            return bool(int(line.split()[1], 16) & (1 << (signal.SIGTERM - 1)))
+    return False

@@ -13,13 +13,15 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import read_json
+from conftest import catches_sigterm, read_json
 from drawn_shapes import draw_shape, drawn
 from PIL import Image, ImageDraw
 
@@ -286,3 +288,37 @@ def test_a_closed_pipe_ends_predict_quietly(shapes_run, tmp_path):
     )  # fmt: skip
     assert len(result.stdout.splitlines()) == 1
     assert "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["Ctrl-C", "SIGTERM"])
+def test_a_stopped_export_or_predict_ends_with_one_line_and_leaves_nothing_half_done(
+    shapes_run, tmp_path, stop
+):
+    """Stopped while it writes the formats (its unfinished folder there), export exits 130
+    with one line and removes that folder; predict too, stopped as it starts on a folder of
+    images. They ended with a Python traceback (Ctrl-C) or killed by the signal (SIGTERM)."""
+    run_dir = Path(shutil.copytree(shapes_run[0], tmp_path / "run"))
+    for index in range(40):
+        drawn(index % 10, np.random.default_rng(index)).save(tmp_path / f"{index:02d}.png")
+    commands = {
+        "mnist-exp-export": ([sys.executable, "-m", "mnist_exp.cli.export", str(run_dir)],
+                             lambda: any(run_dir.glob(".export-incomplete-*"))),
+        "mnist-exp-predict": ([sys.executable, "-m", "mnist_exp.cli.predict", str(run_dir),
+                               str(tmp_path), "--batch-size", "1"],
+                              lambda: catches_sigterm(process.pid)),
+    }  # fmt: skip
+    for name, (command, reached) in commands.items():
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   text=True)  # fmt: skip
+        deadline = time.monotonic() + 120
+        while not reached():
+            assert process.poll() is None and time.monotonic() < deadline, name
+            time.sleep(0.02)
+        process.send_signal(stop)
+        _, errors = process.communicate(timeout=60)
+        assert process.returncode == 130, (name, errors[-2000:])
+        assert errors.strip().splitlines()[-1] == (
+            f"{name}: stopped (signal {stop.name}); run it again to finish."
+        ), errors[-2000:]
+        assert "Traceback" not in errors, errors[-2000:]
+    assert sorted(path.name for path in run_dir.iterdir() if "export" in path.name) == []

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import run_module, smoke_config
+from conftest import catches_sigterm, run_module, smoke_config
 
 from mnist_exp.errors import MnistExpError
 from mnist_exp.runs.lock import RunLock
@@ -142,14 +142,6 @@ def start_a_long_run(tmp_path, run_dir):
         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     return process, env
-
-
-def catches_sigterm(pid: int) -> bool:
-    """Whether the process has its own SIGTERM handler (Linux: /proc/PID/status's SigCgt)."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("SigCgt:"):
-            return bool(int(line.split()[1], 16) & (1 << (signal.SIGTERM - 1)))
-    return False
 
 
 @pytest.mark.slow

@@ -16,7 +16,7 @@ import textwrap
 from pathlib import Path
 
 from mnist_exp.commands import shown
-from mnist_exp.exits import DONE, PARTLY, REFUSED, reader_gone
+from mnist_exp.exits import DONE, PARTLY, REFUSED, reader_gone, run_stoppable
 from mnist_exp.progress import Progress
 from mnist_exp.runs.compare import (
     DROPPED_FIRST,
@@ -107,6 +107,10 @@ def _add_output_options(parser: argparse.ArgumentParser) -> None:
 def main(argv=None) -> int:
     """Exit status: 0 a table printed, 1 no runs found, 2 a path that does not exist, 141 the
     reader of the output went away (`... | head`), quietly."""
+    return run_stoppable(shown("compare"), lambda: _compare_or_pipe_closed(argv))
+
+
+def _compare_or_pipe_closed(argv) -> int:
     try:
         return _compare(parse_arguments(argv))
     except BrokenPipeError:

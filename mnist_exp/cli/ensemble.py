@@ -14,7 +14,7 @@ from pathlib import Path
 from mnist_exp import safe_files
 from mnist_exp.commands import shown
 from mnist_exp.errors import MnistExpError
-from mnist_exp.exits import DONE, REFUSED
+from mnist_exp.exits import DONE, REFUSED, run_stoppable
 from mnist_exp.quiet_start import quiet_tensorflow_start
 from mnist_exp.runs.ensemble import ensemble_accuracy
 
@@ -22,6 +22,10 @@ log = logging.getLogger("mnist_exp.ensemble")
 
 
 def main(argv=None) -> int:
+    return run_stoppable(shown("ensemble"), lambda: _ensemble(argv))
+
+
+def _ensemble(argv) -> int:
     quiet_tensorflow_start()
     parser = argparse.ArgumentParser(prog=shown("ensemble"), description=__doc__)
     parser.add_argument(

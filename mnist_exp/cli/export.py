@@ -12,12 +12,16 @@ import sys
 
 from mnist_exp.commands import shown
 from mnist_exp.errors import MnistExpError, os_error_text
-from mnist_exp.exits import DONE, PARTLY, REFUSED
+from mnist_exp.exits import DONE, PARTLY, REFUSED, run_stoppable
 from mnist_exp.extras import require_for_command
 from mnist_exp.quiet_start import quiet_tensorflow_start
 
 
 def main(argv=None) -> int:
+    return run_stoppable(shown("export"), lambda: _export(argv))
+
+
+def _export(argv) -> int:
     quiet_tensorflow_start()
     require_for_command("export", shown("export"))
     # Imported once the extra is known to be installed.

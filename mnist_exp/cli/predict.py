@@ -19,7 +19,7 @@ from pathlib import Path
 
 from mnist_exp.commands import shown
 from mnist_exp.errors import MnistExpError
-from mnist_exp.exits import DONE, PARTLY, REFUSED, reader_gone
+from mnist_exp.exits import DONE, PARTLY, REFUSED, reader_gone, run_stoppable
 from mnist_exp.imaging.decode import MAX_PIXELS
 from mnist_exp.progress import Progress
 from mnist_exp.quiet_start import quiet_tensorflow_start
@@ -97,6 +97,10 @@ def main(argv=None) -> int:
     """Exit status: 0 all images predicted (blank ones flagged), 1 some could not be used,
     2 bad input (model, arguments), 141 the reader of the output went away (a closed pipe)."""
     quiet_tensorflow_start()
+    return run_stoppable(shown("predict"), lambda: _predict_or_pipe_closed(argv))
+
+
+def _predict_or_pipe_closed(argv) -> int:
     try:
         return _predict(build_parser().parse_args(argv))
     except BrokenPipeError:

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from mnist_exp.commands import shown
-from mnist_exp.exits import DONE, PARTLY, REFUSED
+from mnist_exp.exits import DONE, PARTLY, REFUSED, run_stoppable
 from mnist_exp.extras import require_for_command
 from mnist_exp.runs.record import LOG_FORMAT
 
@@ -40,6 +40,10 @@ def _settings(config, arguments):
 
 
 def main(argv=None) -> int:
+    return run_stoppable(shown("track"), lambda: _track(argv))
+
+
+def _track(argv) -> int:
     parser = argparse.ArgumentParser(prog=shown("track"), description=__doc__)
     parser.add_argument("paths", nargs="+", type=Path, help="runs, or folders of runs")
     parser.add_argument("--tracking-uri", help="default: the run's logger.tracking_uri, "
