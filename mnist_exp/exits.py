@@ -73,11 +73,14 @@ def leave_without_teardown(status: int = DONE) -> NoReturn:
 
 
 def run_stoppable(command: str, main: Callable[[], int]) -> int:
-    """Runs a command's `main` so that Ctrl-C and SIGTERM end it alike: one line (`mnist-exp-
-    export: stopped (signal SIGTERM); run it again to finish.`) and INTERRUPTED, never a
-    traceback or a death by signal. The command's `finally` blocks run (export removes its
-    unfinished folder); the files it wrote are whole, each written atomically. A stop that
-    TensorFlow's C code turned into another error is that stop."""
+    """Runs a command's `main` so that Ctrl-C and SIGTERM end it alike, with INTERRUPTED and
+    one line, never a traceback or a death by signal:
+
+        mnist-exp-export: stopped (signal SIGTERM); run it again to finish.
+
+    The command's `finally` blocks run (export removes its unfinished folder); the files it
+    wrote are whole, each written atomically. A stop that TensorFlow's C code turned into
+    another error is that stop."""
     if threading.current_thread() is not threading.main_thread():  # only it takes signals
         return main()
     try:
