@@ -75,6 +75,9 @@ def test_runs_scored_on_other_test_images_are_refused(runs, caplog):
     root, _ = runs
     assert ensemble_main([str(root / "a"), str(root / "other_test_set")]) == 2
     assert "different test sets" in caplog.text
+    # each run's test set in the config keys that made it (it was a list of raw tuples)
+    assert f"{root / 'other_test_set'}: dataset=synthetic" in caplog.text
+    assert "dataset.max_test_examples=50, seed=0" in caplog.text and "InputSpec(" not in caplog.text
 
 
 def test_a_tampered_model_file_is_named(runs, tmp_path, caplog):

@@ -29,6 +29,20 @@ def _test_set_key(run, settings) -> tuple:
     return (dataset.name, path, dataset.max_test_examples, seed, held_out, run.input_spec)
 
 
+def _described(key: tuple) -> str:
+    """A test set's key (`_test_set_key`) as the config keys that made it."""
+    name, path, max_test, seed, held_out, spec = key
+    parts = [
+        f"dataset={name}",
+        f"dataset.path={path}" if path else "",
+        f"dataset.max_test_examples={max_test}" if max_test else "",
+        f"seed={seed}" if seed is not None else "",
+        f"dataset.test_fraction={held_out}" if held_out is not None else "",
+        f"images {spec.height}x{spec.width}x{spec.channels} ({spec.recipe})",
+    ]
+    return ", ".join(part for part in parts if part)
+
+
 def ensemble_accuracy(run_dirs: list[Path]) -> dict:
     """Each model's test accuracy and training time, and the accuracy of their averaged
     softmax.
@@ -41,12 +55,17 @@ def ensemble_accuracy(run_dirs: list[Path]) -> dict:
         raise MnistExpError("An ensemble needs at least two run directories.")
     runs = [open_finished_run(run_dir) for run_dir in run_dirs]
     settings = [run.settings() for run in runs]
-    keys = {_test_set_key(run, s) for run, s in zip(runs, settings, strict=True)}
-    if len(keys) > 1:
+    keys = [_test_set_key(run, s) for run, s in zip(runs, settings, strict=True)]
+    if len(set(keys)) > 1:
         raise MnistExpError(
-            f"The runs were scored on different test sets {sorted(map(str, keys))}; "
-            "ensemble runs of one dataset with the same dataset.max_test_examples (and, for a "
-            "folder, the same image size, colour mode, recipe and held-out split)."
+            "The runs were scored on different test sets:\n"
+            + "".join(
+                f"  {run.directory}: {_described(key)}\n"
+                for run, key in zip(runs, keys, strict=True)
+            )
+            + "Ensemble runs of one dataset with the same dataset.max_test_examples, the same "
+            "seed where that subsample or a folder's held-out split is drawn by it, and, for a "
+            "folder, the same image size, colour mode and recipe."
         )
     import keras
 
