@@ -504,18 +504,31 @@ def test_a_refused_search_leaves_no_folder_behind(tmp_path):
     assert not (tmp_path / "outputs" / "2026-12-08").exists()
 
 
+OMEGACONF_ERROR = (
+    "Key 'x' is not in struct\n    full_key: hydra.runtime.x\n    object_type=RuntimeConf"
+)
+
+
+@pytest.mark.parametrize("surfaced_as", ["KeyboardInterrupt", "an OmegaConf error"])
 def test_a_search_stopped_while_it_is_checked_says_nothing_was_written(
-    tmp_path, monkeypatch, caplog
+    tmp_path, monkeypatch, caplog, surfaced_as
 ):
     """A stop while the search space is tried, before the search is recorded: nothing to
     continue, so no folder and no continue hint (it said "Continue it with: mnist-exp-tune
-    resume=DIR", which then found no search there)."""
+    resume=DIR", which then found no search there). Raised inside Hydra's compose, the stop
+    can come out as an OmegaConf error (CI saw exit 1 and "object_type=RuntimeConf"): with
+    the stop noted, it is the stop."""
+    from mnist_exp import signals
     from mnist_exp.training.job import Job
     from mnist_exp.tuning import job
 
     def stopped_while_checked(*args, **kwargs):
-        raise KeyboardInterrupt("signal SIGTERM")
+        signals.note(signal.SIGTERM)
+        if surfaced_as == "KeyboardInterrupt":
+            raise KeyboardInterrupt("signal SIGTERM")
+        raise ValueError(OMEGACONF_ERROR)
 
+    monkeypatch.setattr(signals, "_received", [])
     monkeypatch.setattr(job, "run_search", stopped_while_checked)
     folder = tmp_path / "2026-12-08" / "10-00-00"
     folder.mkdir(parents=True)  # made by Hydra
@@ -542,3 +555,32 @@ def test_a_diverged_trial_is_recorded_with_a_short_reason(tmp_path):
     assert table["reason"].iloc[0] == "diverged (non-finite loss after epoch 2)"
     (log,) = (tmp_path / "search" / "trials").rglob("train.log")
     assert "Try a lower optimizer.learning_rate" in log.read_text()
+
+
+@pytest.mark.slow
+def test_a_stop_surfacing_from_a_trials_composition_stops_the_search_and_fails_no_trial(
+    tmp_path, monkeypatch
+):
+    """A stop raised inside Hydra's compose of a trial's config, come out as an OmegaConf
+    error: the search stops there, and the trial is not recorded as failed (it was, and the
+    search went on to the next trial)."""
+    from mnist_exp import signals
+
+    def stopped_in_hydra(overrides):
+        if any(override.startswith("seed=") for override in overrides):  # a trial's run
+            signals.note(signal.SIGTERM)
+            raise ValueError(OMEGACONF_ERROR)
+        return compose_training(overrides)
+
+    monkeypatch.setattr(signals, "_received", [])
+    overrides = [*SMOKE, "tuner=grid", "tuner.max_trials=2", "tuner.max_epochs=1"]
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        cfg = compose(config_name="tune", overrides=overrides)
+        with pytest.raises(KeyboardInterrupt, match="SIGTERM"):
+            run_search(cfg, tmp_path / "search", overrides, compose=stopped_in_hydra)
+    statuses = [
+        json.loads(path.read_text())["status"]
+        for path in (tmp_path / "search" / "trials").glob("trial_*/trial.json")
+    ]
+    assert "FAILED" not in statuses
+    assert len(statuses) <= 1, "the search went on after the stop"

@@ -96,9 +96,9 @@ def run_search_job(
                     return run_search(
                         cfg, output_dir, overrides, compose=compose, on_start=take_directory
                     )
-                except MnistExpError as error:
+                except Exception as error:
                     if stop := signals.noted_interrupt():  # turned into an error where it landed
-                        raise stop from error
+                        raise stop from error  # (Hydra's compose: an OmegaConf error, seen once)
                     raise
         except BaseException as error:
             _report_the_end(error, output_dir, started)

@@ -13,6 +13,7 @@ import logging
 import math
 from pathlib import Path
 
+from mnist_exp import signals
 from mnist_exp.errors import ConfigError, MnistExpError
 from mnist_exp.reporting.tensorboard_names import write_swept_keys
 from mnist_exp.runs.status import Status
@@ -147,19 +148,27 @@ class TrialRunner:
     def _run_once(self, run_dir: Path, overrides: list[str]) -> dict:
         """The run's metrics: trained, continued, or those of a run that finished before the
         search was stopped (the run's folder is held, decided on and recorded as a command's)."""
-        cfg, choices = self.compose(overrides)
-        job = Job(
-            output_dir=run_dir,
-            choices=choices,
-            overrides=tuple(overrides),
-            hydra={"runtime": {"choices": choices}},
-            says_how_to_continue=False,  # the search does: its command continues the trial
-        )
         try:
+            cfg, choices = self.compose(overrides)
+            job = Job(
+                output_dir=run_dir,
+                choices=choices,
+                overrides=tuple(overrides),
+                hydra={"runtime": {"choices": choices}},
+                says_how_to_continue=False,  # the search does: its command continues the trial
+            )
             return run_job(cfg, job)
-        except RunDiverged as error:  # its whole message is in the run's log
-            raise TrialFailed(_diverged(error.epochs_run)) from None
-        except MnistExpError as error:
-            raise TrialFailed(str(error)) from None
         except Exception as error:
-            raise TrialFailed(f"{type(error).__name__}: {error}") from None
+            # A stop raised inside Hydra's or OmegaConf's code can come out as their error:
+            # the search stops, the trial is not a failure.
+            if stop := signals.noted_interrupt():
+                raise stop from error
+            raise TrialFailed(_reason(error)) from None
+
+
+def _reason(error: Exception) -> str:
+    if isinstance(error, RunDiverged):  # its whole message is in the run's log
+        return _diverged(error.epochs_run)
+    if isinstance(error, MnistExpError):
+        return str(error)
+    return f"{type(error).__name__}: {error}"
