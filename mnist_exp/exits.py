@@ -87,9 +87,7 @@ def run_stoppable(command: str, main: Callable[[], int]) -> int:
         with signals.stop_signals_handled_by(signals.interrupt):
             return main()
     except BaseException as error:
-        stop = error if isinstance(error, KeyboardInterrupt) else None
-        if stop is None and isinstance(error, Exception):
-            stop = signals.noted_interrupt()
+        stop = signals.interrupt_behind(error)
         if stop is None:
             raise
         print(f"{command}: stopped ({stop or 'Ctrl-C'}); run it again to finish.", file=sys.stderr)

@@ -72,6 +72,15 @@ def noted_interrupt() -> KeyboardInterrupt | None:
     return KeyboardInterrupt(f"signal {name}") if (name := received()) else None
 
 
+def interrupt_behind(error: BaseException) -> KeyboardInterrupt | None:
+    """The KeyboardInterrupt that `error` is, or stands for: any other error raised while a
+    stop is noted (an interrupt raised inside TensorFlow's, Hydra's or OmegaConf's code can
+    come out as their error); None for a failure."""
+    if isinstance(error, KeyboardInterrupt):
+        return error
+    return noted_interrupt() if isinstance(error, Exception) else None
+
+
 def raise_if_received() -> None:
     """Raises KeyboardInterrupt for a stop signal noted and not yet acted on."""
     if stop := noted_interrupt():

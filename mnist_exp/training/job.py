@@ -164,9 +164,7 @@ def run_job(cfg: DictConfig, job: Job) -> dict:
             if outcome is Outcome.FAILED:
                 outcome = _outcome_of(error)
             elif outcome is Outcome.REFUSED:
-                if lock is not None:
-                    lock.release(drop_if_alone=True)
-                remove_if_empty(run_dir)
+                remove_if_empty(run_dir, lock)
                 if isinstance(error, KeyboardInterrupt):
                     log.error("Stopped (%s) before the run started; nothing was written.", error)
                     outcome = Outcome.INTERRUPTED
@@ -239,9 +237,12 @@ def _train(
     return result
 
 
-def remove_if_empty(run_dir: Path) -> None:
+def remove_if_empty(run_dir: Path, lock: RunLock | None = None) -> None:
     """Removes the folder Hydra made for a run that was refused (when nothing is in it), and
-    the day's folder above it (`outputs/DATE/`) when that is empty too."""
+    the day's folder above it (`outputs/DATE/`) when that is empty too. The run's `lock`, if
+    it was taken, is released first, its file gone with it when that is all the folder holds."""
+    if lock is not None:
+        lock.release(drop_if_alone=True)
     folders = [run_dir] + [run_dir.parent] * bool(HYDRA_DAY.fullmatch(run_dir.parent.name))
     for folder in folders:
         try:

@@ -58,11 +58,7 @@ def _as_interrupt(error: BaseException) -> KeyboardInterrupt | None:
     the stop handler raises at once, and its KeyboardInterrupt can land in TensorFlow's C code
     and surface as another error ("SystemError: ... bad argument to internal function"): with
     a stop signal noted, any error but the framework's own messages is that interrupt."""
-    if isinstance(error, KeyboardInterrupt):
-        return error
-    if isinstance(error, Exception) and not isinstance(error, MnistExpError):
-        return signals.noted_interrupt()
-    return None
+    return None if isinstance(error, MnistExpError) else signals.interrupt_behind(error)
 
 
 def _record_the_end(error: BaseException, record: dict, run_dir: Path, started: float):

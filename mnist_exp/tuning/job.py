@@ -68,7 +68,7 @@ def run_search_job(
         compose_search: composes the whole tuning config (needed for `resume=DIR`).
     """
     if stop := signals.noted_interrupt():  # noted while the command started
-        log.error("Stopped (%s) before the search started; nothing was written.", stop)
+        _report_the_end(stop, job.output_dir, started=False)
         remove_if_empty(job.output_dir)  # as a run stopped then leaves none, in a sweep too
         raise stop
     resume_dir = resume_dir_of(cfg)
@@ -97,15 +97,13 @@ def run_search_job(
                         cfg, output_dir, overrides, compose=compose, on_start=take_directory
                     )
                 except Exception as error:
-                    if stop := signals.noted_interrupt():  # turned into an error where it landed
-                        raise stop from error  # (Hydra's compose: an OmegaConf error, seen once)
+                    if stop := signals.interrupt_behind(error):  # (Hydra's compose: seen once)
+                        raise stop from error
                     raise
         except BaseException as error:
             _report_the_end(error, output_dir, started)
             if not started:  # refused or stopped while checked: the folder as it was found
-                if lock is not None:
-                    lock.release(drop_if_alone=True)
-                remove_if_empty(output_dir)
+                remove_if_empty(output_dir, lock)
             raise
 
 

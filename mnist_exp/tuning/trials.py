@@ -161,7 +161,7 @@ class TrialRunner:
         except Exception as error:
             # A stop raised inside Hydra's or OmegaConf's code can come out as their error:
             # the search stops, the trial is not a failure.
-            if stop := signals.noted_interrupt():
+            if stop := signals.interrupt_behind(error):
                 raise stop from error
             raise TrialFailed(_reason(error)) from None
 
