@@ -48,7 +48,7 @@ def train_and_evaluate(
         plan, model = build_trainable(settings, splits, strategy)
         restored = restore_latest(model, output_dir) if resume else None
         initial_epoch = restored["epoch"] if restored else 0
-        stopped = bool(restored and restored.get("stop_training"))
+        stopped = bool(restored) and restored.get("stop_training") is True  # nothing else
         if resume:
             keep_history_before(output_dir, initial_epoch)
         run = build_callbacks(settings, output_dir, plan, model, restored, tracker)
